@@ -1,0 +1,156 @@
+namespace Rlef.Sandbox;
+
+// The public vocabulary of the sandbox. Higher layers (Environment, Evaluation, Training) depend on
+// these types only; they know nothing of bubblewrap, workers or pipes.
+
+/// <summary>Outcome of one test. JSON / CLI names are the snake_case forms (see <see cref="VerdictNames"/>).</summary>
+public enum Verdict
+{
+    Passed,
+    WrongAnswer,
+    RuntimeError,
+    SyntaxError,
+    Timeout,
+    MemoryLimit,
+    OutputLimit,
+    InfraError,
+}
+
+public static class VerdictNames
+{
+    public static string ToName(this Verdict v) => v switch
+    {
+        Verdict.Passed => "passed",
+        Verdict.WrongAnswer => "wrong_answer",
+        Verdict.RuntimeError => "runtime_error",
+        Verdict.SyntaxError => "syntax_error",
+        Verdict.Timeout => "timeout",
+        Verdict.MemoryLimit => "memory_limit",
+        Verdict.OutputLimit => "output_limit",
+        Verdict.InfraError => "infra_error",
+        _ => throw new ArgumentOutOfRangeException(nameof(v)),
+    };
+
+    public static Verdict Parse(string name) => name switch
+    {
+        "passed" => Verdict.Passed,
+        "wrong_answer" => Verdict.WrongAnswer,
+        "runtime_error" => Verdict.RuntimeError,
+        "syntax_error" => Verdict.SyntaxError,
+        "timeout" => Verdict.Timeout,
+        "memory_limit" => Verdict.MemoryLimit,
+        "output_limit" => Verdict.OutputLimit,
+        "infra_error" => Verdict.InfraError,
+        _ => throw new FormatException($"unknown verdict '{name}'"),
+    };
+}
+
+/// <summary>How a stdin/stdout test's actual output is compared with the expected one.</summary>
+public enum Comparison
+{
+    /// <summary>RLEF.md §1: whitespace-split tokens, lower-cased; numbers within 1e-5 if either is a float.</summary>
+    CodeContests,
+    /// <summary>Byte-for-byte equality.</summary>
+    Exact,
+    /// <summary>Line by line, ignoring trailing whitespace on each line and trailing empty lines.</summary>
+    LineWise,
+    /// <summary>Value equality with an absolute float tolerance (evalplus style); used by call tests.</summary>
+    ValueTolerance,
+}
+
+public enum TestKind
+{
+    /// <summary>Feed <see cref="TestCase.Input"/> on stdin, compare stdout with <see cref="TestCase.ExpectedOutput"/>.</summary>
+    Stdio,
+    /// <summary>Call <see cref="TestCase.EntryPoint"/> with the JSON argument list, compare the returned value.</summary>
+    Call,
+    /// <summary>Run <see cref="TestCase.AssertSource"/> (e.g. `assert f(1) == 2`) after the solution's code.</summary>
+    Assert,
+}
+
+/// <summary>One test. Build with the factory methods.</summary>
+public sealed record TestCase
+{
+    public TestKind Kind { get; init; }
+
+    /// <summary>Stdio: the text fed on stdin.</summary>
+    public string Input { get; init; } = "";
+
+    /// <summary>Stdio: the expected stdout; null = only capture the output (no comparison).</summary>
+    public string? ExpectedOutput { get; init; }
+
+    /// <summary>Call: the function to call.</summary>
+    public string? EntryPoint { get; init; }
+
+    /// <summary>Call: the positional arguments as a JSON array (Python's json module reads it: Infinity/NaN allowed).</summary>
+    public string? ArgumentsJson { get; init; }
+
+    /// <summary>
+    /// Call: the expected return value in the runner's value encoding (exactly the string a previous run put in
+    /// <see cref="TestResult.Actual"/>, e.g. when running a canonical solution); null = only capture the value.
+    /// </summary>
+    public string? ExpectedValue { get; init; }
+
+    /// <summary>Call: absolute tolerance for float comparison (evalplus `atol`); 0 = evalplus default.</summary>
+    public double Atol { get; init; }
+
+    /// <summary>Assert: Python statements run after the solution (the solution's names are in scope).</summary>
+    public string? AssertSource { get; init; }
+
+    public static TestCase Stdio(string input, string? expectedOutput) =>
+        new() { Kind = TestKind.Stdio, Input = input, ExpectedOutput = expectedOutput };
+
+    public static TestCase Call(string entryPoint, string argumentsJson, string? expectedValue, double atol = 0) =>
+        new() { Kind = TestKind.Call, EntryPoint = entryPoint, ArgumentsJson = argumentsJson, ExpectedValue = expectedValue, Atol = atol };
+
+    public static TestCase Assert(string source) => new() { Kind = TestKind.Assert, AssertSource = source };
+}
+
+/// <summary>Per-test resource limits. Defaults follow RLEF.md §1 (10 s, 1 GB).</summary>
+public sealed record ExecutionLimits
+{
+    public double CpuTimeSeconds { get; init; } = 10;
+    /// <summary>Wall-clock limit; the whole process tree is killed when it expires.</summary>
+    public double WallTimeSeconds { get; init; } = 10;
+    public int MemoryMb { get; init; } = 1024;
+    public int OutputBytes { get; init; } = 1 << 20;
+    public int MaxProcesses { get; init; } = 16;
+    public int MaxFileBytes { get; init; } = 16 << 20;
+}
+
+public sealed record ExecutionRequest
+{
+    /// <summary>The solution's Python source (compiled once for all tests).</summary>
+    public required string Code { get; init; }
+    public required IReadOnlyList<TestCase> Tests { get; init; }
+    public Comparison Comparison { get; init; } = Comparison.CodeContests;
+    public ExecutionLimits Limits { get; init; } = new();
+    /// <summary>Stop after the first test that does not pass (the remaining tests get no result).</summary>
+    public bool StopAtFirstFailure { get; init; }
+}
+
+/// <summary>Result of one test.</summary>
+public sealed record TestResult
+{
+    public required Verdict Verdict { get; init; }
+    public string Stdout { get; init; } = "";
+    public string Stderr { get; init; } = "";
+    public double TimeMs { get; init; }
+    /// <summary>Expected output / value (wrong answers).</summary>
+    public string? Expected { get; init; }
+    /// <summary>Actual output (stdio) or returned value in the runner's encoding (call).</summary>
+    public string? Actual { get; init; }
+    /// <summary>Shortened traceback (paths rewritten to solution.py, runner frames removed) or other message.</summary>
+    public string? Error { get; init; }
+}
+
+public sealed record ExecutionReport(IReadOnlyList<TestResult> Results)
+{
+    public bool AllPassed => Results.Count > 0 && Results.All(r => r.Verdict == Verdict.Passed);
+}
+
+/// <summary>Anything that runs a program on tests: the warm sandbox pool, or one fresh sandbox per test.</summary>
+public interface ICodeExecutor : IAsyncDisposable
+{
+    Task<ExecutionReport> RunAsync(ExecutionRequest request, CancellationToken cancellationToken = default);
+}
