@@ -59,7 +59,7 @@ public static class Feedback
     }
 
     /// <summary>The final "AssertionError: ..." line of a failed rewritten assert (the run-time values), if that is what failed.</summary>
-    private static string? AssertionMessage(TestResult r)
+    internal static string? AssertionMessage(TestResult r)
     {
         string text = (r.Error ?? r.Stderr).TrimEnd();
         int lastLine = text.LastIndexOf('\n');
