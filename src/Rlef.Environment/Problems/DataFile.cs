@@ -40,8 +40,13 @@ public readonly record struct DataRecord(string Path, int Line, JsonElement Json
             throw Error(field, "missing");
         if (value.ValueKind != JsonValueKind.String)
             return value;
-        try { return JsonDocument.Parse(value.GetString()!, ReadOptions).RootElement.Clone(); }
-        catch (JsonException e) { throw Error(field, $"not valid JSON: {e.Message}"); }
+        string text = value.GetString()!;
+        try { return JsonDocument.Parse(text, ReadOptions).RootElement.Clone(); }
+        catch (JsonException e)
+        {
+            try { return JsonDocument.Parse(PythonJson.ProtectNonFinite(text), ReadOptions).RootElement.Clone(); }
+            catch (JsonException) { throw Error(field, $"not valid JSON: {e.Message}"); }
+        }
     }
 
     public static string Describe(JsonValueKind kind) => kind switch
@@ -56,6 +61,51 @@ public readonly record struct DataRecord(string Path, int Line, JsonElement Json
     };
 
     internal static readonly JsonDocumentOptions ReadOptions = new() { MaxDepth = 256 };
+}
+
+/// <summary>
+/// Python's json module reads and writes the non-standard literals NaN, Infinity and -Infinity. To parse such records
+/// with System.Text.Json they are turned into sentinel strings, and turned back when the raw JSON goes to Python.
+/// </summary>
+public static class PythonJson
+{
+    private const string Sentinel = "\\u0000rlef:";
+
+    public static string ProtectNonFinite(string json)
+    {
+        var sb = new StringBuilder(json.Length + 16);
+        for (int i = 0; i < json.Length; i++)
+        {
+            char c = json[i];
+            if (c == '"')
+            {
+                int j = i + 1;
+                while (j < json.Length && json[j] != '"') j += json[j] == '\\' ? 2 : 1;
+                sb.Append(json, i, Math.Min(j + 1, json.Length) - i);
+                i = j;
+                continue;
+            }
+            string? literal = Match(json, i, "-Infinity") ?? Match(json, i, "Infinity") ?? Match(json, i, "NaN");
+            if (literal is not null)
+            {
+                sb.Append('"').Append(Sentinel).Append(literal).Append('"');
+                i += literal.Length - 1;
+                continue;
+            }
+            sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Raw JSON text (from GetRawText) with the sentinels turned back into Python's literals.</summary>
+    public static string RestoreNonFinite(string rawJson) =>
+        !rawJson.Contains("rlef:", StringComparison.Ordinal) ? rawJson : rawJson
+            .Replace("\"" + Sentinel + "-Infinity\"", "-Infinity")
+            .Replace("\"" + Sentinel + "Infinity\"", "Infinity")
+            .Replace("\"" + Sentinel + "NaN\"", "NaN");
+
+    private static string? Match(string s, int i, string literal) =>
+        string.CompareOrdinal(s, i, literal, 0, literal.Length) == 0 ? literal : null;
 }
 
 /// <summary>Reads benchmark files: JSON Lines or one JSON array, gzip-compressed or not (decided by content).</summary>
@@ -94,7 +144,12 @@ public static class DataFile
                 continue;
             JsonElement element;
             try { element = JsonDocument.Parse(line, DataRecord.ReadOptions).RootElement.Clone(); }
-            catch (JsonException e) { throw new DatasetFormatException(path, lineNumber, null, $"invalid JSON: {e.Message}"); }
+            catch (JsonException e)
+            {
+                // Python's json writes NaN/Infinity (evalplus inputs do); System.Text.Json refuses them.
+                try { element = JsonDocument.Parse(PythonJson.ProtectNonFinite(line), DataRecord.ReadOptions).RootElement.Clone(); }
+                catch (JsonException) { throw new DatasetFormatException(path, lineNumber, null, $"invalid JSON: {e.Message}"); }
+            }
             if (element.ValueKind != JsonValueKind.Object)
                 throw new DatasetFormatException(path, lineNumber, null, "a record must be a JSON object");
             yield return new DataRecord(path, lineNumber, element);
