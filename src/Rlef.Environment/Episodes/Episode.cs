@@ -204,7 +204,7 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
                 case Verdict.Passed: continue;
                 case Verdict.WrongAnswer or Verdict.OutputLimit: return TurnOutcome.WrongOutput;
                 // A failed assert of a function test is a wrong output, not a crash of the solution.
-                case Verdict.RuntimeError when Feedback.AssertionMessage(r) is not null: return TurnOutcome.WrongOutput;
+                case Verdict.RuntimeError when Feedback.TraceAssertion(r) is not null: return TurnOutcome.WrongOutput;
                 case Verdict.Timeout: return TurnOutcome.Timeout;
                 case Verdict.MemoryLimit: return TurnOutcome.OutOfMemory;
                 default: return TurnOutcome.Exception;

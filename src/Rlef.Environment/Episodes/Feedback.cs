@@ -50,7 +50,7 @@ public static class Feedback
                 Verdict.Passed => Templates.FunctionSuccess,
                 Verdict.Timeout => Templates.FunctionTimeout,
                 Verdict.MemoryLimit => Templates.FunctionErrorFailure.Replace("${stacktrace}", Templates.OutOfMemory),
-                _ when AssertionMessage(r) is { } assertion => Templates.FunctionAssertionFailure.Replace("${assertion_error}", assertion),
+                _ when AssertionMessage(tests[i].Case, r) is { } assertion => Templates.FunctionAssertionFailure.Replace("${assertion_error}", assertion),
                 _ => Templates.FunctionErrorFailure.Replace("${stacktrace}", ErrorText(r)),
             };
             sb.Append(entry.Replace("${test}", test));
@@ -58,8 +58,22 @@ public static class Feedback
         return sb.Append('\n').Append(Templates.Trailer(problem.Family)).ToString();
     }
 
-    /// <summary>The final "AssertionError: ..." line of a failed rewritten assert (the run-time values), if that is what failed.</summary>
-    internal static string? AssertionMessage(TestResult r)
+    /// <summary>
+    /// "AssertionError: ..." with the run-time values of a failed rewritten assert, if that is what failed: an assert
+    /// test's wrong answer (the sandbox reports the assertion's message), or a trace ending in an AssertionError.
+    /// </summary>
+    internal static string? AssertionMessage(TestCase test, TestResult r)
+    {
+        if (test.Kind == TestKind.Assert && r.Verdict == Verdict.WrongAnswer)
+        {
+            string message = (r.Error ?? "").Trim();
+            return message.StartsWith("AssertionError", StringComparison.Ordinal) ? message : "AssertionError: " + message;
+        }
+        return TraceAssertion(r);
+    }
+
+    /// <summary>The last line of the trace when it is an AssertionError, else null.</summary>
+    internal static string? TraceAssertion(TestResult r)
     {
         string text = (r.Error ?? r.Stderr).TrimEnd();
         int lastLine = text.LastIndexOf('\n');

@@ -45,7 +45,9 @@ public sealed class EvaluationRun(
     /// <summary>Incorrect programs for the random-feedback ablation; seeded from a previous run by the caller.</summary>
     public IncorrectProgramPool? IncorrectPrograms { get; init; }
 
-    public sealed record Result(IReadOnlyList<Rollout> Rollouts, int Errors, string? RepairNote, TimeSpan Elapsed);
+    /// <summary><see cref="Rollouts"/>: all finished rollouts of the requested problems and indices, resumed ones
+    /// included; <see cref="FinishedThisSession"/>: only those run now (for timing).</summary>
+    public sealed record Result(IReadOnlyList<Rollout> Rollouts, IReadOnlyList<Rollout> FinishedThisSession, int Errors, string? RepairNote, TimeSpan Elapsed);
 
     /// <summary>Writes run.json, or checks that an existing one matches <paramref name="settings"/>.</summary>
     public static void CheckOrWriteSettings(string directory, RunSettings settings)
@@ -94,6 +96,7 @@ public sealed class EvaluationRun(
         var clock = Stopwatch.StartNew();
         var runner = new Episode(executor, policy, episode, IncorrectPrograms);
         var results = new List<Rollout>(finished);
+        var fresh = new List<Rollout>();
         var gate = new Lock();
         progress?.Invoke(new RunProgress(done, total, passed, 0, clock.Elapsed, skipped));
 
@@ -122,11 +125,12 @@ public sealed class EvaluationRun(
                 lock (gate)
                 {
                     results.Add(rollout);
+                    fresh.Add(rollout);
                     done++;
                     if (rollout.PassedAll) passed++;
                     progress?.Invoke(new RunProgress(done, total, passed, errors, clock.Elapsed, skipped));
                 }
             });
-        return new Result(results, errors, store.RepairNote, clock.Elapsed);
+        return new Result(results, fresh, errors, store.RepairNote, clock.Elapsed);
     }
 }
