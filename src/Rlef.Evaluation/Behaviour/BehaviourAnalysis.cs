@@ -52,10 +52,24 @@ public sealed record BehaviourAnalysis(
             perProblem[problem] += value;
         }
 
+        // chrF dominates the analysis' cost (~0.1 ms per kilobyte of code): compute every change in parallel first,
+        // each into its own slot, so that the sums below run in a fixed order and stay deterministic.
+        List<RolloutSummary> all = problems.SelectMany(p => p).ToList();
+        var changes = new double[all.Count][];
+        Parallel.For(0, all.Count, r =>
+        {
+            IReadOnlyList<TurnSummary> turns = all[r].Turns;
+            changes[r] = new double[Math.Max(0, turns.Count - 1)];
+            for (int t = 0; t + 1 < turns.Count; t++)
+                changes[r][t] = HasCode(turns[t]) && HasCode(turns[t + 1]) ? ChrF.Change(turns[t].Code, turns[t + 1].Code) : double.NaN;
+        });
+
+        int rolloutIndex = 0;
         for (int p = 0; p < problemCount; p++)
         {
             foreach (RolloutSummary rollout in problems[p])
             {
+                double[] rolloutChanges = changes[rolloutIndex++];
                 IReadOnlyList<TurnSummary> turns = rollout.Turns;
                 for (int t = 0; t < turns.Count; t++)
                 {
@@ -74,9 +88,9 @@ public sealed record BehaviourAnalysis(
                         Add(recoveryDenominators, (turnKey, outcome), p, 1, problemCount);
                     }
 
-                    if (HasCode(turns[t]) && HasCode(turns[t + 1]))
+                    double change = rolloutChanges[t];
+                    if (!double.IsNaN(change))
                     {
-                        double change = ChrF.Change(turns[t].Code, turns[t + 1].Code);
                         foreach (int toKey in (int[])[(int)next, -1])
                         {
                             Add(changeSums, (outcome, toKey), p, change, problemCount);

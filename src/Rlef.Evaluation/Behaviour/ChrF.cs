@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Rlef.Evaluation.Behaviour;
@@ -19,19 +22,39 @@ public static class ChrF
     /// <summary>chrF of <paramref name="hypothesis"/> against <paramref name="reference"/>, in [0, 1].</summary>
     public static double Score(string hypothesis, string reference)
     {
-        int[] hyp = ScalarsWithoutWhitespace(hypothesis), refs = ScalarsWithoutWhitespace(reference);
+        int[] hyp = ScalarsWithoutWhitespace(hypothesis, out int hypMax), refs = ScalarsWithoutWhitespace(reference, out int refMax);
+        // An n-gram packs exactly into one integer key, no string per n-gram: 10 bits a character fit six in a ulong
+        // (code is nearly always ASCII); any scalar value (21 bits) fits six in a UInt128.
+        return Math.Max(hypMax, refMax) < 1 << 10
+            ? Score<ulong>(hyp, refs, bitsPerScalar: 10)
+            : Score<UInt128>(hyp, refs, bitsPerScalar: 21);
+    }
+
+    private static double Score<TKey>(int[] hyp, int[] refs, int bitsPerScalar) where TKey : IBinaryInteger<TKey>
+    {
         double precisionSum = 0, recallSum = 0;
         int effectiveOrders = 0;
+        var referenceCounts = new Dictionary<TKey, int>(refs.Length);
         for (int n = 1; n <= CharOrder; n++)
         {
             int hypCount = Math.Max(0, hyp.Length - n + 1), refCount = Math.Max(0, refs.Length - n + 1);
             if (hypCount == 0 || refCount == 0)
-                continue;
-            Dictionary<UInt128, int> refGrams = Count(refs, n);
+                continue; // sacrebleu's "effective order": orders that either text is too short for do not count
+
+            referenceCounts.Clear();
+            for (int start = 0; start < refCount; start++)
+                CollectionsMarshal.GetValueRefOrAddDefault(referenceCounts, Key<TKey>(refs, start, n, bitsPerScalar), out _)++;
+            // Clipped matches Σ min(hyp count, ref count): each hypothesis n-gram consumes one reference occurrence.
             int matches = 0;
-            foreach ((UInt128 gram, int count) in Count(hyp, n))
-                if (refGrams.TryGetValue(gram, out int refGramCount))
-                    matches += Math.Min(count, refGramCount);
+            for (int start = 0; start < hypCount; start++)
+            {
+                ref int remaining = ref CollectionsMarshal.GetValueRefOrNullRef(referenceCounts, Key<TKey>(hyp, start, n, bitsPerScalar));
+                if (!Unsafe.IsNullRef(ref remaining) && remaining > 0)
+                {
+                    remaining--;
+                    matches++;
+                }
+            }
             precisionSum += (double)matches / hypCount;
             recallSum += (double)matches / refCount;
             effectiveOrders++;
@@ -45,29 +68,27 @@ public static class ChrF
         return (1 + b2) * precision * recall / (b2 * precision + recall);
     }
 
+    private static TKey Key<TKey>(int[] scalars, int start, int n, int bitsPerScalar) where TKey : IBinaryInteger<TKey>
+    {
+        TKey key = TKey.Zero;
+        for (int i = start; i < start + n; i++)
+            key = (key << bitsPerScalar) | TKey.CreateTruncating(scalars[i]);
+        return key;
+    }
+
     /// <summary>The code change of RLEF.md §4: 1 − chrF of the new code against the previous one.</summary>
     public static double Change(string previous, string next) => 1.0 - Score(next, previous);
 
-    private static int[] ScalarsWithoutWhitespace(string text)
+    private static int[] ScalarsWithoutWhitespace(string text, out int max)
     {
         var scalars = new List<int>(text.Length);
+        max = 0;
         foreach (Rune rune in text.EnumerateRunes())
             if (!Rune.IsWhiteSpace(rune))
+            {
                 scalars.Add(rune.Value);
+                max = Math.Max(max, rune.Value);
+            }
         return [.. scalars];
-    }
-
-    // An n-gram of up to 6 scalar values (21 bits each) packs exactly into 126 bits: no string per n-gram.
-    private static Dictionary<UInt128, int> Count(int[] scalars, int n)
-    {
-        var counts = new Dictionary<UInt128, int>(scalars.Length);
-        for (int start = 0; start + n <= scalars.Length; start++)
-        {
-            UInt128 key = 0;
-            for (int i = start; i < start + n; i++)
-                key = (key << 21) | (uint)scalars[i];
-            counts[key] = counts.GetValueOrDefault(key) + 1;
-        }
-        return counts;
     }
 }

@@ -63,7 +63,8 @@ public static class SvgCharts
         double plotHeight = height - top - legendHeight - 28 - gap * (classes.Count - 1);
         int total = Math.Max(1, turns.Count == 0 ? 0 : turns[0].Rollouts);
         double scale = plotHeight / total;
-        double ColumnX(int turnIndex) => turns.Count == 1 ? width / 2 - columnWidth / 2 : 40 + (width - 80 - columnWidth) * turnIndex / (turns.Count - 1);
+        // Margins leave room for the centred column titles on the left and the count labels right of the last column.
+        double ColumnX(int turnIndex) => turns.Count == 1 ? width / 2 - columnWidth / 2 : 70 + (width - 160 - columnWidth) * turnIndex / (turns.Count - 1);
 
         // Segment tops per (turn, class); empty classes take no height and no gap.
         var segmentTop = new double[turns.Count, classes.Count];
