@@ -101,7 +101,8 @@ public sealed class EvaluationReport
 
         var metrics = new List<MetricResult>();
         var skipped = new List<SkippedMetric>();
-        foreach (int limit in options.TurnLimit == 1 ? [1] : (int[])[1, turnLimit])
+        int[] reportedLimits = turnLimit == 1 ? [1] : [1, turnLimit]; // single-turn and multi-turn
+        foreach (int limit in reportedLimits)
         {
             foreach (int k in options.PassAtK.Distinct())
             {
