@@ -121,6 +121,19 @@ public class EvaluationReportTests
     }
 
     [Fact]
+    public void Ten_at_hundred_lies_between_one_at_three_and_pass_at_33()
+    {
+        // At paper scale (200 rollouts per problem) 10@100 draws 33 three-turn rollouts: it can do no better than
+        // "any of the 33 is correct" (pass@33) and no worse than submitting a single rollout (1@3).
+        EvaluationReport report = EvaluationReport.Compute(Rollouts.Random(12, 200, 3, seed: 4),
+            new EvaluationOptions { PassAtK = [33], BootstrapResamples = 50 });
+        double tenAtHundred = report.Find("10@100", 3)!.Estimate.Value;
+        Assert.InRange(tenAtHundred, report.Find("1@3", 3)!.Estimate.Value, report.Find("pass@33", 3)!.Estimate.Value);
+        Assert.True(tenAtHundred > report.Find("1@3", 3)!.Estimate.Value + 0.05, "ten submissions from 33 rollouts beat one rollout");
+        Assert.Empty(report.Skipped);
+    }
+
+    [Fact]
     public void Same_seed_gives_the_same_report()
     {
         List<RolloutSummary> rollouts = Rollouts.Random(25, 8, 3, seed: 9);
