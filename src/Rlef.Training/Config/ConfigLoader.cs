@@ -181,6 +181,7 @@ public static class ConfigLoader
             {
                 child = new JsonObject();
                 target[parts[i]] = child;
+                origins.TryAdd(string.Join('.', parts[..(i + 1)]), $"command-line override '{assignment}'");
             }
             target = child as JsonObject
                 ?? throw new ConfigException($"command-line override '{assignment}': '{string.Join('.', parts[..(i + 1)])}' is not a section");

@@ -71,7 +71,7 @@ public sealed partial class CheckpointStore
         WriteDurably(Path.Combine(temp, StateFileName), s => JsonSerializer.Serialize(s, state, StateJson));
         SyncDirectory(temp);
 
-        if (System.IO.Directory.Exists(final)) System.IO.Directory.Delete(final, recursive: true);
+        if (System.IO.Directory.Exists(final)) Delete(final);
         System.IO.Directory.Move(temp, final);
         SyncDirectory(Directory);
 
@@ -124,7 +124,16 @@ public sealed partial class CheckpointStore
         int removable = all.Count - _keepLast;
         for (int i = 0; i < removable; i++)
             if (all[i].State.Step != newest.Best?.Step)
-                System.IO.Directory.Delete(all[i].Directory, recursive: true);
+                Delete(all[i].Directory);
+    }
+
+    /// <summary>Renames a checkpoint out of sight before deleting it, so a crash mid-delete cannot leave a
+    /// checkpoint that looks complete but lacks files (the leftover is cleaned up on the next start).</summary>
+    void Delete(string checkpointDirectory)
+    {
+        string doomed = Path.Combine(Directory, $"{TempPrefix}deleting-{Guid.NewGuid():N}");
+        System.IO.Directory.Move(checkpointDirectory, doomed);
+        System.IO.Directory.Delete(doomed, recursive: true);
     }
 
     static void WriteDurably(string path, Action<Stream> write)

@@ -17,14 +17,22 @@ public sealed class EventFileWriter : IDisposable
     readonly FileStream _stream;
     readonly TimeProvider _clock;
 
-    /// <summary>Creates events.out.tfevents.{unix seconds}.{host}.{pid} in <paramref name="directory"/>.</summary>
+    /// <summary>Creates events.out.tfevents.{unix seconds}.{host}.{pid}.{n} in <paramref name="directory"/>.</summary>
     public EventFileWriter(string directory, TimeProvider? clock = null)
     {
         _clock = clock ?? TimeProvider.System;
         Directory.CreateDirectory(directory);
         long seconds = _clock.GetUtcNow().ToUnixTimeSeconds();
-        Path = System.IO.Path.Combine(directory, $"events.out.tfevents.{seconds:D10}.{Environment.MachineName}.{Environment.ProcessId}");
-        _stream = new FileStream(Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
+        // A resumed run adds a file; the trailing counter keeps names apart within one second and one process.
+        for (int counter = 0; ; counter++)
+        {
+            string candidate = System.IO.Path.Combine(directory,
+                $"events.out.tfevents.{seconds:D10}.{Environment.MachineName}.{Environment.ProcessId}.{counter}");
+            if (File.Exists(candidate)) continue;
+            Path = candidate;
+            _stream = new FileStream(Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
+            break;
+        }
         WriteEvent(step: 0, fileVersion: FileVersion);
     }
 
