@@ -69,6 +69,8 @@ public class PpoMathTests
         Assert.Equal(0.0, config.EffectiveInvalidCodeReward);
         Assert.Equal(3, new RlefConfig().EffectiveTurnLimit);
         Assert.Equal(-0.2, new RlefConfig().EffectiveInvalidCodeReward);
+        Assert.True(new RlefConfig().EndEpisodeOnPublicPass);
+        Assert.False(new RlefConfig { Ablation = new AblationConfig { NoExecutionFeedback = true } }.EndEpisodeOnPublicPass);
     }
 
     [Fact]

@@ -25,6 +25,11 @@ public sealed record RlefConfig
     [JsonIgnore]
     public double EffectiveInvalidCodeReward => Ablation.SingleTurn ? 0.0 : Reward.InvalidCode;
 
+    /// <summary>Whether an episode ends early once every public test passes (RLEF.md §1); without execution feedback
+    /// the paper always runs all turns (RLEF.md §3).</summary>
+    [JsonIgnore]
+    public bool EndEpisodeOnPublicPass => !Ablation.NoExecutionFeedback;
+
     /// <summary>Rollouts per minibatch update (1024 / 4 = 256 in the paper, RLEF.md §3).</summary>
     [JsonIgnore]
     public int RolloutsPerUpdate => Rollout.RolloutsPerIteration / Rollout.UpdatesPerIteration;

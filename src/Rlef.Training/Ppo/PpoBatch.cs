@@ -192,7 +192,7 @@ public sealed class PpoBatch
             throw new ArgumentException($"old log-probs: {oldLogProbs.Length} given for {behaviourArray.Length} reply tokens", nameof(oldLogProbs));
         return new PpoMinibatch(episodeIndices.ToArray(), episodes, ValueLevel, turnOffsets.ToArray(),
             oldLogProbs ?? behaviourArray, behaviourArray, reference.ToArray(), tokenAdvantages.ToArray(),
-            oldValues.ToArray(), returns.ToArray());
+            oldValues.ToArray(), returns.ToArray(), TokenNormaliser: behaviourArray.Length, ValuePointNormaliser: oldValues.Count);
     }
 }
 
@@ -200,6 +200,8 @@ public sealed class PpoBatch
 /// One PPO update's data, flat in the order the engine must return its outputs: reply tokens episode by episode,
 /// turn by turn; value points per turn (read at <see cref="EpisodeSequence.ValuePositions"/>) or, for the
 /// token-level ablation, per reply token (read where that token is predicted, one position before it).
+/// The normalisers are the token and value-point counts of the whole minibatch: a <see cref="Slice"/> (a
+/// micro-batch that fits in memory) keeps them, so its losses and gradients are its exact share of the update's.
 /// </summary>
 public sealed record PpoMinibatch(
     int[] EpisodeIndices,
@@ -211,17 +213,47 @@ public sealed record PpoMinibatch(
     float[] ReferenceLogProbs,
     float[] Advantages,
     float[] OldValues,
-    float[] Returns)
+    float[] Returns,
+    int TokenNormaliser,
+    int ValuePointNormaliser)
 {
     public int TokenCount => OldLogProbs.Length;
     public int ValuePointCount => OldValues.Length;
+
+    /// <summary>
+    /// Episodes [<paramref name="firstEpisode"/>, +<paramref name="episodeCount"/>) of this minibatch as a micro-batch:
+    /// an engine that cannot hold the whole minibatch runs forward, loss and backward per slice and accumulates the
+    /// gradients; the sum over slices equals the loss and gradient of the whole minibatch.
+    /// </summary>
+    public PpoMinibatch Slice(int firstEpisode, int episodeCount)
+    {
+        if (firstEpisode < 0 || episodeCount <= 0 || firstEpisode + episodeCount > Episodes.Count)
+            throw new ArgumentOutOfRangeException(nameof(episodeCount), $"episodes [{firstEpisode}, {firstEpisode + episodeCount}) outside 0..{Episodes.Count}");
+        int turnFrom = Episodes.Take(firstEpisode).Sum(e => e.Turns.Count);
+        int turnTo = turnFrom + Episodes.Skip(firstEpisode).Take(episodeCount).Sum(e => e.Turns.Count);
+        int tokenFrom = TurnTokenOffsets[turnFrom], tokenTo = TurnTokenOffsets[turnTo];
+        (int valueFrom, int valueTo) = ValueLevel == ValueLevel.Turn ? (turnFrom, turnTo) : (tokenFrom, tokenTo);
+        return this with
+        {
+            EpisodeIndices = EpisodeIndices[firstEpisode..(firstEpisode + episodeCount)],
+            Episodes = Episodes.Skip(firstEpisode).Take(episodeCount).ToList(),
+            TurnTokenOffsets = TurnTokenOffsets[turnFrom..(turnTo + 1)].Select(o => o - tokenFrom).ToArray(),
+            OldLogProbs = OldLogProbs[tokenFrom..tokenTo],
+            BehaviourLogProbs = BehaviourLogProbs[tokenFrom..tokenTo],
+            ReferenceLogProbs = ReferenceLogProbs[tokenFrom..tokenTo],
+            Advantages = Advantages[tokenFrom..tokenTo],
+            OldValues = OldValues[valueFrom..valueTo],
+            Returns = Returns[valueFrom..valueTo],
+        };
+    }
 }
 
 /// <summary>
 /// The seam between this arithmetic and the engine. <see cref="DLogProb"/>[k] = d(policy loss)/d log π_θ(token k)
-/// and <see cref="DValue"/>[i] = d(value loss)/d V_i, already divided by the token / value-point counts and scaled by
-/// the value-loss coefficient; the engine back-propagates them (through log-softmax: d logits = DLogProb·(onehot −
-/// softmax)) and steps the optimizers.
+/// and <see cref="DValue"/>[i] = d(value loss)/d V_i, already divided by the minibatch's token / value-point counts
+/// and scaled by the value-loss coefficient; the engine back-propagates them (through log-softmax:
+/// d logits = DLogProb·(onehot − softmax)) and steps the optimizers. Every scalar is a mean over the whole minibatch,
+/// or a micro-batch's share of it, so the results of a minibatch's slices add up (<see cref="Sum"/>).
 /// </summary>
 public sealed record PpoLossResult(
     double PolicyLoss,
@@ -233,14 +265,32 @@ public sealed record PpoLossResult(
     double ClipFraction,
     double TruncatedFraction,
     double ValueClipFraction,
-    double Entropy);
+    double Entropy)
+{
+    /// <summary>The result of a whole minibatch from those of its slices, in order (gradients concatenated).</summary>
+    public static PpoLossResult Sum(IReadOnlyList<PpoLossResult> parts)
+    {
+        if (parts.Count == 0) throw new ArgumentException("nothing to sum", nameof(parts));
+        return new PpoLossResult(
+            parts.Sum(p => p.PolicyLoss),
+            parts.Sum(p => p.ValueLoss),
+            parts.SelectMany(p => p.DLogProb).ToArray(),
+            parts.SelectMany(p => p.DValue).ToArray(),
+            parts.Sum(p => p.ApproxKlOld),
+            parts.Sum(p => p.KlReference),
+            parts.Sum(p => p.ClipFraction),
+            parts.Sum(p => p.TruncatedFraction),
+            parts.Sum(p => p.ValueClipFraction),
+            parts.Sum(p => p.Entropy));
+    }
+}
 
 public static class PpoLoss
 {
     /// <summary>
-    /// Both losses of a minibatch from the engine's outputs: <paramref name="logProbs"/> of every reply token under
-    /// π_θ, <paramref name="values"/> at every value point, and optionally the policy's entropy at every reply token
-    /// (logged only; RLEF uses no entropy bonus).
+    /// Both losses of a minibatch (or slice) from the engine's outputs: <paramref name="logProbs"/> of every reply
+    /// token under π_θ, <paramref name="values"/> at every value point, and optionally the policy's entropy at every
+    /// reply token (logged only; RLEF uses no entropy bonus; NaN when not given).
     /// </summary>
     public static PpoLossResult Compute(PpoMinibatch batch, ReadOnlySpan<float> logProbs, ReadOnlySpan<float> values,
         PpoConfig config, ReadOnlySpan<float> entropies = default)
@@ -249,8 +299,9 @@ public static class PpoLoss
         if (values.Length != batch.ValuePointCount) throw new ArgumentException($"{values.Length} values for {batch.ValuePointCount} value points", nameof(values));
         if (!entropies.IsEmpty && entropies.Length != batch.TokenCount) throw new ArgumentException($"{entropies.Length} entropies for {batch.TokenCount} reply tokens", nameof(entropies));
 
-        PolicyLossResult policy = PpoMath.PolicyLoss(logProbs, batch.OldLogProbs, batch.BehaviourLogProbs, batch.Advantages, config.ClipEpsilon);
-        ValueLossResult value = PpoMath.ValueLoss(values, batch.OldValues, batch.Returns, config.ValueClip);
+        PolicyLossResult policy = PpoMath.PolicyLoss(logProbs, batch.OldLogProbs, batch.BehaviourLogProbs, batch.Advantages,
+            config.ClipEpsilon, batch.TokenNormaliser);
+        ValueLossResult value = PpoMath.ValueLoss(values, batch.OldValues, batch.Returns, config.ValueClip, batch.ValuePointNormaliser);
         float[] dValue = value.DValue;
         if (config.ValueLossCoefficient != 1.0)
             for (int i = 0; i < dValue.Length; i++) dValue[i] = (float)(dValue[i] * config.ValueLossCoefficient);
@@ -260,15 +311,18 @@ public static class PpoLoss
         {
             double sum = 0;
             foreach (float h in entropies) sum += h;
-            entropy = sum / entropies.Length;
+            entropy = sum / batch.TokenNormaliser;
         }
+        double klReference = 0;
+        for (int k = 0; k < logProbs.Length; k++) klReference += logProbs[k] - (double)batch.ReferenceLogProbs[k];
+
         return new PpoLossResult(
             PolicyLoss: policy.Loss,
             ValueLoss: config.ValueLossCoefficient * value.Loss,
             DLogProb: policy.DLogProb,
             DValue: dValue,
             ApproxKlOld: policy.ApproxKlOld,
-            KlReference: PpoMath.MeanLogRatio(logProbs, batch.ReferenceLogProbs),
+            KlReference: klReference / batch.TokenNormaliser,
             ClipFraction: policy.ClipFraction,
             TruncatedFraction: policy.TruncatedFraction,
             ValueClipFraction: value.ClipFraction,

@@ -118,13 +118,17 @@ public static class PpoMath
     /// Gradient: the min takes the clipped branch, a constant, exactly when (A &gt; 0 and r &gt; 1+ε) or
     /// (A &lt; 0 and r &lt; 1−ε); otherwise d(w·r·A)/d log π_θ = w·r·A since dr/d log π_θ = r.
     /// </summary>
+    /// <param name="normaliser">The token count of the whole minibatch when these tokens are only part of it (a
+    /// micro-batch): every mean is then this part's share of the minibatch's mean, and the parts add up.
+    /// Default: the number of tokens given.</param>
     public static PolicyLossResult PolicyLoss(ReadOnlySpan<float> logProbs, ReadOnlySpan<float> oldLogProbs,
-        ReadOnlySpan<float> behaviourLogProbs, ReadOnlySpan<float> advantages, double clipEpsilon)
+        ReadOnlySpan<float> behaviourLogProbs, ReadOnlySpan<float> advantages, double clipEpsilon, int? normaliser = null)
     {
         int n = logProbs.Length;
         if (oldLogProbs.Length != n || behaviourLogProbs.Length != n || advantages.Length != n)
             throw new ArgumentException($"policy loss: {n} log-probs but {oldLogProbs.Length} old, {behaviourLogProbs.Length} behaviour, {advantages.Length} advantages");
         if (n == 0) throw new ArgumentException("policy loss over no tokens");
+        double count = Normaliser(normaliser, n);
 
         var dLogProb = new float[n];
         double loss = 0, approxKl = 0;
@@ -141,13 +145,13 @@ public static class PpoMath
             double clippedTerm = Math.Clamp(ratio, 1 - clipEpsilon, 1 + clipEpsilon) * a;
             bool gradientFlows = unclippedTerm <= clippedTerm;
             loss -= w * Math.Min(unclippedTerm, clippedTerm);
-            dLogProb[k] = gradientFlows ? (float)(-w * ratio * a / n) : 0f;
+            dLogProb[k] = gradientFlows ? (float)(-w * ratio * a / count) : 0f;
 
             approxKl += ratio - 1 - logRatio;
             if (Math.Abs(ratio - 1) > clipEpsilon) clipped++;
             if (behaviourRatio < 1) truncated++;
         }
-        return new PolicyLossResult(loss / n, dLogProb, approxKl / n, (double)clipped / n, (double)truncated / n);
+        return new PolicyLossResult(loss / count, dLogProb, approxKl / count, clipped / count, truncated / count);
     }
 
     // ---- 5. value loss ----
@@ -157,13 +161,15 @@ public static class PpoMath
     /// unclipped term is at least as large; otherwise the clipped term wins, which only happens with V outside
     /// V_old ± α (inside, both terms are equal), where the clipped prediction does not depend on V: 0.
     /// </summary>
+    /// <param name="normaliser">The value-point count of the whole minibatch for a micro-batch (see <see cref="PolicyLoss"/>).</param>
     public static ValueLossResult ValueLoss(ReadOnlySpan<float> values, ReadOnlySpan<float> oldValues,
-        ReadOnlySpan<float> returns, double valueClip)
+        ReadOnlySpan<float> returns, double valueClip, int? normaliser = null)
     {
         int n = values.Length;
         if (oldValues.Length != n || returns.Length != n)
             throw new ArgumentException($"value loss: {n} values but {oldValues.Length} old values and {returns.Length} returns");
         if (n == 0) throw new ArgumentException("value loss over no value points");
+        double count = Normaliser(normaliser, n);
 
         var dValue = new float[n];
         double loss = 0;
@@ -177,7 +183,7 @@ public static class PpoMath
             if (unclippedSq >= clippedSq)
             {
                 loss += 0.5 * unclippedSq;
-                dValue[i] = (float)((v - g) / n);
+                dValue[i] = (float)((v - g) / count);
             }
             else
             {
@@ -185,14 +191,15 @@ public static class PpoMath
                 clipped++;
             }
         }
-        return new ValueLossResult(loss / n, dValue, (double)clipped / n);
+        return new ValueLossResult(loss / count, dValue, clipped / count);
     }
 
-    // ---- diagnostics ----
+    static double Normaliser(int? normaliser, int n) =>
+        normaliser is null ? n
+        : normaliser >= n ? normaliser.Value
+        : throw new ArgumentOutOfRangeException(nameof(normaliser), normaliser, $"smaller than the {n} entries given");
 
-    /// <summary>Mean over tokens of log π_θ − log ρ: the current policy's KL to the reference (the reward's estimator).</summary>
-    public static double MeanLogRatio(ReadOnlySpan<float> logProbs, ReadOnlySpan<float> referenceLogProbs) =>
-        logProbs.Length == 0 ? 0 : TurnKl(logProbs, referenceLogProbs);
+    // ---- diagnostics ----
 
     /// <summary>1 − Var(G − V)/Var(G): how much of the returns' variance the value predictions explain.</summary>
     public static double ExplainedVariance(ReadOnlySpan<double> values, ReadOnlySpan<double> returns)
