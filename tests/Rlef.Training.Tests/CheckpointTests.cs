@@ -98,18 +98,21 @@ public sealed class CheckpointTests(ITestOutputHelper output) : IDisposable
         Assert.Throws<FileNotFoundException>(() => RunDirectory.Resume(Path.Combine(_dir, "nothing")));
     }
 
-    [Fact]
-    public void Resumed_in_process_run_equals_an_uninterrupted_one()
+    // Stop after step 10 (a checkpoint was written at 9: steps 10.. are redone from its state), and after step 2,
+    // before the first checkpoint (the run starts over, its logged steps are dropped).
+    [Theory]
+    [InlineData(10)]
+    [InlineData(2)]
+    public void Resumed_in_process_run_equals_an_uninterrupted_one(int stopAfter)
     {
         const int steps = 20;
         string reference = Path.Combine(_dir, "reference");
         FakeRun.Run(reference, steps);
 
-        // Stop after step 10 (a checkpoint was written at 9), then resume: steps 10.. are redone from step 9's state.
         string interrupted = Path.Combine(_dir, "interrupted");
         Assert.Throws<OperationCanceledException>(() => FakeRun.Run(interrupted, steps, step =>
         {
-            if (step == 10) throw new OperationCanceledException();
+            if (step == stopAfter) throw new OperationCanceledException();
         }));
         FakeRun.Run(interrupted, steps);
         AssertSameRun(reference, interrupted);

@@ -155,7 +155,8 @@ public sealed class PpoBatch
         var turnOffsets = new List<int> { 0 };
         var behaviour = new List<float>();
         var reference = new List<float>();
-        var tokenAdvantages = new List<float>();
+        var tokenAdvantages = new List<float>();  // token-level ablation: one per token already
+        var turnAdvantages = new List<double>();  // the paper: one per turn, broadcast below
         var oldValues = new List<float>();
         var returns = new List<float>();
         foreach (int e in episodeIndices)
@@ -172,7 +173,7 @@ public sealed class PpoBatch
                 turnOffsets.Add(turnOffsets[^1] + turn.ReplyTokens.Length);
                 if (ValueLevel == ValueLevel.Turn)
                 {
-                    for (int k = 0; k < turn.ReplyTokens.Length; k++) tokenAdvantages.Add((float)_advantages[j]);
+                    turnAdvantages.Add(_advantages[j]);
                     oldValues.Add(turn.Value);
                     returns.Add((float)TurnReturns[j]);
                 }
@@ -187,11 +188,14 @@ public sealed class PpoBatch
                 }
             }
         }
+        float[] advantages = ValueLevel == ValueLevel.Turn
+            ? PpoMath.BroadcastToTokens(turnAdvantages.ToArray(), turnOffsets.ToArray())
+            : tokenAdvantages.ToArray();
         float[] behaviourArray = behaviour.ToArray();
         if (oldLogProbs is not null && oldLogProbs.Length != behaviourArray.Length)
             throw new ArgumentException($"old log-probs: {oldLogProbs.Length} given for {behaviourArray.Length} reply tokens", nameof(oldLogProbs));
         return new PpoMinibatch(episodeIndices.ToArray(), episodes, ValueLevel, turnOffsets.ToArray(),
-            oldLogProbs ?? behaviourArray, behaviourArray, reference.ToArray(), tokenAdvantages.ToArray(),
+            oldLogProbs ?? behaviourArray, behaviourArray, reference.ToArray(), advantages,
             oldValues.ToArray(), returns.ToArray(), TokenNormaliser: behaviourArray.Length, ValuePointNormaliser: oldValues.Count);
     }
 }

@@ -16,13 +16,14 @@ public sealed class RunDirectory : IDisposable
     public const string ConfigFileName = "config.json";
     public const string CheckpointsDirectory = "checkpoints";
 
-    RunDirectory(string path, RlefConfig config, Checkpoint? resumedFrom)
+    RunDirectory(string path, RlefConfig config, Checkpoint? resumedFrom, bool resuming)
     {
         Path = path;
         Config = config;
         ResumedFrom = resumedFrom;
         Checkpoints = new CheckpointStore(System.IO.Path.Combine(path, CheckpointsDirectory), config.Schedule.KeepLastCheckpoints);
-        Metrics = new MetricsLog(path, resumedFrom?.State.Step);
+        // A resumed run redoes every update after its checkpoint (all of them when it never saved one).
+        Metrics = new MetricsLog(path, resuming ? resumedFrom?.State.Step ?? 0 : null);
     }
 
     public string Path { get; }
@@ -40,7 +41,7 @@ public sealed class RunDirectory : IDisposable
             throw new IOException($"'{path}' already holds a run ({ConfigFileName} exists); resume it or choose another directory");
         Directory.CreateDirectory(path);
         ConfigLoader.WriteEffective(config, configPath);
-        return new RunDirectory(path, config, resumedFrom: null);
+        return new RunDirectory(path, config, resumedFrom: null, resuming: false);
     }
 
     /// <summary>Reopens the run in <paramref name="path"/> with its saved config and its newest checkpoint.</summary>
@@ -50,7 +51,7 @@ public sealed class RunDirectory : IDisposable
         if (!File.Exists(configPath)) throw new FileNotFoundException($"'{path}' is not a run directory: {ConfigFileName} is missing", configPath);
         RlefConfig config = ConfigLoader.Load(configPath);
         var store = new CheckpointStore(System.IO.Path.Combine(path, CheckpointsDirectory), config.Schedule.KeepLastCheckpoints);
-        return new RunDirectory(path, config, store.Latest());
+        return new RunDirectory(path, config, store.Latest(), resuming: true);
     }
 
     public void Dispose() => Metrics.Dispose();
