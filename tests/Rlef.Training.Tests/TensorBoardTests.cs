@@ -82,7 +82,10 @@ public sealed class TensorBoardTests : IDisposable
 
     sealed record DecodedEvent(double WallTime, long Step, string? FileVersion, List<(string, float)> Scalars, int? SessionStatus);
 
-    /// <summary>An independent reader: TFRecord framing with CRC checks, then Event fields by number.</summary>
+    /// <summary>
+    /// An independent reader: TFRecord framing with CRC checks, then the fields of tensorflow/core/util/event.proto
+    /// and summary.proto by number.
+    /// </summary>
     static List<DecodedEvent> ReadEvents(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
@@ -138,7 +141,7 @@ public sealed class TensorBoardTests : IDisposable
                         scalars.Add((name, simple));
                     }
                     break;
-                case 6:
+                case 7: // session_log (6 is the deprecated log_message)
                     var log = new CodedInputStream(input.ReadBytes().ToByteArray());
                     Assert.Equal(1, WireFormat.GetTagFieldNumber(log.ReadTag()));
                     status = log.ReadEnum();

@@ -6,7 +6,7 @@ namespace Rlef.Training.Runs.TensorBoard;
 /// <summary>
 /// Writes a TensorBoard event file: a TFRecord stream of tensorflow.Event protos. Only the fields scalars need are
 /// encoded, by field number, with Google.Protobuf's CodedOutputStream (no generated code):
-/// Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; SessionLog session_log = 6; }
+/// Event { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; SessionLog session_log = 7; }
 /// Summary { repeated Value value = 1; }  Value { string tag = 1; float simple_value = 2; }
 /// SessionLog { SessionStatus status = 1; }  (START = 1)
 /// </summary>
@@ -98,7 +98,7 @@ public sealed class EventFileWriter : IDisposable
         }
         if (sessionLog is not null)
         {
-            output.WriteTag(6, WireFormat.WireType.LengthDelimited);
+            output.WriteTag(7, WireFormat.WireType.LengthDelimited);
             output.WriteBytes(ByteString.CopyFrom(sessionLog));
         }
         output.Flush();
