@@ -16,7 +16,8 @@ public sealed record TrainingTurn
     public required int[] PromptTokens { get; init; }
     /// <summary>The sampled reply, end-of-turn token included when the model emitted one.</summary>
     public required int[] ReplyTokens { get; init; }
-    /// <summary>log π_behaviour(token) of each reply token under the policy that sampled it.</summary>
+    /// <summary>log π_behaviour(token) of each reply token under the distribution it was sampled from (RLEF samples
+    /// at temperature 1 without top-p, so these are the policy's own log-probs).</summary>
     public required float[] BehaviourLogProbs { get; init; }
     /// <summary>log ρ(token) of each reply token under the frozen initial policy (for the KL term, RLEF.md §2).</summary>
     public required float[] ReferenceLogProbs { get; init; }
