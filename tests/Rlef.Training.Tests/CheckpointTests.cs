@@ -127,15 +127,18 @@ public sealed class CheckpointTests(ITestOutputHelper output) : IDisposable
         string reference = Path.Combine(_dir, "reference");
         FakeRun.Run(reference, steps);
 
-        string crashed = Path.Combine(_dir, "crashed");
-        int killAfter = new Random().Next(2, steps / 2);
-        int lastSeen = RunChildAndKill(crashed, steps, killAfter);
-        Assert.True(lastSeen >= killAfter && lastSeen < steps, $"child reached step {lastSeen}, expected to be killed after {killAfter}");
-        long resumedFrom = new CheckpointStore(Path.Combine(crashed, RunDirectory.CheckpointsDirectory), 2).Latest()?.State.Step ?? 0;
-        output.WriteLine($"killed after step {lastSeen} (target {killAfter}); resuming from checkpoint at step {resumedFrom}");
-        // The child may run a little past the reported step before the kill lands; it must not have finished.
-        Assert.False(File.Exists(Path.Combine(crashed, "final.bin")), "the child finished before it was killed");
-        Assert.True(resumedFrom < steps);
+        // On a badly overloaded machine the child might finish before the kill lands: then try again (a few times).
+        string crashed = "";
+        for (int attempt = 0; ; attempt++)
+        {
+            crashed = Path.Combine(_dir, $"crashed-{attempt}");
+            int killAfter = new Random().Next(2, steps / 2);
+            int lastSeen = RunChildAndKill(crashed, steps, killAfter);
+            long resumedFrom = new CheckpointStore(Path.Combine(crashed, RunDirectory.CheckpointsDirectory), 2).Latest()?.State.Step ?? 0;
+            output.WriteLine($"killed after step {lastSeen} (target {killAfter}); resuming from checkpoint at step {resumedFrom}");
+            if (!File.Exists(Path.Combine(crashed, "final.bin"))) break;
+            Assert.True(attempt < 2, "the child finished before it was killed, three times");
+        }
 
         FakeRun.Run(crashed, steps);
         AssertSameRun(reference, crashed);
