@@ -1,3 +1,5 @@
+[assembly: System.Runtime.CompilerServices.InternalsVisibleTo("Rlef.Engine.Tests")]
+
 namespace Rlef.Engine.Tokenizers;
 
 /// <summary>An entry of tokenizer.json's "added_tokens" (special tokens and other tokens matched verbatim).</summary>
@@ -21,6 +23,7 @@ internal sealed class AddedTokenMatcher
 
     private readonly Node _root = new();
     private readonly bool _empty;
+    private readonly System.Buffers.SearchValues<char> _firstChars;  // lets the scan jump to candidate positions
 
     public AddedTokenMatcher(IEnumerable<AddedToken> tokens)
     {
@@ -38,6 +41,7 @@ internal sealed class AddedTokenMatcher
             node.Token ??= t;
             _empty = false;
         }
+        _firstChars = System.Buffers.SearchValues.Create(_root.Children?.Keys.ToArray() ?? []);
     }
 
     public void Split(string text, List<Segment> segments)
@@ -45,6 +49,9 @@ internal sealed class AddedTokenMatcher
         int plainStart = 0, pos = 0;
         while (!_empty && pos < text.Length)
         {
+            int skip = text.AsSpan(pos).IndexOfAny(_firstChars);
+            if (skip < 0) break;
+            pos += skip;
             var (token, end) = LongestAt(text, pos);
             if (token == null || (token.SingleWord && !StandsAlone(text, pos, end)))
             {

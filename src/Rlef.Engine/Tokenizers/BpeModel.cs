@@ -96,11 +96,33 @@ public sealed class BpeModel
         return found;
     }
 
+    /// <summary>Words up to this many bytes merge by rescanning (cheaper than a heap when short).</summary>
+    private const int ShortWord = 16;
+
+    /// <summary>Short words: repeatedly merge the lowest-ranked adjacent pair, scanning the few symbols each time.</summary>
+    private int[] MergeShort(ReadOnlySpan<byte> bytes)
+    {
+        Span<int> ids = stackalloc int[ShortWord];
+        int n = bytes.Length;
+        for (int i = 0; i < n; i++) ids[i] = _byteId[bytes[i]];
+        while (n > 1)
+        {
+            int best = -1, bestRank = int.MaxValue;
+            for (int i = 0; i + 1 < n; i++)
+                if (_pairRank.TryGetValue(PairKey(ids[i], ids[i + 1]), out int r) && r < bestRank) { bestRank = r; best = i; }
+            if (best < 0) break;
+            ids[best] = _mergedId[bestRank];
+            ids.Slice(best + 2, n - best - 2).CopyTo(ids[(best + 1)..]);
+            n--;
+        }
+        return ids[..n].ToArray();
+    }
+
     /// <summary>Rank-ordered merging over a doubly linked list of symbols; ties go to the leftmost pair.</summary>
     private int[] Merge(ReadOnlySpan<byte> bytes)
     {
         int n = bytes.Length;
-        if (n == 1) return [_byteId[bytes[0]]];
+        if (n <= ShortWord) return MergeShort(bytes);
         var id = new int[n];
         var prev = new int[n];
         var next = new int[n];
