@@ -92,25 +92,30 @@ public static class TokenizeCommand
         return messages;
     }
 
-    /// <summary>First pass over the text (empty word cache) and the median of 5 further passes (cached words).</summary>
+    /// <summary>
+    /// First pass over the text (empty word cache) and the median of 5 further passes (cached words), by wall
+    /// clock and by this process's CPU time (the latter is steadier on a shared machine).
+    /// </summary>
     private static void MeasureThroughput(string spec, string text)
     {
         double mb = Encoding.UTF8.GetByteCount(text) / 1e6;
-        var fresh = TokenizerLoader.Load(spec).Tokenizer;
-        var sw = Stopwatch.StartNew();
-        int tokens = fresh.Encode(text).Length;
-        double cold = sw.Elapsed.TotalSeconds;
-        var warm = new List<double>();
-        for (int i = 0; i < 5; i++)
-        {
-            sw.Restart();
-            fresh.Encode(text);
-            warm.Add(sw.Elapsed.TotalSeconds);
-        }
-        warm.Sort();
-        double median = warm[2];
+        var tokenizer = TokenizerLoader.Load(spec).Tokenizer;
+        var (tokens, coldWall, coldCpu) = Timed(() => tokenizer.Encode(text).Length);
+        var warm = Enumerable.Range(0, 5).Select(_ => Timed(() => tokenizer.Encode(text).Length)).ToList();
+        double warmWall = warm.Select(w => w.Wall).Order().ElementAt(2), warmCpu = warm.Select(w => w.Cpu).Order().ElementAt(2);
         Console.Error.WriteLine($"{spec}: {mb:F2} MB, {tokens} tokens ({mb * 1e6 / tokens:F2} bytes/token), 1 thread");
-        Console.Error.WriteLine($"  first pass (empty cache): {mb / cold:F1} MB/s, {tokens / cold / 1e6:F2} M tokens/s");
-        Console.Error.WriteLine($"  cached passes (median of 5): {mb / median:F1} MB/s, {tokens / median / 1e6:F2} M tokens/s");
+        Console.Error.WriteLine($"  first pass (empty cache):    {mb / coldWall,6:F1} MB/s wall, {mb / coldCpu,6:F1} MB/s per CPU-second");
+        Console.Error.WriteLine($"  cached passes (median of 5): {mb / warmWall,6:F1} MB/s wall, {mb / warmCpu,6:F1} MB/s per CPU-second");
+    }
+
+    private static (int Result, double Wall, double Cpu) Timed(Func<int> work)
+    {
+        var process = Process.GetCurrentProcess();
+        TimeSpan cpu0 = process.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        int result = work();
+        double wall = sw.Elapsed.TotalSeconds;
+        process.Refresh();
+        return (result, wall, (process.TotalProcessorTime - cpu0).TotalSeconds);
     }
 }

@@ -18,6 +18,7 @@ public sealed class BpeModel
     private readonly ConcurrentDictionary<string, int[]> _cache = new();
     private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _cacheBySpan;
     private const int MaxCacheEntries = 200_000;
+    private int _cacheEntries;
 
     /// <summary>When true, a word that is itself in the vocabulary becomes that one token without merging (Llama 3).</summary>
     public bool IgnoreMerges { get; }
@@ -42,7 +43,7 @@ public sealed class BpeModel
                 : throw new InvalidDataException($"{source}: model.vocab lacks the byte-level token \"{symbol}\" for byte 0x{b:X2}; only byte-level BPE is supported");
         }
 
-        _pairRank = new Dictionary<long, int>(merges.Count);
+        _pairRank = new Dictionary<long, int>(merges.Count, PairComparer.Instance);
         _mergedId = new int[merges.Count];
         for (int rank = 0; rank < merges.Count; rank++)
         {
@@ -58,12 +59,24 @@ public sealed class BpeModel
 
     private static long PairKey(int left, int right) => ((long)left << 32) | (uint)right;
 
+    /// <summary>
+    /// long.GetHashCode is left ^ right, which piles the many merges among small ids into few buckets
+    /// (a 20x slowdown on cold words); a multiplicative hash spreads them.
+    /// </summary>
+    private sealed class PairComparer : IEqualityComparer<long>
+    {
+        public static readonly PairComparer Instance = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long key) => (int)((ulong)(key * unchecked((long)0x9E3779B97F4A7C15)) >> 32);
+    }
+
     /// <summary>Appends the ids of one pre-tokenised word (original text, before byte-level mapping).</summary>
     public void EncodeWord(ReadOnlySpan<char> word, List<int> ids)
     {
         if (_cacheBySpan.TryGetValue(word, out int[]? cached)) { ids.AddRange(cached); return; }
         int[] result = EncodeUncached(word);
-        if (_cache.Count >= MaxCacheEntries) _cache.Clear();
+        // Our own counter: ConcurrentDictionary.Count takes every lock of the table, costly once per new word.
+        if (Interlocked.Increment(ref _cacheEntries) > MaxCacheEntries) { _cache.Clear(); Interlocked.Exchange(ref _cacheEntries, 0); }
         _cacheBySpan.TryAdd(word, result);
         ids.AddRange(result);
     }
