@@ -85,10 +85,10 @@ public sealed class TokenizerBehaviourTests(ITestOutputHelper output)
         {
             "byte" => new ByteChatFormat(),
             "llama3.1-template" => File.Exists(Path.Combine(NpmModels("tokenizer-llama3_1"), "tokenizer.json"))
-                ? ChatFormats.FromTemplate(BpeTokenizer.Load(NpmModels("tokenizer-llama3_1")),
+                ? ChatFormats.FromTemplate(TestTokenizers.Bpe(NpmModels("tokenizer-llama3_1")),
                     File.ReadAllText(Path.Combine(Fixtures, "tokenizers", "llama3.1-instruct.jinja")), "<|begin_of_text|>", "fixture")
                 : null,
-            _ => File.Exists(Path.Combine(NpmModels(which), "tokenizer.json")) ? TokenizerLoader.Load(NpmModels(which)).ChatFormat : null,
+            _ => File.Exists(Path.Combine(NpmModels(which), "tokenizer.json")) ? TestTokenizers.Load(NpmModels(which)).ChatFormat : null,
         };
         if (chat == null) { output.WriteLine($"skipped: {which} tokenizer not found (run `npm ci` in tests/fixtures/npm)"); return; }
 
@@ -111,7 +111,7 @@ public sealed class TokenizerBehaviourTests(ITestOutputHelper output)
     {
         var path = NpmModels("tokenizer-qwen3");
         if (!File.Exists(Path.Combine(path, "tokenizer.json"))) { output.WriteLine("skipped: Qwen3 tokenizer not found (run `npm ci` in tests/fixtures/npm)"); return; }
-        var chat = TokenizerLoader.Load(path).ChatFormat!;
+        var chat = TestTokenizers.Load(path).ChatFormat!;
         // Python's str.lstrip('\n') keeps the two spaces (@huggingface/jinja 0.5.11 ignores the argument and drops them).
         string rendered = chat.Render([ChatMessage.User("q"), ChatMessage.Assistant("<think>\nr\n</think>\n\n  code")], addGenerationPrompt: false);
         Assert.Equal("<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\nr\n</think>\n\n  code<|im_end|>\n", rendered);
@@ -126,12 +126,12 @@ public sealed class TokenizerBehaviourTests(ITestOutputHelper output)
         var qwenPath = NpmModels("tokenizer-qwen3");
         if (!File.Exists(Path.Combine(llamaPath, "tokenizer.json")) || !File.Exists(Path.Combine(qwenPath, "tokenizer.json")))
         { output.WriteLine("skipped: npm tokenizers not found (run `npm ci` in tests/fixtures/npm)"); return; }
-        var llama = TokenizerLoader.Load(llamaPath);
+        var llama = TestTokenizers.Load(llamaPath);
         Assert.Equal(128000, llama.Tokenizer.BosId);
         Assert.Equal(128009, llama.Tokenizer.EosId);          // tokenizer_config's eos_token is <|eot_id|>
         Assert.Equal(128256, llama.Tokenizer.VocabSize);
         Assert.Contains(128009, llama.ChatFormat!.StopIds);
-        var qwen = TokenizerLoader.Load(qwenPath);
+        var qwen = TestTokenizers.Load(qwenPath);
         Assert.Null(qwen.Tokenizer.BosId);
         Assert.Equal(151645, qwen.Tokenizer.EosId);           // <|im_end|>
         Assert.Equal(151645, qwen.ChatFormat!.StopIds[0]);
@@ -143,7 +143,7 @@ public sealed class TokenizerBehaviourTests(ITestOutputHelper output)
     public void Long_words_merge_correctly()
     {
         // 20,000 repeated bytes exercise the heap path; the result must decode back exactly.
-        var tiny = BpeTokenizer.Load(Path.Combine(Fixtures, "tokenizers", "tiny-qwen3"));
+        var tiny = TestTokenizers.Bpe(Path.Combine(Fixtures, "tokenizers", "tiny-qwen3"));
         string text = string.Concat(Enumerable.Repeat("abcdefghij", 2000));
         int[] ids = tiny.Encode(text);
         Assert.Equal(text, tiny.Decode(ids));
