@@ -49,15 +49,34 @@ public static class Nfc
     public static string Normalize(string text)
     {
         if (IsTriviallyNormalized(text)) return text;
+        // Only stretches around characters ≥ U+0300 can change. An ASCII character is a starter that never
+        // decomposes nor composes with what precedes it, so it bounds such a stretch on both sides.
+        var sb = new StringBuilder(text.Length);
+        int pos = 0;
+        while (pos < text.Length)
+        {
+            int i = text.AsSpan(pos).IndexOfAnyExceptInRange('\0', '\u02FF');
+            if (i < 0) { sb.Append(text, pos, text.Length - pos); break; }
+            i += pos;
+            int start = i;
+            while (start > pos && text[start - 1] >= 0x80) start--;
+            if (start > pos) start--;  // the ASCII starter a following mark may combine with
+            int end = i;
+            while (end < text.Length && text[end] >= 0x80) end++;
+            sb.Append(text, pos, start - pos);
+            NormalizeStretch(text.AsSpan(start, end - start), sb);
+            pos = end;
+        }
+        return sb.ToString();
+    }
 
+    private static void NormalizeStretch(ReadOnlySpan<char> text, StringBuilder sb)
+    {
         var cps = new List<int>(text.Length);
         foreach (Rune r in text.EnumerateRunes()) Decompose(r.Value, cps);
         SortCombiningMarks(cps);
         Compose(cps);
-
-        var sb = new StringBuilder(text.Length);
         foreach (int cp in cps) sb.Append(new Rune(cp).ToString());
-        return sb.ToString();
     }
 
     private static void Decompose(int cp, List<int> output)
