@@ -120,6 +120,23 @@ public sealed class TokenizerBehaviourTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void ChatML_template_with_a_literal_default_system_message_is_recognised()
+    {
+        // The shape of Qwen2.5's template: a default system turn spelled as a literal in the else branch.
+        const string template = "{%- if messages[0]['role'] == 'system' %}{{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}"
+            + "{%- else %}{{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}{%- endif %}";
+        var tiny = TestTokenizers.Bpe(Path.Combine(Fixtures, "tokenizers", "tiny-qwen3"));
+        var chat = (ChatMlFormat)ChatFormats.FromTemplate(tiny, template, "", "test template");
+        Assert.Equal("You are Qwen, created by Alibaba Cloud. You are a helpful assistant.", chat.DefaultSystem);
+        Assert.False(chat.QwenThinking);
+        Assert.Equal("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
+            chat.Render([ChatMessage.User("hi")], addGenerationPrompt: true));
+        Assert.Equal("<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n",
+            chat.Render([ChatMessage.System("S"), ChatMessage.User("hi")], addGenerationPrompt: false));
+        Assert.Throws<NotSupportedException>(() => ChatFormats.FromTemplate(tiny, "{{ messages }}", "", "test template"));
+    }
+
+    [Fact]
     public void Loader_exposes_bos_eos_and_stop_ids()
     {
         var llamaPath = NpmModels("tokenizer-llama3_1");
