@@ -18,6 +18,7 @@ public sealed class BpeTokenizer : ITokenizer
     private readonly Dictionary<string, int> _vocab;
     private readonly string[] _idToToken;
     private readonly AddedToken?[] _addedById;
+    private readonly Dictionary<string, int> _addedByContent = new(StringComparer.Ordinal);
     private readonly int[] _prefixIds, _suffixIds;
 
     public int VocabSize => _idToToken.Length;
@@ -47,7 +48,7 @@ public sealed class BpeTokenizer : ITokenizer
         _idToToken = new string[size];
         _addedById = new AddedToken?[size];
         foreach (var (token, id) in vocab) _idToToken[id] = token;
-        foreach (var t in added) { _idToToken[t.Id] = t.Content; _addedById[t.Id] = t; }
+        foreach (var t in added) { _idToToken[t.Id] = t.Content; _addedById[t.Id] = t; _addedByContent.TryAdd(t.Content, t.Id); }
     }
 
     public int[] Encode(string text) => Encode(text, addSpecialTokens: false);
@@ -107,11 +108,8 @@ public sealed class BpeTokenizer : ITokenizer
     public string Decode(ReadOnlySpan<int> ids, bool skipSpecialTokens = false) =>
         Encoding.UTF8.GetString(DecodeToBytes(ids, skipSpecialTokens));
 
-    public int? TokenToId(string token)
-    {
-        foreach (var t in AddedTokens) if (t.Content == token) return t.Id;
-        return _vocab.TryGetValue(token, out int id) ? id : null;
-    }
+    public int? TokenToId(string token) =>
+        _addedByContent.TryGetValue(token, out int added) ? added : _vocab.TryGetValue(token, out int id) ? id : null;
 
     public string IdToToken(int id) =>
         (uint)id < (uint)_idToToken.Length && _idToToken[id] != null ? _idToToken[id] : throw new ArgumentOutOfRangeException(nameof(id), $"token id {id} is not in the vocabulary");

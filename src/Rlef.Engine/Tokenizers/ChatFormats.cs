@@ -60,8 +60,10 @@ public sealed class Llama3ChatFormat : ChatFormatBase
         int first = 0;
         if (Variant == Llama3Variant.Llama31)
         {
-            string system = messages.Count > 0 && messages[0].Role == "system" ? JinjaStrings.Trim(messages[0].Content) : "";
-            if (messages.Count > 0 && messages[0].Role == "system") first = 1;
+            // The 3.1 template lifts a leading system message into its fixed system block.
+            bool hasSystem = messages.Count > 0 && messages[0].Role == "system";
+            string system = hasSystem ? JinjaStrings.Trim(messages[0].Content) : "";
+            first = hasSystem ? 1 : 0;
             sb.Append(_bos).Append(HeaderStart).Append("system").Append(HeaderEnd)
               .Append("Cutting Knowledge Date: December 2023\n")
               .Append("Today Date: ").Append(DateString).Append("\n\n")
