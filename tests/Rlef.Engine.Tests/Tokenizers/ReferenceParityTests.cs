@@ -12,7 +12,8 @@ namespace Rlef.Engine.Tests.Tokenizers;
 /// tests/fixtures/tokenizers/cases.json. The reference runs live under node when tests/fixtures/npm has its
 /// node_modules (`npm ci` there); otherwise the committed golden.json (the same script's output) stands in.
 /// The real Llama 3.1 and Qwen3 files come from those npm packages; the two small tokenizers cut from them
-/// are committed, so the golden comparison asserts something even without node_modules.
+/// are committed, so the golden comparison asserts something even without node_modules. Live runs also
+/// encode the repository's own sources whole (a large code and prose text) with both real tokenizers.
 /// </summary>
 public sealed class ReferenceParityTests(ITestOutputHelper output)
 {
