@@ -120,6 +120,9 @@ public static unsafe class Gemm
     }
 
     // One thread's share: the blocked algorithm over an m×n block of C with leading dimension ldc.
+    // Kernels are compiled fully optimised at once: tiered compilation would run the first products (often a
+    // whole benchmark or the first training steps) through unoptimised loops.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Blocked(Operand a, Operand b, float* c, nint ldc, int m, int n, int k, bool accumulate)
     {
         bool wide = Isa == GemmIsa.Avx512;

@@ -14,6 +14,7 @@ internal static unsafe class GemmPacking
     /// Packs A rows [i0, i0+mc) × k steps [p0, p0+kc) into panels of <paramref name="mr"/> rows:
     /// dst[panel · mr · kc + p · mr + r]. Rows past mc are zero so edge panels can run the full kernel.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackA(float* dst, float* a, nint rowStride, nint colStride, int i0, int mc, int p0, int kc, int mr)
     {
         for (int ir = 0; ir < mc; ir += mr)
@@ -55,6 +56,7 @@ internal static unsafe class GemmPacking
     /// Packs B k steps [p0, p0+kc) × columns [j0, j0+nc) into panels of <paramref name="nr"/> columns:
     /// dst[panel · nr · kc + p · nr + c]. Columns past nc are zero.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackB(float* dst, float* b, nint rowStride, nint colStride, int p0, int kc, int j0, int nc, int nr)
     {
         for (int jr = 0; jr < nc; jr += nr)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Rlef.Engine.Kernels;
@@ -8,6 +9,7 @@ namespace Rlef.Engine.Kernels;
 internal static unsafe class GemmThin
 {
     /// <summary>Computes columns [j0, j1) of C (m rows, leading dimension ldc).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(Operand a, Operand b, float* c, nint ldc, int m, int j0, int j1, int k, bool accumulate)
     {
         int width = j1 - j0;
@@ -39,6 +41,7 @@ internal static unsafe class GemmThin
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Axpy(float alpha, float* x, float* y, int length)
     {
         int i = 0;
@@ -57,6 +60,7 @@ internal static unsafe class GemmThin
         for (; i < length; i++) y[i] = MathF.FusedMultiplyAdd(alpha, x[i], y[i]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Dot(float* x, float* y, int length)
     {
         int i = 0;
@@ -85,6 +89,7 @@ internal static unsafe class GemmThin
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float StridedDot(float* x, nint xStride, float* y, nint yStride, int length)
     {
         float sum = 0;
