@@ -25,6 +25,11 @@ internal static unsafe class GemmPacking
             if (rowStride == 1)
             {
                 // A is stored transposed (TN): the mr values of one k step are contiguous.
+                if (rows == 8 && mr == 8 && Vector256.IsHardwareAccelerated)
+                {
+                    for (int p = 0; p < kc; p++) Vector256.Load(src + p * colStride).Store(panel + (nint)p * 8);
+                    continue;
+                }
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = src + p * colStride;
@@ -33,6 +38,15 @@ internal static unsafe class GemmPacking
                     for (; r < rows; r++) d[r] = s[r];
                     for (; r < mr; r++) d[r] = 0;
                 }
+            }
+            else if (colStride == 1 && rows == 8 && mr == 8 && Avx.IsSupported)
+            {
+                // A is row-major (NN, NT) and the panel full: transpose 8×8 blocks in registers, so each k step's
+                // eight values go out as one store instead of eight scattered ones.
+                int p = 0;
+                for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, rowStride, panel + (nint)p * 8);
+                for (; p < kc; p++)
+                    for (int r = 0; r < 8; r++) panel[(nint)p * 8 + r] = src[r * rowStride + p];
             }
             else
             {
@@ -125,6 +139,38 @@ internal static unsafe class GemmPacking
                 }
             }
         }
+    }
+
+    /// <summary>dst[8q + r] = src[r·srcStride + q] for an 8×8 block: eight rows in, eight k steps out.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8x8(float* src, nint srcStride, float* dst)
+    {
+        var r0 = Vector256.Load(src);
+        var r1 = Vector256.Load(src + srcStride);
+        var r2 = Vector256.Load(src + 2 * srcStride);
+        var r3 = Vector256.Load(src + 3 * srcStride);
+        var r4 = Vector256.Load(src + 4 * srcStride);
+        var r5 = Vector256.Load(src + 5 * srcStride);
+        var r6 = Vector256.Load(src + 6 * srcStride);
+        var r7 = Vector256.Load(src + 7 * srcStride);
+        // Pairs of rows interleaved within 128-bit halves, then groups of four rows per column index.
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);   // rows 0-3: columns 0|4, 1|5
+        var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);   // rows 0-3: columns 2|6, 3|7
+        var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);   // rows 4-7
+        var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
+        // Join the low halves (columns 0-3) and the high halves (columns 4-7) of the two row groups.
+        Avx.Permute2x128(s0, s4, 0x20).Store(dst);
+        Avx.Permute2x128(s1, s5, 0x20).Store(dst + 8);
+        Avx.Permute2x128(s2, s6, 0x20).Store(dst + 16);
+        Avx.Permute2x128(s3, s7, 0x20).Store(dst + 24);
+        Avx.Permute2x128(s0, s4, 0x31).Store(dst + 32);
+        Avx.Permute2x128(s1, s5, 0x31).Store(dst + 40);
+        Avx.Permute2x128(s2, s6, 0x31).Store(dst + 48);
+        Avx.Permute2x128(s3, s7, 0x31).Store(dst + 56);
     }
 
     /// <summary>dst row q (16 floats at dst + q·dstStride) = column q of the 16 source rows at src + r·srcStride.</summary>
