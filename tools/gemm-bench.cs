@@ -14,7 +14,12 @@ int[] threadCounts = args.Length > 1
 double seconds = double.TryParse(Environment.GetEnvironmentVariable("GEMM_BENCH_SECONDS"), out var s) ? s : 0.5;
 Console.WriteLine($"kernel: {Gemm.KernelName}, processors: {Environment.ProcessorCount}");
 var peak = threadCounts.ToDictionary(t => t, t => GemmBenchmark.MeasurePeak(t));
-foreach (var (t, p) in peak) Console.WriteLine($"FMA peak, {t} thread(s): {p.WallGFlops:F1} GFLOP/s wall, {p.CpuGFlops:F1} per CPU-second x threads");
+foreach (var (t, p) in peak)
+{
+    Console.WriteLine($"FMA peak, {t} thread(s), widest vectors: {p.WallGFlops:F1} GFLOP/s wall, {p.CpuGFlops:F1} per CPU-second x threads");
+    var narrow = GemmBenchmark.MeasurePeak(t, vectorBits: 256);
+    Console.WriteLine($"FMA peak, {t} thread(s), 256-bit:         {narrow.WallGFlops:F1} GFLOP/s wall, {narrow.CpuGFlops:F1} per CPU-second x threads");
+}
 Console.WriteLine($"{"shape",-26} {"layout",-6} {"threads",7} {"median ms",10} {"GFLOP/s",8} {"best",8} {"best/peak",9} {"cpu",8} {"cpu/peak",8}");
 foreach (var shape in GemmBenchmark.Shapes.Where(x => x.Name.Contains(filter)))
     foreach (var layout in Enum.GetValues<GemmLayout>())

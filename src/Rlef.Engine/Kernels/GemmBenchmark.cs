@@ -88,7 +88,9 @@ public static class GemmBenchmark
     public static double MeasurePeakGFlops(int threads, double minSeconds = 0.3) => MeasurePeak(threads, minSeconds).WallGFlops;
 
     /// <summary>The FMA peak by wall time and, for oversubscribed machines, per CPU-second times the thread count.</summary>
-    public static (double WallGFlops, double CpuGFlops) MeasurePeak(int threads, double minSeconds = 0.3)
+    /// <param name="vectorBits">512 (the default where AVX-512 exists) or 256: comparing the two shows whether the
+    /// core executes 512-bit FMAs at full rate or splits them into two 256-bit halves.</param>
+    public static (double WallGFlops, double CpuGFlops) MeasurePeak(int threads, double minSeconds = 0.3, int? vectorBits = null)
     {
         const long iterations = 1 << 20;
         int saved = EngineThreads.Degree;
@@ -96,16 +98,22 @@ public static class GemmBenchmark
         try
         {
             int items = threads * 4;
-            double flopsPerItem = iterations * FmaChains * 2.0 * (Vector512.IsHardwareAccelerated ? 16 : 8);
+            bool wide = (vectorBits ?? (Vector512.IsHardwareAccelerated ? 512 : 256)) switch
+            {
+                512 when Vector512.IsHardwareAccelerated => true,
+                256 => false,
+                var bits => throw new ArgumentOutOfRangeException(nameof(vectorBits), bits, "512 (where supported) or 256."),
+            };
+            double flopsPerItem = iterations * FmaChains * 2.0 * (wide ? 16 : 8);
             float sink = 0;
-            EngineThreads.For(items, _ => sink += FmaLoop(1));
+            EngineThreads.For(items, _ => sink += FmaLoop(1, wide));
             double best = double.MaxValue, cpuBest = double.MaxValue;
             var total = Stopwatch.StartNew();
             while (total.Elapsed.TotalSeconds < minSeconds)
             {
                 var cpuStart = Environment.CpuUsage.TotalTime;
                 long start = Stopwatch.GetTimestamp();
-                EngineThreads.For(items, _ => sink += FmaLoop(iterations));
+                EngineThreads.For(items, _ => sink += FmaLoop(iterations, wide));
                 best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
                 cpuBest = Math.Min(cpuBest, (Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds);
             }
@@ -123,9 +131,9 @@ public static class GemmBenchmark
     private const int FmaChains = 12;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static float FmaLoop(long iterations)
+    private static float FmaLoop(long iterations, bool wide)
     {
-        if (Vector512.IsHardwareAccelerated)
+        if (wide)
         {
             var m = Vector512.Create(0.999999f);
             var x = Vector512.Create(1e-7f);
