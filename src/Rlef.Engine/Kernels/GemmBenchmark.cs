@@ -47,7 +47,8 @@ public static class GemmBenchmark
 
     /// <summary>
     /// Times one layout of one shape with <paramref name="threads"/> engine threads: one warm-up call, then
-    /// repetitions until <paramref name="minSeconds"/> have passed (at least 3); returns the median.
+    /// repetitions until <paramref name="minSeconds"/> have passed (at least 3); returns the median and fastest
+    /// wall times and the least process CPU time of a run.
     /// </summary>
     public static GemmMeasurement Measure(GemmShape shape, GemmLayout layout, int threads, double minSeconds = 0.5)
     {
