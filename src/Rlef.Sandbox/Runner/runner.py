@@ -9,6 +9,8 @@
 # reach the worker or the next test. Expected outputs never enter the sandbox: the host compares.
 import builtins
 import ctypes
+import gc
+import linecache
 import json
 import os
 import resource
@@ -28,13 +30,18 @@ os.close(_null)
 os.set_inheritable(REQ_FD, False)
 os.set_inheritable(REP_FD, False)
 
-# Not dumpable: a test process (same uid) can then neither ptrace the worker nor open /proc/<worker>/mem or fd.
-try:
-    ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
-except Exception:
-    pass
+# argv: WORK_DIR (the private writable directory; /tmp inside the sandbox).
+WORK_DIR = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
 
-WORK_DIR = "/tmp"
+_libc = ctypes.CDLL(None, use_errno=True)
+# Not dumpable: a test process (same uid) can then neither ptrace the worker nor open /proc/<worker>/mem or fd.
+_libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
+# Orphaned descendants of a test must come back to this worker so that sweep() can find and kill them. Inside
+# bubblewrap the worker is pid 1 of its own pid namespace (--as-pid-1), which already makes it their reaper and
+# also makes it immune to signals sent from inside; without isolation it asks to be a subreaper.
+if os.getpid() != 1:
+    _libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER = 36
+
 TRACE_CAP = 512
 SOLUTION = "solution.py"
 TESTFILE = "test.py"
@@ -94,6 +101,10 @@ def encode(v, depth=0):
 
 
 # ---------------------------------------------------------------- tracebacks
+def remember_source(name, text):
+    """Tracebacks then show the offending line of solution.py / test.py although no such file exists."""
+    linecache.cache[name] = (len(text), None, text.splitlines(True), name)
+
 def shorten(text, cap=TRACE_CAP):
     """Keep the first line and as many of the last lines as fit (RLEF.md §1: a cap of about 512 characters)."""
     if len(text) <= cap:
@@ -135,6 +146,7 @@ def child_main(job_code, test, limits, out_w, err_w, res_w, stdin_fd):
 
     try:
         os.setpgid(0, 0)
+        _libc.prctl(4, 1, 0, 0, 0)  # dumpable again (inherited 0 makes /proc/self root-owned and unwritable)
         with open("/proc/self/oom_score_adj", "w") as f:  # the OOM killer takes the test, never the worker
             f.write("1000")
         cpu = max(1, int(limits["cpu"] + 0.999))
@@ -142,7 +154,8 @@ def child_main(job_code, test, limits, out_w, err_w, res_w, stdin_fd):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize"], limits["fsize"]))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         if limits.get("nproc"):
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"], limits["nproc"]))
+            # RLIMIT_NPROC counts every process of the sandbox's uid, the worker included.
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"] + 1, limits["nproc"] + 1))
         if limits.get("as_bytes"):
             resource.setrlimit(resource.RLIMIT_AS, (limits["as_bytes"], limits["as_bytes"]))
         os.dup2(stdin_fd, 0)
@@ -152,9 +165,9 @@ def child_main(job_code, test, limits, out_w, err_w, res_w, stdin_fd):
         res_w = 3
         os.closerange(4, 1 << 16)
         os.chdir(WORK_DIR)
-        sys.stdin = open(0, "r", closefd=False)
-        sys.stdout = open(1, "w", closefd=False)
-        sys.stderr = open(2, "w", closefd=False)
+        sys.stdin = open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="surrogateescape", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         sys.argv = [SOLUTION]
         builtins.exit = builtins.quit = _exit_builtin  # normally added by `site`, which -S skips
     except BaseException as e:
@@ -231,30 +244,49 @@ def _stderr(text):
 
 
 # ---------------------------------------------------------------- the worker side of one test
+def my_children():
+    """Pids whose parent is this worker. A test's leftovers (daemonised, setsid, double-forked) end up here
+    because the worker is their reaper; so killing children until none is left kills the whole tree, and
+    never anything that is not a descendant of this worker."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name, "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 1 and int(fields[1]) == MY_PID:
+            found.append(int(name))
+    return found
+
+
 def sweep():
-    """Kill every process in the sandbox's pid namespace except its init and this worker (a test's
-    leftovers, however they detached). Returns whether anything had to be killed."""
+    """Kill whatever a test left running. Returns whether anything had to be killed (the worker is then
+    recycled: a test that escapes its process group is an anomaly)."""
     killed = False
-    for _ in range(50):
-        others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, MY_PID)]
-        if not others:
+    for _ in range(200):
+        reap()
+        children = my_children()
+        if not children:
             return killed
         killed = True
-        for p in others:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        reap()
-        time.sleep(0.002)
-    return killed
+        for p in children:
+            kill_tree(p)
+        time.sleep(0.001)
+    raise RuntimeError("could not kill the processes a test left behind")
 
 
 def kill_tree(pid):
+    """SIGKILL a child of this worker and the process group it created (setpgid(0, 0) in child_main).
+    pid is an unreaped child, so no other process can own that pid or that group id."""
+    assert pid > 1
     for kill in (os.killpg, os.kill):
         try:
             kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
 
 
@@ -296,12 +328,16 @@ SIGNAMES = {getattr(signal, n): n for n in dir(signal) if n.startswith("SIG") an
 def run_test(job_code, test, limits):
     kind = test["kind"]
     if kind == "call":
-        test["args_value"] = json.loads(test["args"])  # parsed once, before the fork; the child inherits it
+        try:
+            test["args_value"] = json.loads(test["args"])  # parsed once, before the fork; the child inherits it
+        except ValueError as e:
+            return {"status": "bad_test", "error": "the call arguments are not JSON: %s" % e}
         if type(test["args_value"]) is not list:
-            return {"status": "infra", "error": "call arguments must be a JSON array"}
+            return {"status": "bad_test", "error": "the call arguments must be a JSON array"}
     elif kind == "assert":
         try:
             test["assert_code"] = compile(test["source"], TESTFILE, "exec")
+            remember_source(TESTFILE, test["source"])
         except SyntaxError as e:
             return {"status": "bad_test", "error": "the assert source does not compile: %s" % e}
 
@@ -333,13 +369,16 @@ def run_test(job_code, test, limits):
     deadline = start + limits["wall"]
     status = None
     exited = False
-    while open_fds:
+    while open_fds or not exited:
         # Once the test's process has exited, only drain what is already written: a leftover grandchild
         # holding the pipes open must not keep the test running.
-        remaining = 0 if exited else deadline - time.monotonic()
-        if remaining < 0:
-            status = "timeout"
-            break
+        if exited:
+            remaining = 0
+        else:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                status = "timeout"
+                break
         ready, _, _ = select.select(open_fds + ([] if exited else [pidfd]), [], [], remaining)
         if not ready:
             if exited:
@@ -414,6 +453,14 @@ def run_test(job_code, test, limits):
     return result
 
 
+def vm_size():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 def main():
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     job_code = None
@@ -423,8 +470,15 @@ def main():
         op = msg.get("op")
         if op == "job":
             limits = msg["limits"]
+            if limits.get("mem"):
+                # The child starts as a copy of this worker, so its address space already holds the interpreter:
+                # allow the program its full memory limit on top of that (plus malloc's arena slack).
+                limits["as_bytes"] = limits["mem"] + vm_size() + (64 << 20)
             try:
                 job_code = compile(msg["code"], SOLUTION, "exec")
+                remember_source(SOLUTION, msg["code"])
+                gc.collect()
+                gc.freeze()  # the forked children then do not dirty (copy) the worker's pages when they collect
                 send({"ok": True})
             except (SyntaxError, ValueError) as e:
                 job_code = None
