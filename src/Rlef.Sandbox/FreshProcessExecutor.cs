@@ -40,12 +40,13 @@ public sealed class FreshProcessExecutor : ICodeExecutor
         for (int attempt = 0; attempt <= _options.InfraRetries; attempt++)
         {
             await _slots.WaitAsync(cancellationToken);
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
                 using WorkerProcess worker = await WorkerProcess.StartAsync(_launch, cancellationToken);
                 var results = new List<TestResult>(1);
                 await JobRunner.RunAsync(worker, single, _launch, results, cancellationToken);
-                return results[0];
+                return results[0] with { HostMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds };
             }
             catch (WorkerFailedException e)
             {

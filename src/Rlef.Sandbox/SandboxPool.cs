@@ -129,6 +129,18 @@ public sealed class SandboxPool : ICodeExecutor
         _slots.Release();
     }
 
+    /// <summary>Test seam: kills the processes of the idle workers while leaving them in the pool.</summary>
+    internal int KillIdleWorkerProcesses()
+    {
+        int n = 0;
+        foreach (var w in _idle)
+        {
+            w.KillProcessOnly();
+            n++;
+        }
+        return n;
+    }
+
     public ValueTask DisposeAsync()
     {
         _disposed = true;

@@ -85,7 +85,7 @@ public class CallAndAssertTests(PoolFixture f)
             TestCase.Assert("assert add(1,"));
         Assert.Equal(Verdict.Passed, r[0].Verdict);
         Assert.Equal(Verdict.WrongAnswer, r[1].Verdict);
-        Assert.Equal("add(1, 2) returned 3, expected 4", r[1].Error);
+        Assert.Equal("AssertionError: add(1, 2) returned 3, expected 4", r[1].Error);
         Assert.Equal(Verdict.WrongAnswer, r[2].Verdict);
         Assert.Equal("AssertionError: assert add(1, 2) == 5", r[2].Error);
         Assert.Equal(Verdict.RuntimeError, r[3].Verdict);
@@ -99,6 +99,6 @@ public class CallAndAssertTests(PoolFixture f)
     {
         var r = await Run("def f(x):\n    assert x > 0, 'x must be positive'\n    return x", TestCase.Assert("f(-1)"));
         Assert.Equal(Verdict.WrongAnswer, r[0].Verdict);
-        Assert.Equal("x must be positive", r[0].Error);
+        Assert.Equal("AssertionError: x must be positive", r[0].Error);
     }
 }

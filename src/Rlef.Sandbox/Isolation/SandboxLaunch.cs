@@ -31,7 +31,10 @@ internal sealed partial class SandboxLaunch
         ProcessLimitEnforced = bwrap != null ? dropToNobody || geteuid() != 0 : geteuid() != 0;
     }
 
-    public static SandboxLaunch Create(SandboxOptions options)
+    public static SandboxLaunch Create(SandboxOptions options) => Create(options, Environment.GetEnvironmentVariable("PATH"));
+
+    /// <summary>As <see cref="Create(SandboxOptions)"/>, looking programs up in <paramref name="searchPath"/>.</summary>
+    internal static SandboxLaunch Create(SandboxOptions options, string? searchPath)
     {
         string python = Path.GetFullPath(options.PythonPath ?? PythonLocator.Find());
         if (!File.Exists(python))
@@ -43,13 +46,13 @@ internal sealed partial class SandboxLaunch
                 "resource limits; it can read and write your files and reach the network. Use for debugging only.");
             return new SandboxLaunch(python, null, false, options.WorkDirMb << 20);
         }
-        string bwrap = FindOnPath("bwrap") ?? throw new InvalidOperationException(
+        string bwrap = FindOnPath("bwrap", searchPath) ?? throw new InvalidOperationException(
             "bubblewrap (bwrap) is not installed; the sandbox needs it to isolate untrusted code. Install it with " +
             "`apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap` (Fedora). For debugging only, " +
             "--no-isolation runs code without isolation.");
         // As root, start bubblewrap as nobody: host-root-owned files then do not appear as owned by the sandbox
         // user, and RLIMIT_NPROC applies (the kernel exempts uid 0). Needs an interpreter nobody can run.
-        bool drop = geteuid() == 0 && FindOnPath("setpriv") != null && ReadableByAll(python);
+        bool drop = geteuid() == 0 && FindOnPath("setpriv", searchPath) != null && ReadableByAll(python);
         return new SandboxLaunch(python, bwrap, drop, options.WorkDirMb << 20);
     }
 
@@ -86,7 +89,8 @@ internal sealed partial class SandboxLaunch
         }
         // Namespaces: user, pid, net, ipc, uts, cgroup. The worker is pid 1 of its pid namespace (--as-pid-1): it
         // reaps every orphan, and the kernel drops signals sent to it from inside (a test cannot kill it).
-        foreach (string s in new[] { "--unshare-all", "--unshare-user", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin" })
+        // Inside, the sandbox user is nobody (65534) whether or not the host side dropped root.
+        foreach (string s in new[] { "--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534", "--as-pid-1", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin" })
             a.Add(s);
         // The file system: only /usr (and the interpreter's own prefix) read-only; no /etc, /home, /root, project.
         Bind(a, "/usr");
@@ -121,9 +125,9 @@ internal sealed partial class SandboxLaunch
 
     private static void Bind(System.Collections.ObjectModel.Collection<string> a, string path) => a.Add("--ro-bind", path, path);
 
-    private static string? FindOnPath(string name)
+    private static string? FindOnPath(string name, string? searchPath)
     {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries))
+        foreach (string dir in (searchPath ?? "/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries))
         {
             string candidate = Path.Combine(dir, name);
             if (File.Exists(candidate))

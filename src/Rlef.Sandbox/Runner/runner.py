@@ -215,10 +215,12 @@ def child_main(job_code, test, limits, out_w, err_w, res_w, stdin_fd):
         report({"status": "memory", "error": "MemoryError"})
         code = 1
     except AssertionError as e:
+        # "AssertionError: <message>"; a bare assert shows its source line instead of an empty message.
         msg = str(e)
         if not msg:
             frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename in (SOLUTION, TESTFILE)]
-            msg = "AssertionError: " + (frames[-1].line or "") if frames else "AssertionError"
+            msg = (frames[-1].line or "") if frames else ""
+        msg = "AssertionError: " + msg if msg else "AssertionError"
         err = format_exception(e)
         report({"status": "assertion" if kind == "assert" else "exception", "error": msg if kind == "assert" else err,
                 "trace": err})

@@ -59,12 +59,14 @@ internal static class JobRunner
         while (results.Count < request.Tests.Count)
         {
             TestCase test = request.Tests[results.Count];
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
             JsonElement raw = await worker.CallAsync(TestMessage(test), replyTimeout, cancellationToken);
+            double hostMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             string status = raw.GetProperty("status").GetString() ?? "";
             if (status == "infra")
                 throw new WorkerFailedException("sandbox worker: " + Text(raw, "error"));
             recycle |= raw.TryGetProperty("recycle", out var r) && r.GetBoolean();
-            TestResult result = ToResult(test, raw, status, request);
+            TestResult result = ToResult(test, raw, status, request) with { HostMs = hostMs };
             results.Add(result);
             if (request.StopAtFirstFailure && result.Verdict != Verdict.Passed)
                 break;

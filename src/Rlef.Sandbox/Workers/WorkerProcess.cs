@@ -73,6 +73,9 @@ internal sealed class WorkerProcess : IDisposable
         }
     }
 
+    /// <summary>Test seam: the process dies behind the pool's back, as a crashed sandbox would.</summary>
+    internal void KillProcessOnly() => _process.Kill(entireProcessTree: true);
+
     /// <summary>Sends one message and waits for its reply; kills the worker on timeout or protocol failure.</summary>
     public async Task<JsonElement> CallAsync(JsonObject message, TimeSpan timeout, CancellationToken cancellationToken)
     {
