@@ -92,6 +92,30 @@ public class HostileProgramTests(PoolFixture f)
     }
 
     [Fact]
+    public async Task ForkedMemoryBombIsCappedAsAWhole()
+    {
+        // Each process stays under its own address-space limit; only the worker's memory cgroup stops the family.
+        string code = """
+            import os, time
+            kids = []
+            for _ in range(4):
+                pid = os.fork()
+                if pid == 0:
+                    x = bytearray(200 << 20)
+                    x[::4096] = b'1' * len(x[::4096])
+                    time.sleep(2)
+                    os._exit(0)
+                kids.append(pid)
+            print(all(os.waitpid(k, 0)[1] == 0 for k in kids))
+            """;
+        var r = await f.RunStdio(code, "", "True", limits: new ExecutionLimits { MemoryMb = 256, WallTimeSeconds = 8 });
+        if (!WorkerCgroup.Available)
+            return;  // without cgroups (not root / no v1 controllers) only the per-process limit exists
+        Assert.Equal(Verdict.MemoryLimit, r.Verdict);
+        await f.AssertStillServes();
+    }
+
+    [Fact]
     public async Task ProcessThatTriesToOutliveItsTest()
     {
         // A detached grandchild (new session, double fork) that would keep running and write later.

@@ -19,6 +19,9 @@ internal sealed partial class SandboxLaunch
 
     public bool Isolated => _bwrap != null;
 
+    /// <summary>Size cap of the work dir's tmpfs (its pages count towards the worker's memory cgroup).</summary>
+    public long WorkDirBytes => _workDirBytes;
+
     /// <summary>Whether RLIMIT_NPROC can be enforced (the kernel ignores it for host root).</summary>
     public bool ProcessLimitEnforced { get; }
 
@@ -57,7 +60,26 @@ internal sealed partial class SandboxLaunch
     }
 
     /// <summary>The process start for one worker. <paramref name="hostWorkDir"/> is used only without isolation.</summary>
-    public ProcessStartInfo StartInfo(string runnerSource, string? hostWorkDir)
+    public ProcessStartInfo StartInfo(string runnerSource, string? hostWorkDir, WorkerCgroup? cgroup)
+    {
+        ProcessStartInfo psi = StartInfo(runnerSource, hostWorkDir);
+        if (cgroup == null)
+            return psi;
+        // A tiny wrapper moves itself into the worker's cgroups and then execs the real command, so that every
+        // process of the sandbox is born inside them (moving bubblewrap after its start would race its fork).
+        var args = psi.ArgumentList.ToList();
+        psi.ArgumentList.Clear();
+        psi.ArgumentList.Add("-c", "for f in \"$1\" \"$2\"; do echo $$ > \"$f\" || exit 111; done; shift 2; exec \"$@\"", "rlef-sandbox");
+        foreach (string file in cgroup.ProcsFiles)
+            psi.ArgumentList.Add(file);
+        psi.ArgumentList.Add(psi.FileName);
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
+        psi.FileName = "/bin/sh";
+        return psi;
+    }
+
+    private ProcessStartInfo StartInfo(string runnerSource, string? hostWorkDir)
     {
         var psi = new ProcessStartInfo
         {

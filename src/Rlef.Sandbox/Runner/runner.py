@@ -29,6 +29,14 @@ os.dup2(_null, 1)
 os.close(_null)
 os.set_inheritable(REQ_FD, False)
 os.set_inheritable(REP_FD, False)
+# The test's sys.stdin/stdout/stderr, built once (building them costs more than the fork): they name fds 0-2,
+# which the child points at its own pipes before running the program. Their buffers are empty at every fork
+# because the worker never uses them.
+TEST_STDIO = (
+    open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False),
+    open(1, "w", encoding="utf-8", errors="surrogateescape", closefd=False),
+    open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False),
+)
 
 # argv: WORK_DIR (the private writable directory; /tmp inside the sandbox).
 WORK_DIR = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
@@ -147,8 +155,9 @@ def child_main(job_code, test, limits, out_w, err_w, res_w, stdin_fd):
     try:
         os.setpgid(0, 0)
         _libc.prctl(4, 1, 0, 0, 0)  # dumpable again (inherited 0 makes /proc/self root-owned and unwritable)
-        with open("/proc/self/oom_score_adj", "w") as f:  # the OOM killer takes the test, never the worker
-            f.write("1000")
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)  # the OOM killer takes the test, never the worker
+        os.write(fd, b"1000")
+        os.close(fd)
         cpu = max(1, int(limits["cpu"] + 0.999))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize"], limits["fsize"]))
@@ -165,9 +174,7 @@ def child_main(job_code, test, limits, out_w, err_w, res_w, stdin_fd):
         res_w = 3
         os.closerange(4, 1 << 16)
         os.chdir(WORK_DIR)
-        sys.stdin = open(0, "r", encoding="utf-8", errors="surrogateescape", closefd=False)
-        sys.stdout = open(1, "w", encoding="utf-8", errors="surrogateescape", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        sys.stdin, sys.stdout, sys.stderr = TEST_STDIO
         sys.argv = [SOLUTION]
         builtins.exit = builtins.quit = _exit_builtin  # normally added by `site`, which -S skips
     except BaseException as e:

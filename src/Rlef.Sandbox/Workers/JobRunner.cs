@@ -39,6 +39,14 @@ internal static class JobRunner
                 ["nproc"] = launch.ProcessLimitEnforced ? limits.MaxProcesses : 0,
             },
         };
+        try
+        {
+            worker.Cgroup?.SetLimits(WorkerProcess.WorkerMemoryBytes(launch, limits), WorkerProcess.WorkerProcesses(limits));
+        }
+        catch (IOException e)
+        {
+            throw new WorkerFailedException($"could not set the worker's cgroup limits: {e.Message}");
+        }
         JsonElement compiled = await worker.CallAsync(job, TimeSpan.FromSeconds(60), cancellationToken);
         worker.JobsDone++;
         if (compiled.TryGetProperty("syntax_error", out var syntax))
@@ -67,6 +75,12 @@ internal static class JobRunner
                 throw new WorkerFailedException("sandbox worker: " + Text(raw, "error"));
             recycle |= raw.TryGetProperty("recycle", out var r) && r.GetBoolean();
             TestResult result = ToResult(test, raw, status, request) with { HostMs = hostMs };
+            if (worker.Cgroup?.NewOomKills() > 0)
+            {
+                // The processes of this test together went past the worker's memory cap and the kernel killed one.
+                result = result with { Verdict = Verdict.MemoryLimit, Error = MemoryMessage(limits) };
+                recycle = true;
+            }
             results.Add(result);
             if (request.StopAtFirstFailure && result.Verdict != Verdict.Passed)
                 break;
@@ -107,7 +121,7 @@ internal static class JobRunner
                     Error = string.Create(CultureInfo.InvariantCulture, $"output limit of {limits.OutputBytes} bytes exceeded"),
                 };
             case "memory":
-                return result with { Verdict = Verdict.MemoryLimit, Error = string.Create(CultureInfo.InvariantCulture, $"memory limit of {limits.MemoryMb} MB exceeded") };
+                return result with { Verdict = Verdict.MemoryLimit, Error = MemoryMessage(limits) };
             case "assertion":
                 return result with { Verdict = Verdict.WrongAnswer, Error = error };
             case "exception" or "signal" or "no_result":
@@ -136,6 +150,9 @@ internal static class JobRunner
                 return result with { Verdict = Verdict.Passed };
         }
     }
+
+    private static string MemoryMessage(ExecutionLimits limits) =>
+        string.Create(CultureInfo.InvariantCulture, $"memory limit of {limits.MemoryMb} MB exceeded");
 
     private static string Text(JsonElement e, string name) =>
         e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() ?? "" : "";

@@ -28,12 +28,16 @@ internal sealed class WorkerProcess : IDisposable
 
     public int JobsDone { get; set; }
 
+    /// <summary>The worker's own memory and pids cgroups, where available.</summary>
+    public WorkerCgroup? Cgroup { get; }
+
     /// <summary>Disposed, or the process has exited.</summary>
     public bool IsDead => _disposed || _process.HasExited;
 
-    private WorkerProcess(Process process, string? hostWorkDir)
+    private WorkerProcess(Process process, string? hostWorkDir, WorkerCgroup? cgroup)
     {
         _process = process;
+        Cgroup = cgroup;
         _hostWorkDir = hostWorkDir;
         _toWorker = process.StandardInput.BaseStream;
         _fromWorker = process.StandardOutput.BaseStream;
@@ -49,17 +53,21 @@ internal sealed class WorkerProcess : IDisposable
     public static async Task<WorkerProcess> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken)
     {
         string? hostWorkDir = launch.Isolated ? null : Directory.CreateTempSubdirectory("rlef-sandbox-").FullName;
-        ProcessStartInfo psi = launch.StartInfo(RunnerSource.Value, hostWorkDir);
+        WorkerCgroup? cgroup = WorkerCgroup.TryCreate();
+        ProcessStartInfo psi = launch.StartInfo(RunnerSource.Value, hostWorkDir, cgroup);
         Process process;
         try
         {
+            // Until the first job sets the real limits, the cgroups hold the default job's.
+            cgroup?.SetLimits(WorkerMemoryBytes(launch, new ExecutionLimits()), WorkerProcesses(new ExecutionLimits()));
             process = Process.Start(psi) ?? throw new WorkerFailedException($"could not start {psi.FileName}");
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or UnauthorizedAccessException)
         {
+            cgroup?.Dispose();
             throw new WorkerFailedException($"could not start {psi.FileName}: {e.Message}");
         }
-        var worker = new WorkerProcess(process, hostWorkDir);
+        var worker = new WorkerProcess(process, hostWorkDir, cgroup);
         try
         {
             // The first answer proves the sandbox came up (bubblewrap reports its own failures on stderr).
@@ -72,6 +80,13 @@ internal sealed class WorkerProcess : IDisposable
             throw;
         }
     }
+
+    /// <summary>The memory cap of a whole worker: the test's limit plus the worker itself and its tmpfs.</summary>
+    public static long WorkerMemoryBytes(SandboxLaunch launch, ExecutionLimits limits) =>
+        ((long)limits.MemoryMb << 20) + launch.WorkDirBytes + (128L << 20);
+
+    /// <summary>The task cap of a whole worker: the test's processes plus the launch chain and the worker.</summary>
+    public static int WorkerProcesses(ExecutionLimits limits) => limits.MaxProcesses + 8;
 
     /// <summary>Test seam: the process dies behind the pool's back, as a crashed sandbox would.</summary>
     internal void KillProcessOnly() => _process.Kill(entireProcessTree: true);
@@ -141,6 +156,7 @@ internal sealed class WorkerProcess : IDisposable
         {
         }
         _process.Dispose();
+        Cgroup?.Dispose();
         if (_hostWorkDir != null)
         {
             try { Directory.Delete(_hostWorkDir, recursive: true); }
