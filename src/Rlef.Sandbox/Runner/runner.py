@@ -79,7 +79,7 @@ def send(obj):
         buf = buf[os.write(REP_FD, buf):]
 
 
-# ---------------------------------------------------------------- value encoding (documented in ValueEncoding.cs)
+# ---------------------------------------------------------------- value encoding (parsed and documented in Comparison/PythonValue.cs)
 class Unencodable(Exception):
     pass
 
