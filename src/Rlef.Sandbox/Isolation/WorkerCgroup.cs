@@ -77,26 +77,54 @@ internal sealed class WorkerCgroup : IDisposable
         return fresh;
     }
 
-    /// <summary>Removes the (by now empty) cgroups; call after the worker's processes have exited.</summary>
+    /// <summary>
+    /// Removes the cgroups once empty. The sandbox's last processes die a little after the launch process has been
+    /// reaped (the pid namespace is torn down asynchronously), so a busy cgroup is retried in the background.
+    /// </summary>
     public void Dispose()
     {
-        foreach (string dir in new[] { _memory, _pids })
-            for (int attempt = 0; attempt < 20; attempt++)
+        if (!TryRemove(_memory) | !TryRemove(_pids))
+            _ = Task.Run(async () =>
             {
-                try
+                for (int attempt = 0; attempt < 100; attempt++)
                 {
-                    Directory.Delete(dir);  // rmdir: cgroup directories hold only virtual files
-                    break;
+                    await Task.Delay(100);
+                    if (TryRemove(_memory) & TryRemove(_pids))
+                        return;
                 }
-                catch (IOException) when (Directory.Exists(dir))
-                {
-                    Thread.Sleep(5);  // the last processes are still being torn down
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    break;
-                }
-            }
+            });
+    }
+
+    /// <summary>rmdir (cgroup directories hold only virtual files); true once the directory is gone.</summary>
+    private static bool TryRemove(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir);
+            return true;
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return !Directory.Exists(dir);
+        }
+    }
+
+    /// <summary>Parents left behind by runs that died (their pid is gone) are removed with their empty children.</summary>
+    private static void RemoveStaleParents(string hierarchyDir)
+    {
+        foreach (string dir in Directory.EnumerateDirectories(hierarchyDir, "rlef-sandbox-*"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir)["rlef-sandbox-".Length..], CultureInfo.InvariantCulture, out int pid)
+                || Directory.Exists($"/proc/{pid}"))
+                continue;
+            foreach (string child in Directory.EnumerateDirectories(dir))
+                TryRemove(child);
+            TryRemove(dir);
+        }
     }
 
     private static (string, string)? CreateParents()
@@ -106,14 +134,17 @@ internal sealed class WorkerCgroup : IDisposable
         try
         {
             string leaf = "rlef-sandbox-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
-            string memory = Directory.CreateDirectory(Path.Combine(Root, "memory" + OwnCgroup("memory"), leaf)).FullName;
-            string pids = Directory.CreateDirectory(Path.Combine(Root, "pids" + OwnCgroup("pids"), leaf)).FullName;
+            string memoryHome = Root + "/memory" + OwnCgroup("memory"), pidsHome = Root + "/pids" + OwnCgroup("pids");
+            RemoveStaleParents(memoryHome);
+            RemoveStaleParents(pidsHome);
+            string memory = Directory.CreateDirectory(Path.Combine(memoryHome, leaf)).FullName;
+            string pids = Directory.CreateDirectory(Path.Combine(pidsHome, leaf)).FullName;
             if (!File.Exists(Path.Combine(memory, "memory.limit_in_bytes")) || !File.Exists(Path.Combine(pids, "pids.max")))
                 return null;
             AppDomain.CurrentDomain.ProcessExit += (_, _) =>
             {
-                try { Directory.Delete(memory); Directory.Delete(pids); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+                TryRemove(memory);
+                TryRemove(pids);
             };
             return (memory, pids);
         }
