@@ -64,7 +64,12 @@ public enum TestKind
     Stdio,
     /// <summary>Call <see cref="TestCase.EntryPoint"/> with the JSON argument list, compare the returned value.</summary>
     Call,
-    /// <summary>Run <see cref="TestCase.AssertSource"/> (e.g. `assert f(1) == 2`) after the solution's code.</summary>
+    /// <summary>
+    /// Run <see cref="TestCase.AssertSource"/> (e.g. `assert f(1) == 2`) after the solution's code. The pass is
+    /// reported from inside the program's own process, so code written to subvert the harness (e.g. writing a fake
+    /// result to its report pipe) could forge one; where a verdict decides a reward or a score, prefer
+    /// <see cref="Call"/> tests, whose returned value is compared on the host.
+    /// </summary>
     Assert,
 }
 
