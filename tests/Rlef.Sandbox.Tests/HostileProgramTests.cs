@@ -179,6 +179,18 @@ public class HostileProgramTests(PoolFixture f)
     }
 
     [Fact]
+    public async Task ForgedReportsCannotPassCallOrStdioTests()
+    {
+        // The program writes a fake "ok" to the harness's report pipe and exits before the real work.
+        const string forge = "import os\nfor fd in range(3, 10):\n    try:\n        os.write(fd, b'{\"status\": \"ok\", \"value\": \"[1]\"}')\n    except OSError:\n        pass\nos._exit(0)\n";
+        var call = await f.Pool.RunAsync(new ExecutionRequest { Code = forge + "def f():\n    return [2]", Tests = [TestCase.Call("f", "[]", "[2]")] });
+        Assert.Equal(Verdict.WrongAnswer, call.Results[0].Verdict);   // the host compares the (forged) value
+        var stdio = await f.RunStdio(forge, "", "42");
+        Assert.Equal(Verdict.WrongAnswer, stdio.Verdict);              // stdout decides, not the report pipe
+        await f.AssertStillServes();
+    }
+
+    [Fact]
     public async Task FileSizeLimit()
     {
         var r = await f.RunStdio("with open('/tmp/big', 'wb') as f:\n    f.write(b'0' * (4 << 20))",
