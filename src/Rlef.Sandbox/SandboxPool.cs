@@ -8,6 +8,8 @@ namespace Rlef.Sandbox;
 /// calls; each job has one worker to itself and the others queue. Workers start lazily (throttled), are recycled
 /// after <see cref="SandboxOptions.JobsPerWorker"/> jobs or any anomaly, and a job whose worker fails is
 /// continued on a fresh one (infrastructure failures are retried, never reported as wrong answers).
+/// The constructor throws <see cref="InvalidOperationException"/> (with install instructions) when bubblewrap or
+/// Python is missing; requests with malformed tests throw <see cref="ArgumentException"/> naming the field.
 /// </summary>
 public sealed class SandboxPool : ICodeExecutor
 {
