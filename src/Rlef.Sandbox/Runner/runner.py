@@ -1,4 +1,4 @@
-# The warm worker that runs inside the bubblewrap sandbox (started by Rlef.Sandbox.SandboxWorker).
+# The warm worker that runs inside the bubblewrap sandbox (started by Rlef.Sandbox.WorkerProcess; argv: WORK_DIR).
 #
 # Protocol on fds 0 (requests) and 1 (replies), moved to high fds at start: every message is a 4-byte
 # big-endian length followed by UTF-8 JSON. Never pickle: the host must not trust anything it decodes.
