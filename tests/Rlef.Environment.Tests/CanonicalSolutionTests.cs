@@ -111,3 +111,34 @@ public sealed class CanonicalSolutionTests(SandboxFixture sandbox, ITestOutputHe
                 : "```python\ndef " + _entries[context.TaskId] + "(*args, **kwargs):\n    return None\n```"));
     }
 }
+
+/// <summary>Original MBPP (test split, ids 11–510): every reference solution passes its asserts, including the
+/// challenge asserts where it has them.</summary>
+[Collection("sandbox")]
+public sealed class MbppReferenceTests(SandboxFixture sandbox, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task ReferenceSolutionsPassTheirAsserts()
+    {
+        string? path = RepoPaths.DataFile("mbpp/mbpp.jsonl");
+        if (path is null) { output.WriteLine($"skipped: mbpp/mbpp.jsonl not found under {RepoPaths.Data}"); return; }
+        var problems = DatasetLoader.Load(ProblemFamily.Mbpp, path)
+            .Where(p => int.Parse(p.Id.Split('/')[1]) is >= 11 and <= 510).ToList();
+        Assert.Equal(500, problems.Count);
+        var episode = new Episode(sandbox.Pool, new CanonicalPolicy(problems), new EpisodeOptions { TurnLimit = 1 });
+        var failures = new List<string>();
+        await Parallel.ForEachAsync(problems, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (problem, ct) =>
+        {
+            var rollout = await episode.RunAsync(problem, 0, ct);
+            if (!rollout.PassedAll)
+                lock (failures)
+                    failures.Add($"{problem.Id}: {rollout.Turns[0].PublicOutcome} " +
+                                 string.Join(" | ", rollout.Turns[0].PublicResults.Where(r => r.Verdict != "passed").Select(r => r.Message).Take(1)));
+        });
+        output.WriteLine(string.Join("\n", failures.Order()));
+        Assert.Equal(MbppReferenceFailures.Order(), failures.Select(f => f.Split(':')[0]).Order());
+    }
+
+    /// <summary>Reference solutions that fail their own asserts in the original data (listed, with the reason, in the test output).</summary>
+    private static readonly string[] MbppReferenceFailures = [];
+}
