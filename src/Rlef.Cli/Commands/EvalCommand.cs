@@ -184,7 +184,9 @@ public static class EvalCommand
         if (s.Feedback == FeedbackMode.Random)
         {
             pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
-            console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(none yet)"}; this run's failed turns are added as they finish");
+            console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
+            if (pool.Count == 0)
+                console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
         }
 
         var episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback };
