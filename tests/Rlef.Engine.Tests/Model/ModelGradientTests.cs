@@ -1,0 +1,78 @@
+using Rlef.Engine.Model;
+using Rlef.Engine.Tests.Layers;
+
+namespace Rlef.Engine.Tests.Model;
+
+// The whole model's backward against central differences, for every parameter tensor.
+public class ModelGradientTests
+{
+    [Theory]
+    [InlineData(false, false, 2)] // Llama, GQA
+    [InlineData(true, false, 2)]  // Qwen2: q/k/v bias
+    [InlineData(false, true, 1)]  // SmolLM-like: tied embeddings, multi-query
+    public void Language_model_gradients_match_finite_differences(bool qkvBias, bool tied, int kvHeads)
+    {
+        var config = TinyModels.Config(qkvBias, tied, kvHeads);
+        var model = TinyModels.Random(config, seed: 7);
+        var rng = new Random(3);
+        const int b = 2, t = 5;
+        var tokens = TinyModels.Tokens(rng, b * t, config.VocabSize);
+        var targets = TinyModels.Tokens(rng, b * t, config.VocabSize);
+        // Per-token weights as PPO uses them: some zero (masked prompt tokens), some negative.
+        var weights = GradCheck.RandomArray(rng, b * t);
+        weights[0] = weights[6] = 0;
+
+        var logp = new float[b * t];
+        model.ZeroGrad();
+        model.ForwardLogProbs(tokens, targets, b, t, logp);
+        model.BackwardLogProbs(weights);
+
+        var scored = new float[b * t];
+        double Loss() { model.ScoreLogProbs(tokens, targets, b, t, scored); return GradCheck.Dot(weights, scored); }
+        Loss();
+        for (int i = 0; i < logp.Length; i++) Assert.Equal(logp[i], scored[i], 1e-5f); // training and inference paths agree
+
+        foreach (var p in model.Parameters)
+            GradCheck.Check(p.Name, p.Data, p.Grad, Loss, samples: 6, step: 3e-3f, relTol: 5e-2, absTol: 3e-3);
+        if (tied) Assert.Null(model.Parameters.FirstOrDefault(p => p.Name == "lm_head.weight"));
+    }
+
+    [Fact]
+    public void Value_model_gradients_match_finite_differences()
+    {
+        var config = TinyModels.Config(qkvBias: true);
+        var model = TinyModels.Random(config, seed: 11, ModelHead.Value);
+        var rng = new Random(5);
+        const int b = 2, t = 4;
+        var tokens = TinyModels.Tokens(rng, b * t, config.VocabSize);
+        var dv = GradCheck.RandomArray(rng, b * t);
+        var values = new float[b * t];
+        model.ZeroGrad();
+        model.ForwardValues(tokens, b, t, values);
+        model.BackwardValues(dv);
+        var scored = new float[b * t];
+        double Loss() { model.ComputeValues(tokens, b, t, scored); return GradCheck.Dot(dv, scored); }
+        Loss();
+        for (int i = 0; i < values.Length; i++) Assert.Equal(values[i], scored[i], 1e-5f);
+        foreach (var p in model.Parameters)
+            GradCheck.Check(p.Name, p.Data, p.Grad, Loss, samples: 6, step: 3e-3f, relTol: 5e-2, absTol: 3e-3);
+    }
+
+    [Fact]
+    public void Gradients_accumulate_across_backward_calls_until_zeroed()
+    {
+        var config = TinyModels.Config();
+        var model = TinyModels.Random(config, seed: 2);
+        var rng = new Random(1);
+        var tokens = TinyModels.Tokens(rng, 6, config.VocabSize);
+        var weights = GradCheck.RandomArray(rng, 6);
+        model.ZeroGrad();
+        model.TrainCrossEntropy(tokens, tokens, weights, 2, 3);
+        var once = model.Parameters.Select(p => (float[])p.Grad.Clone()).ToArray();
+        model.TrainCrossEntropy(tokens, tokens, weights, 2, 3);
+        for (int i = 0; i < once.Length; i++)
+            for (int j = 0; j < once[i].Length; j += 7)
+                Assert.Equal(2 * once[i][j], model.Parameters[i].Grad[j], 1e-4f + 1e-4f * Math.Abs(once[i][j]));
+        Assert.Throws<InvalidOperationException>(() => model.BackwardLogProbs(weights)); // one backward per forward
+    }
+}
