@@ -44,8 +44,16 @@ public static class RmsNorm
             }
         });
         if (dWeight == null) return;
-        // Weight gradient: a reduction over rows, done serially to stay deterministic (N·C multiply-adds).
-        for (int n = 0; n < rows; n++)
-            Simd.MulAddScaled(dOutput.AsSpan(n * channels, channels), input.AsSpan(n * channels, channels), rstd[n], dWeight);
+        // Weight gradient: a reduction over rows. Threads split the columns (blocks of 64), so each sums its own
+        // columns over all rows in a fixed order: parallel and deterministic.
+        const int block = 64;
+        int blocks = (channels + block - 1) / block;
+        Parallelism.ForChunks(blocks, 2L * rows * block, (b0, b1) =>
+        {
+            int c0 = b0 * block, c1 = Math.Min(channels, b1 * block);
+            for (int n = 0; n < rows; n++)
+                Simd.MulAddScaled(dOutput.AsSpan(n * channels + c0, c1 - c0), input.AsSpan(n * channels + c0, c1 - c0), rstd[n],
+                    dWeight.AsSpan(c0, c1 - c0));
+        });
     }
 }

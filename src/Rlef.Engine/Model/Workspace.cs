@@ -72,7 +72,7 @@ internal sealed class Workspace
         LnF = new float[rows * c.HiddenSize];
         LnFRstd = new float[rows];
         Proj = new float[rows * c.HiddenSize];
-        AttScratch = new float[maxBatch * c.NumAttentionHeads * attentionKeys];
+        AttScratch = new float[Rlef.Engine.Layers.Attention.ScratchSize(maxBatch, maxSeq, attentionKeys, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim)];
         HeadRows = Math.Max(1, Math.Min(headRows, rows));
         if ((long)HeadRows * c.VocabSize > Array.MaxLength) throw new OutOfMemoryException("The logits buffer would exceed the largest array.");
         Logits = new float[HeadRows * c.VocabSize];
@@ -102,7 +102,7 @@ internal sealed class Workspace
     public readonly float[] Final;                   // [N,C] residual stream after the last layer
     public readonly float[] LnF, LnFRstd;            // [N,C], [N]
     public readonly float[] Proj;                    // [N,C] o_proj / down_proj output before the residual add
-    public readonly float[] AttScratch;              // [B,H,keys] score rows
+    public readonly float[] AttScratch;              // score rows, transposed K/V blocks (Attention.ScratchSize)
     public readonly float[] Logits;                  // [HeadRows,V] one chunk of logits (the whole batch when it fits)
     public readonly float[] HeadLse;                 // [N]
     public readonly float[] HeadIn;                  // [HeadRows,C] rows gathered for the head (decoding)

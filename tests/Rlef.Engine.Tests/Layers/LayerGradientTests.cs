@@ -147,7 +147,7 @@ public class LayerGradientTests
         var v = GradCheck.RandomArray(_rng, b * t * kvHeads * d);
         var r = GradCheck.RandomArray(_rng, b * t * heads * d);
         int[] start = [0, 2]; // the second sequence has two columns of left padding
-        var y = new float[b * t * heads * d]; var lse = new float[b * heads * t]; var scratch = new float[b * heads * t];
+        var y = new float[b * t * heads * d]; var lse = new float[b * heads * t]; var scratch = new float[Attention.ScratchSize(b, t, t, heads, kvHeads, d)];
         double Loss() { Attention.Forward(y, lse, q, k, v, b, t, 0, t, heads, kvHeads, d, start, scratch); return GradCheck.Dot(r, y); }
         Loss();
         var dq = new float[q.Length]; var dk = new float[k.Length]; var dv = new float[v.Length];
@@ -162,7 +162,7 @@ public class LayerGradientTests
     {
         const int b = 1, t = 4, h = 2, d = 4;
         var q = GradCheck.RandomArray(_rng, t * h * d); var k = GradCheck.RandomArray(_rng, t * h * d); var v = GradCheck.RandomArray(_rng, t * h * d);
-        var y1 = new float[t * h * d]; var lse = new float[h * t]; var scratch = new float[h * t];
+        var y1 = new float[t * h * d]; var lse = new float[h * t]; var scratch = new float[Attention.ScratchSize(b, t, t, h, h, d)];
         Attention.Forward(y1, lse, q, k, v, b, t, 0, t, h, h, d, [1], scratch);
         // Changing the last key/value and the padded first column changes nothing before the last row.
         for (int i = 0; i < h * d; i++) { k[(t - 1) * h * d + i] += 5; v[(t - 1) * h * d + i] -= 3; k[i] = 9; v[i] = 9; }
