@@ -11,40 +11,55 @@ public sealed partial class LlamaModel
 
     /// <summary>
     /// Training forward of the language model: logProbs[b,t] = log p(targets[b,t] | tokens[b,0..t]).
-    /// tokens, targets, logProbs: [B,T] row-major. Follow with <see cref="BackwardLogProbs"/>.
+    /// tokens, targets, logProbs: [B,T] row-major. scored[b,t] (optional) says which positions need a log-prob: the others
+    /// skip the LM head (PPO's prompt tokens) and get 0. Follow with <see cref="BackwardLogProbs"/>.
     /// </summary>
-    public void ForwardLogProbs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seqLen, Span<float> logProbs)
+    public void ForwardLogProbs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seqLen, Span<float> logProbs,
+        ReadOnlySpan<bool> scored = default)
     {
         RequireHead(ModelHead.LanguageModel);
         int n = CheckShape(tokens, batch, seqLen);
         if (targets.Length != n || logProbs.Length != n) throw new ArgumentException($"targets and logProbs must have {n} = B·T entries.");
         var ws = TrainingWorkspace(batch, seqLen);
         tokens.CopyTo(ws.Tokens);
-        targets.CopyTo(ws.Targets);
         SetTrainingPositions(ws, batch, seqLen);
+        SelectHeadRows(ws, n, targets, scored);
         RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
-        LanguageHeadLogProbs(ws, n, ws.Targets, logProbs);
+        LanguageHeadForward(ws, n, logProbs);
         ws.Batch = batch; ws.Seq = seqLen; ws.Kind = ForwardKind.LogProbs;
     }
 
     /// <summary>
     /// Backward of the last <see cref="ForwardLogProbs"/>: dLogProbs[b,t] = ∂L/∂logProbs[b,t] (zero on tokens without
-    /// loss). Gradients are added to each parameter's Grad (call <see cref="ZeroGrad"/> between optimizer steps).
+    /// loss, and on every position the forward did not score). Gradients are added to each parameter's Grad (call
+    /// <see cref="ZeroGrad"/> between optimizer steps).
     /// </summary>
     public void BackwardLogProbs(ReadOnlySpan<float> dLogProbs)
     {
         var ws = RequireTrainingPass(ForwardKind.LogProbs);
-        int n = ws.Batch * ws.Seq, c = Config.HiddenSize, v = Config.VocabSize;
+        int n = ws.Batch * ws.Seq, m = ws.HeadCount, c = Config.HiddenSize, v = Config.VocabSize;
         if (dLogProbs.Length != n) throw new ArgumentException($"dLogProbs must have {n} = B·T entries.");
-        dLogProbs.CopyTo(ws.DHead);
-        var w = LmHead!;
-        for (int r0 = 0; r0 < n; r0 += ws.HeadRows)
+        bool all = ws.HeadAllRows;
+        if (!all)
         {
-            int rows = Math.Min(ws.HeadRows, n - r0);
-            if (!ws.LogitsCoverAllRows) Linear.Forward(ws.Logits.AsSpan(0, rows * v), ws.LnF.AsSpan(r0 * c, rows * c), w.Data, default, rows, c, v);
-            TokenLogProbs.Backward(ws.Logits, ws.HeadLse.AsMemory(r0, rows), ws.DHead.AsMemory(r0, rows), ws.Targets.AsMemory(r0, rows), rows, v);
-            Linear.Backward(ws.DLn.AsSpan(r0 * c, rows * c), false, Grad(w), default,
-                ws.Logits.AsSpan(0, rows * v), ws.LnF.AsSpan(r0 * c, rows * c), w.Data, rows, c, v);
+            double unscored = 0;
+            foreach (float g in dLogProbs) unscored += Math.Abs(g);
+            for (int r = 0; r < m; r++) unscored -= Math.Abs(dLogProbs[ws.HeadRowIndex[r]]);
+            if (unscored > 0) throw new ArgumentException("dLogProbs is non-zero at a position the forward did not score.");
+            ws.DLn.AsSpan(0, n * c).Clear();
+        }
+        for (int r = 0; r < m; r++) ws.HeadLogProbs[r] = dLogProbs[ws.HeadRowIndex[r]];
+        var w = LmHead!;
+        for (int r0 = 0; r0 < m; r0 += ws.HeadRows)
+        {
+            int rows = Math.Min(ws.HeadRows, m - r0);
+            var x = HeadInput(ws, r0, rows);
+            if (!ws.LogitsCoverAllRows) Linear.Forward(ws.Logits.AsSpan(0, rows * v), x, w.Data, default, rows, c, v);
+            TokenLogProbs.Backward(ws.Logits, ws.HeadLse.AsMemory(r0, rows), ws.HeadLogProbs.AsMemory(r0, rows), ws.HeadTargets.AsMemory(r0, rows), rows, v);
+            var dx = all ? ws.DLn.AsSpan(r0 * c, rows * c) : ws.HeadDIn.AsSpan(0, rows * c);
+            Linear.Backward(dx, false, Grad(w), default, ws.Logits.AsSpan(0, rows * v), x, w.Data, rows, c, v);
+            if (!all)
+                for (int r = 0; r < rows; r++) dx.Slice(r * c, c).CopyTo(ws.DLn.AsSpan(ws.HeadRowIndex[r0 + r] * c, c));
         }
         ws.LogitsCoverAllRows = false; // the buffer now holds gradients
         BackwardTrunk(ws);
@@ -58,13 +73,13 @@ public sealed partial class LlamaModel
     {
         int n = batch * seqLen;
         if (weights.Length != n) throw new ArgumentException($"weights must have {n} = B·T entries.");
-        var ws = TrainingWorkspace(batch, seqLen);
-        var logp = ws.DHead.AsSpan(0, n); // borrowed: overwritten by BackwardLogProbs right after
-        ForwardLogProbs(tokens, targets, batch, seqLen, logp);
-        double loss = 0;
-        for (int i = 0; i < n; i++) loss -= (double)weights[i] * logp[i];
+        Span<bool> scored = n <= 16384 ? stackalloc bool[n] : new bool[n];
+        Span<float> logp = n <= 4096 ? stackalloc float[n] : new float[n];
         Span<float> grad = n <= 4096 ? stackalloc float[n] : new float[n];
-        for (int i = 0; i < n; i++) grad[i] = -weights[i];
+        for (int i = 0; i < n; i++) scored[i] = weights[i] != 0;
+        ForwardLogProbs(tokens, targets, batch, seqLen, logp, scored);
+        double loss = 0;
+        for (int i = 0; i < n; i++) { loss -= (double)weights[i] * logp[i]; grad[i] = -weights[i]; }
         BackwardLogProbs(grad);
         return (float)loss;
     }
@@ -106,8 +121,12 @@ public sealed partial class LlamaModel
 
     // ───────────────────────────── inference passes (no backward) ─────────────────────────────
 
-    /// <summary>Teacher-forced log-probs without keeping activations: logProbs[b,t] = log p(targets[b,t] | tokens[b,0..t]).</summary>
-    public void ScoreLogProbs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seqLen, Span<float> logProbs)
+    /// <summary>
+    /// Teacher-forced log-probs without keeping activations: logProbs[b,t] = log p(targets[b,t] | tokens[b,0..t]);
+    /// with scored given, only where scored[b,t] (0 elsewhere).
+    /// </summary>
+    public void ScoreLogProbs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seqLen, Span<float> logProbs,
+        ReadOnlySpan<bool> scored = default)
     {
         RequireHead(ModelHead.LanguageModel);
         int n = CheckShape(tokens, batch, seqLen);
@@ -115,8 +134,9 @@ public sealed partial class LlamaModel
         var ws = InferenceWorkspace(batch, seqLen);
         tokens.CopyTo(ws.Tokens);
         SetTrainingPositions(ws, batch, seqLen);
+        SelectHeadRows(ws, n, targets, scored);
         RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
-        LanguageHeadLogProbs(ws, n, targets, logProbs);
+        LanguageHeadForward(ws, n, logProbs);
     }
 
     /// <summary>Full logits [B,T,V] (for tests and small inputs: B·T·V floats).</summary>
@@ -275,17 +295,40 @@ public sealed partial class LlamaModel
 
     // ───────────────────────────── heads ─────────────────────────────
 
-    // logProbs[n] for the rows of ws.LnF, chunk by chunk; keeps the logits when one chunk covers every row.
-    private void LanguageHeadLogProbs(Workspace ws, int n, ReadOnlySpan<int> targets, Span<float> logProbs)
+    // Which rows go through the LM head (all, or those marked in scored) and their targets.
+    private static void SelectHeadRows(Workspace ws, int n, ReadOnlySpan<int> targets, ReadOnlySpan<bool> scored)
     {
-        int c = Config.HiddenSize, v = Config.VocabSize;
-        for (int r0 = 0; r0 < n; r0 += ws.HeadRows)
+        if (!scored.IsEmpty && scored.Length != n) throw new ArgumentException($"scored must have {n} = B·T entries (or none).");
+        int m = 0;
+        for (int r = 0; r < n; r++)
+            if (scored.IsEmpty || scored[r]) { ws.HeadRowIndex[m] = r; ws.HeadTargets[m] = targets[r]; m++; }
+        ws.HeadCount = m;
+        ws.HeadAllRows = m == n;
+    }
+
+    // Rows [r0, r0 + rows) of the head's input: a slice of LnF when every row is scored, else gathered into HeadIn.
+    private ReadOnlySpan<float> HeadInput(Workspace ws, int r0, int rows)
+    {
+        int c = Config.HiddenSize;
+        if (ws.HeadAllRows)
+            return ws.LnF.AsSpan(r0 * c, rows * c);
+        for (int r = 0; r < rows; r++) ws.LnF.AsSpan(ws.HeadRowIndex[r0 + r] * c, c).CopyTo(ws.HeadIn.AsSpan(r * c, c));
+        return ws.HeadIn.AsSpan(0, rows * c);
+    }
+
+    // logProbs for the selected rows, chunk by chunk (0 elsewhere); keeps the logits when one chunk covers them all.
+    private void LanguageHeadForward(Workspace ws, int n, Span<float> logProbs)
+    {
+        int c = Config.HiddenSize, v = Config.VocabSize, m = ws.HeadCount;
+        for (int r0 = 0; r0 < m; r0 += ws.HeadRows)
         {
-            int rows = Math.Min(ws.HeadRows, n - r0);
-            Linear.Forward(ws.Logits.AsSpan(0, rows * v), ws.LnF.AsSpan(r0 * c, rows * c), LmHead!.Data, default, rows, c, v);
-            TokenLogProbs.Forward(ws.Logits, targets.Slice(r0, rows), logProbs.Slice(r0, rows), ws.HeadLse.AsMemory(r0, rows), rows, v);
+            int rows = Math.Min(ws.HeadRows, m - r0);
+            Linear.Forward(ws.Logits.AsSpan(0, rows * v), HeadInput(ws, r0, rows), LmHead!.Data, default, rows, c, v);
+            TokenLogProbs.Forward(ws.Logits, ws.HeadTargets.AsSpan(r0, rows), ws.HeadLogProbs.AsSpan(r0, rows), ws.HeadLse.AsMemory(r0, rows), rows, v);
         }
-        ws.LogitsCoverAllRows = n <= ws.HeadRows;
+        if (m < n) logProbs.Clear();
+        for (int r = 0; r < m; r++) logProbs[ws.HeadRowIndex[r]] = ws.HeadLogProbs[r];
+        ws.LogitsCoverAllRows = m <= ws.HeadRows;
     }
 
     private void ValueHead(Workspace ws, int n, Span<float> values)

@@ -204,6 +204,11 @@ public sealed partial class LlamaModel
         return _inference = new Workspace(Config, maxB, maxT, training: false, attentionKeys: maxT, headRows: HeadRowsFor(maxB * maxT));
     }
 
-    // Logits are computed in chunks of rows so that their buffer stays ≤ 64 Mi floats (256 MiB) whatever the vocabulary.
-    private int HeadRowsFor(int rows) => Head == ModelHead.Value ? 1 : Math.Clamp((64 << 20) / Config.VocabSize, 1, rows);
+    /// <summary>
+    /// Bound on the logits buffer in floats (default 64 Mi = 256 MiB): longer batches compute the LM head in chunks of
+    /// rows (and the backward recomputes each chunk's logits). Takes effect when buffers are next allocated.
+    /// </summary>
+    public int MaxLogitsFloats { get; set; } = 64 << 20;
+
+    private int HeadRowsFor(int rows) => Head == ModelHead.Value ? 1 : Math.Clamp(MaxLogitsFloats / Config.VocabSize, 1, rows);
 }

@@ -78,6 +78,9 @@ internal sealed class Workspace
         Logits = new float[HeadRows * c.VocabSize];
         HeadLse = new float[rows];
         HeadIn = new float[HeadRows * c.HiddenSize];
+        HeadRowIndex = new int[rows];
+        HeadTargets = new int[rows];
+        HeadLogProbs = new float[rows];
         if (training)
         {
             DResid = new float[rows * c.HiddenSize];
@@ -91,7 +94,7 @@ internal sealed class Workspace
             DUp = new float[rows * c.IntermediateSize];
             DH = new float[rows * c.IntermediateSize];
             DHead = new float[rows];
-            Targets = new int[rows];
+            HeadDIn = new float[HeadRows * c.HiddenSize];
         }
     }
 
@@ -104,13 +107,18 @@ internal sealed class Workspace
     public readonly float[] Proj;                    // [N,C] o_proj / down_proj output before the residual add
     public readonly float[] AttScratch;              // score rows, transposed K/V blocks (Attention.ScratchSize)
     public readonly float[] Logits;                  // [HeadRows,V] one chunk of logits (the whole batch when it fits)
-    public readonly float[] HeadLse;                 // [N]
-    public readonly float[] HeadIn;                  // [HeadRows,C] rows gathered for the head (decoding)
+    public readonly float[] HeadLse;                 // [M] log-sum-exp of each head row
+    public readonly float[] HeadIn;                  // [HeadRows,C] rows gathered for the head
+    public readonly int[] HeadRowIndex;              // [M] which of the N rows go through the LM head
+    public readonly int[] HeadTargets;               // [M] their targets
+    public readonly float[] HeadLogProbs;            // [M] their log-probs (then ∂L/∂logp in the backward)
+    public int HeadCount;                            // M
+    public bool HeadAllRows;                         // M = N: the head reads LnF directly
 
     // Training only: gradients of activations, reused layer after layer.
     public readonly float[] DResid = [], DLn = [], NormScratch = [], DQ = [], DK = [], DV = [], DAtt = [], DGate = [], DUp = [], DH = [];
     public readonly float[] DHead = [];              // [N] ∂L/∂logp (LM) or ∂L/∂value (value head)
-    public readonly int[] Targets = [];              // [N]
+    public readonly float[] HeadDIn = [];            // [HeadRows,C] gradient of the gathered head rows
 
     // What the last training forward was, so that Backward can check it pairs with it.
     public int Batch, Seq;

@@ -76,3 +76,44 @@ public class ModelGradientTests
         Assert.Throws<InvalidOperationException>(() => model.BackwardLogProbs(weights)); // one backward per forward
     }
 }
+
+public class LogitsChunkingAndScoringMaskTests
+{
+    [Theory]
+    [InlineData(false)] // logits of all rows in one buffer
+    [InlineData(true)]  // logits in chunks of 3 rows, recomputed in the backward
+    public void Scoring_only_some_positions_gives_the_same_log_probs_and_gradients(bool chunked)
+    {
+        var config = TinyModels.Config();
+        var full = TinyModels.Random(config, seed: 21);
+        var masked = full.Clone();
+        if (chunked) masked.MaxLogitsFloats = 3 * config.VocabSize;
+        var rng = new Random(4);
+        const int b = 2, t = 6;
+        var tokens = TinyModels.Tokens(rng, b * t, config.VocabSize);
+        var targets = TinyModels.Tokens(rng, b * t, config.VocabSize);
+        var weights = GradCheck.RandomArray(rng, b * t);
+        var scored = new bool[b * t];
+        for (int i = 0; i < scored.Length; i++) scored[i] = i % t >= 3; // "reply" tokens: the last three of each row
+        for (int i = 0; i < weights.Length; i++) if (!scored[i]) weights[i] = 0;
+
+        var a = new float[b * t]; var m = new float[b * t];
+        full.ForwardLogProbs(tokens, targets, b, t, a);
+        full.BackwardLogProbs(weights);
+        masked.ForwardLogProbs(tokens, targets, b, t, m, scored);
+        masked.BackwardLogProbs(weights);
+        for (int i = 0; i < a.Length; i++) Assert.Equal(scored[i] ? a[i] : 0f, m[i], 1e-5f);
+        for (int p = 0; p < full.Parameters.Count; p++)
+            for (int j = 0; j < full.Parameters[p].Length; j++)
+                Assert.Equal(full.Parameters[p].Grad[j], masked.Parameters[p].Grad[j], 1e-4f);
+
+        var s = new float[b * t];
+        masked.ScoreLogProbs(tokens, targets, b, t, s, scored);
+        for (int i = 0; i < a.Length; i++) Assert.Equal(m[i], s[i], 1e-5f);
+
+        masked.ForwardLogProbs(tokens, targets, b, t, m, scored);
+        var bad = (float[])weights.Clone();
+        bad[0] = 1; // position 0 was not scored
+        Assert.Throws<ArgumentException>(() => masked.BackwardLogProbs(bad));
+    }
+}
