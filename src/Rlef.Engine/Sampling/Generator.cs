@@ -6,7 +6,7 @@ namespace Rlef.Engine.Sampling;
 /// <summary>
 /// Batched sampling from a language model with a KV cache. Prompts of different lengths are left-padded (see
 /// <see cref="KvCache"/>): after one prefill every sequence's next token sits in the same column, so each step is one
-/// forward over B new tokens. A finished sequence keeps its row until the batch ends (its samples are ignored).
+/// forward over the B new tokens of the sequences still running (finished ones are compacted out of the cache).
 /// Keeps its cache and scratch between calls; not thread-safe.
 /// </summary>
 public sealed class Generator
@@ -39,7 +39,7 @@ public sealed class Generator
             maxPrompt = Math.Max(maxPrompt, prompts[b].Count);
         }
         int capacity = maxPrompt + options.MaxTokens;
-        if (_cache == null || _cache.Batch != batch || _cache.Capacity < capacity)
+        if (_cache == null || _cache.MaxBatch < batch || _cache.Capacity < capacity)
         {
             _cache = null; // release the old cache before allocating the new one
             _cache = _model.CreateKvCache(batch, capacity);
@@ -68,28 +68,36 @@ public sealed class Generator
         var stopTokens = new HashSet<int>(options.StopTokenIds);
         var next = new int[batch];
         var sampledLogProb = new float[batch];
+        var rowSequence = Enumerable.Range(0, batch).ToArray(); // cache row → sequence index
+        var keep = new List<int>(batch);
 
-        var logits = _model.Decode(_cache, grid, maxPrompt).ToArray();
+        var logits = new float[batch * vocab];
+        _model.Decode(_cache, grid, maxPrompt).CopyTo(logits);
         for (int step = 0; step < options.MaxTokens; step++)
         {
-            var rowLogits = logits;
-            Parallelism.For(batch, 4L * vocab, b =>
+            int rows = rowSequence.Length;
+            var rowMap = rowSequence;
+            Parallelism.For(rows, 4L * vocab, r =>
+                (next[r], sampledLogProb[r]) = _samplers[r].Sample(logits.AsSpan(r * vocab, vocab), options, rngs[rowMap[r]]));
+            keep.Clear();
+            for (int r = 0; r < rows; r++)
             {
-                if (reasons[b] != null) { next[b] = grid[b * maxPrompt + maxPrompt - 1]; return; }
-                (next[b], sampledLogProb[b]) = _samplers[b].Sample(rowLogits.AsSpan(b * vocab, vocab), options, rngs[b]);
-            });
-            bool anyActive = false;
-            for (int b = 0; b < batch; b++)
-            {
-                if (reasons[b] != null) continue;
-                tokens[b].Add(next[b]);
-                logProbs[b].Add(sampledLogProb[b]);
-                if (stopTokens.Contains(next[b])) reasons[b] = FinishReason.StopToken;
+                int b = rowSequence[r];
+                tokens[b].Add(next[r]);
+                logProbs[b].Add(sampledLogProb[r]);
+                if (stopTokens.Contains(next[r])) reasons[b] = FinishReason.StopToken;
                 else if (stopWindow > 0 && ContainsStopString(tokens[b], stopWindow, options.StopStrings, decode!)) reasons[b] = FinishReason.StopString;
-                else anyActive = true;
+                else keep.Add(r);
             }
-            if (!anyActive || step == options.MaxTokens - 1) break;
-            _model.Decode(_cache, next, 1).CopyTo(logits);
+            if (keep.Count == 0 || step == options.MaxTokens - 1) break;
+            if (keep.Count < rows)
+            {
+                // Finished sequences leave the batch: the remaining steps cost only what is still being generated.
+                _cache.Compact(keep.ToArray());
+                rowSequence = keep.Select(r => rowSequence[r]).ToArray();
+                for (int i = 0; i < keep.Count; i++) next[i] = next[keep[i]];
+            }
+            _model.Decode(_cache, next.AsSpan(0, rowSequence.Length), 1).CopyTo(logits);
         }
 
         var results = new Generation[batch];

@@ -97,6 +97,11 @@ public class SamplingTests
         int firstStop = Array.IndexOf(free[0].Tokens, stopToken);
         Assert.Equal(FinishReason.StopToken, stopped[0].FinishReason);
         Assert.Equal(free[0].Tokens[..(firstStop + 1)], stopped[0].Tokens);
+        // Sequence 1 keeps decoding after sequence 0 left the batch (the cache is compacted): same tokens as before.
+        int stop1 = Array.IndexOf(free[1].Tokens, stopToken);
+        Assert.True(stop1 < 0 || stop1 > firstStop, "sequence 1 must outlive sequence 0 for this test to cover compaction");
+        Assert.Equal(stop1 < 0 ? free[1].Tokens : free[1].Tokens[..(stop1 + 1)], stopped[1].Tokens);
+        for (int j = 0; j < stopped[1].Tokens.Length; j++) Assert.Equal(free[1].LogProbs[j], stopped[1].LogProbs[j], 1e-4f);
 
         // Decode each id as a letter; stop at the text of the second generated token of sequence 1.
         static string Decode(IReadOnlyList<int> ids) => string.Concat(ids.Select(id => (char)('a' + id)));
