@@ -6,7 +6,8 @@ namespace Rlef.Engine.Model;
 
 /// <summary>
 /// The architecture of a Llama-family decoder, as read from a Hugging Face config.json. One record covers
-/// Llama 3.x (model_type "llama", optional llama3 rope_scaling), Qwen2/2.5 ("qwen2": bias on q/k/v) and SmolLM
+/// Llama 3.x (model_type "llama", optional llama3 rope_scaling), Qwen2/2.5 ("qwen2": bias on q/k/v), Qwen3 ("qwen3":
+/// RMSNorm on each query and key head) and SmolLM
 /// (a "llama" with tied embeddings).
 /// </summary>
 public sealed record LlamaConfig
@@ -29,6 +30,8 @@ public sealed record LlamaConfig
     public bool QkvBias { get; init; }
     /// <summary>Bias on o_proj (Llama with attention_bias; never in Qwen2).</summary>
     public bool OutputBias { get; init; }
+    /// <summary>RMSNorm over each query and key head before RoPE (Qwen3's q_norm, k_norm).</summary>
+    public bool QkNorm { get; init; }
     public int? BosTokenId { get; init; }
     public int[] EosTokenIds { get; init; } = [];
 
@@ -37,13 +40,14 @@ public sealed record LlamaConfig
 
     /// <summary>A Llama config with the given sizes (head_dim = hidden / heads), for training from scratch and tests.</summary>
     public static LlamaConfig Create(int vocabSize, int hiddenSize, int layers, int heads, int kvHeads, int intermediateSize,
-        int maxPositions = 2048, bool tieEmbeddings = false, bool qkvBias = false, double ropeTheta = 10000, float rmsNormEps = 1e-5f)
+        int maxPositions = 2048, bool tieEmbeddings = false, bool qkvBias = false, double ropeTheta = 10000, float rmsNormEps = 1e-5f,
+        bool qkNorm = false)
     {
         var config = new LlamaConfig
         {
-            ModelType = qkvBias ? "qwen2" : "llama", VocabSize = vocabSize, HiddenSize = hiddenSize, NumHiddenLayers = layers,
+            ModelType = qkNorm ? "qwen3" : qkvBias ? "qwen2" : "llama", VocabSize = vocabSize, HiddenSize = hiddenSize, NumHiddenLayers = layers,
             NumAttentionHeads = heads, NumKeyValueHeads = kvHeads, HeadDim = hiddenSize / heads, IntermediateSize = intermediateSize,
-            MaxPositionEmbeddings = maxPositions, TieWordEmbeddings = tieEmbeddings, QkvBias = qkvBias, RopeTheta = ropeTheta,
+            MaxPositionEmbeddings = maxPositions, TieWordEmbeddings = tieEmbeddings, QkvBias = qkvBias, OutputBias = qkvBias && qkNorm, QkNorm = qkNorm, RopeTheta = ropeTheta,
             RmsNormEps = rmsNormEps,
         };
         config.Validate("LlamaConfig.Create");
@@ -65,8 +69,8 @@ public sealed record LlamaConfig
         catch (JsonException e) { throw new FormatException($"{source}: invalid JSON: {e.Message}", e); }
 
         string modelType = OptString(root, "model_type", source) ?? "llama";
-        if (modelType is not ("llama" or "qwen2" or "mistral"))
-            throw new NotSupportedException($"{source}: model_type \"{modelType}\" is not supported (supported: llama, qwen2, mistral).");
+        if (modelType is not ("llama" or "qwen2" or "qwen3" or "mistral"))
+            throw new NotSupportedException($"{source}: model_type \"{modelType}\" is not supported (supported: llama, qwen2, qwen3, mistral).");
         string act = OptString(root, "hidden_act", source) ?? "silu";
         if (act != "silu") throw new NotSupportedException($"{source}: hidden_act \"{act}\" is not supported (only silu).");
         if (OptBool(root, "mlp_bias", source) == true) throw new NotSupportedException($"{source}: mlp_bias = true is not supported.");
@@ -76,7 +80,8 @@ public sealed record LlamaConfig
         int hidden = ReqInt(root, "hidden_size", source);
         int heads = ReqInt(root, "num_attention_heads", source);
         bool? attentionBias = OptBool(root, "attention_bias", source);
-        bool qwen = modelType == "qwen2";
+        bool qwen = modelType is "qwen2" or "qwen3";
+        bool qwen2 = modelType == "qwen2";
         var config = new LlamaConfig
         {
             ModelType = modelType,
@@ -92,9 +97,10 @@ public sealed record LlamaConfig
             RopeScaling = ParseRopeScaling(root["rope_scaling"], source),
             RmsNormEps = (float)(OptDouble(root, "rms_norm_eps", source) ?? 1e-6),
             TieWordEmbeddings = OptBool(root, "tie_word_embeddings", source) ?? false,
-            // Qwen2 always has q/k/v bias and never o_proj bias; Llama's attention_bias puts a bias on all four.
-            QkvBias = qwen || attentionBias == true,
-            OutputBias = !qwen && attentionBias == true,
+            // Qwen2 always has q/k/v bias and never o_proj bias; Llama's and Qwen3's attention_bias puts a bias on all four.
+            QkvBias = qwen2 || attentionBias == true,
+            OutputBias = !qwen2 && attentionBias == true,
+            QkNorm = modelType == "qwen3",
             BosTokenId = OptInt(root, "bos_token_id", source),
             EosTokenIds = root["eos_token_id"] switch
             {
@@ -142,7 +148,7 @@ public sealed record LlamaConfig
     {
         var o = new JsonObject
         {
-            ["architectures"] = new JsonArray(ModelType == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"),
+            ["architectures"] = new JsonArray(ModelType switch { "qwen2" => "Qwen2ForCausalLM", "qwen3" => "Qwen3ForCausalLM", _ => "LlamaForCausalLM" }),
             ["model_type"] = ModelType,
             ["hidden_act"] = "silu",
             ["hidden_size"] = HiddenSize,

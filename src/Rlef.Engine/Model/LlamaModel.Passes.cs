@@ -217,8 +217,19 @@ public sealed partial class LlamaModel
             // Attention block: Mid = Input + o_proj(attention(rope(q), rope(k), v)) over RMSNorm(Input).
             RmsNorm.Forward(a.Ln1, a.Ln1Rstd, a.Input, w.InputNorm.Data, n, c, eps);
             var ln1 = a.Ln1.AsSpan(0, n * c);
-            Linear.Forward(a.Q.AsSpan(0, n * qd), ln1, w.Q.Data, Bias(w.QBias), n, c, qd);
-            Linear.Forward(a.K.AsSpan(0, n * kvd), ln1, w.K.Data, Bias(w.KBias), n, c, kvd);
+            if (cfg.QkNorm)
+            {
+                // Qwen3: RMSNorm over each head of q and k (rows of head_dim) before RoPE.
+                Linear.Forward(a.QRaw.AsSpan(0, n * qd), ln1, w.Q.Data, Bias(w.QBias), n, c, qd);
+                Linear.Forward(a.KRaw.AsSpan(0, n * kvd), ln1, w.K.Data, Bias(w.KBias), n, c, kvd);
+                RmsNorm.Forward(a.Q, a.QRstd, a.QRaw, w.QNorm!.Data, n * cfg.NumAttentionHeads, cfg.HeadDim, eps);
+                RmsNorm.Forward(a.K, a.KRstd, a.KRaw, w.KNorm!.Data, n * cfg.NumKeyValueHeads, cfg.HeadDim, eps);
+            }
+            else
+            {
+                Linear.Forward(a.Q.AsSpan(0, n * qd), ln1, w.Q.Data, Bias(w.QBias), n, c, qd);
+                Linear.Forward(a.K.AsSpan(0, n * kvd), ln1, w.K.Data, Bias(w.KBias), n, c, kvd);
+            }
             Linear.Forward(a.V.AsSpan(0, n * kvd), ln1, w.V.Data, Bias(w.VBias), n, c, kvd);
             _rope.Apply(a.Q, ws.Positions, n, cfg.NumAttentionHeads);
             _rope.Apply(a.K, ws.Positions, n, cfg.NumKeyValueHeads);
@@ -283,9 +294,18 @@ public sealed partial class LlamaModel
                 cfg.NumKeyValueHeads, cfg.HeadDim, null, ws.AttScratch);
             _rope.Apply(ws.DQ, ws.Positions, n, cfg.NumAttentionHeads, inverse: true);
             _rope.Apply(ws.DK, ws.Positions, n, cfg.NumKeyValueHeads, inverse: true);
+            float[] dq = ws.DQ, dk = ws.DK;
+            if (cfg.QkNorm)
+            {
+                dq = ws.DQRaw; dk = ws.DKRaw;
+                dq.AsSpan(0, n * qd).Clear();
+                dk.AsSpan(0, n * kvd).Clear();
+                RmsNorm.Backward(dq, GradOrNull(w.QNorm!), ws.DQ, a.QRaw, w.QNorm!.Data, a.QRstd, n * cfg.NumAttentionHeads, cfg.HeadDim, ws.NormScratch);
+                RmsNorm.Backward(dk, GradOrNull(w.KNorm!), ws.DK, a.KRaw, w.KNorm!.Data, a.KRstd, n * cfg.NumKeyValueHeads, cfg.HeadDim, ws.NormScratch);
+            }
             var ln1 = a.Ln1.AsSpan(0, n * c);
-            Linear.Backward(ws.DLn.AsSpan(0, n * c), false, Grad(w.Q), Grad(w.QBias), ws.DQ.AsSpan(0, n * qd), ln1, w.Q.Data, n, c, qd);
-            Linear.Backward(ws.DLn.AsSpan(0, n * c), true, Grad(w.K), Grad(w.KBias), ws.DK.AsSpan(0, n * kvd), ln1, w.K.Data, n, c, kvd);
+            Linear.Backward(ws.DLn.AsSpan(0, n * c), false, Grad(w.Q), Grad(w.QBias), dq.AsSpan(0, n * qd), ln1, w.Q.Data, n, c, qd);
+            Linear.Backward(ws.DLn.AsSpan(0, n * c), true, Grad(w.K), Grad(w.KBias), dk.AsSpan(0, n * kvd), ln1, w.K.Data, n, c, kvd);
             Linear.Backward(ws.DLn.AsSpan(0, n * c), true, Grad(w.V), Grad(w.VBias), ws.DV.AsSpan(0, n * kvd), ln1, w.V.Data, n, c, kvd);
             RmsNorm.Backward(dResid, GradOrNull(w.InputNorm), ws.DLn, a.Input, w.InputNorm.Data, a.Ln1Rstd, n, c, ws.NormScratch);
         }

@@ -26,6 +26,8 @@ public sealed class DecoderLayerWeights
         KBias = c.QkvBias ? Add("self_attn.k_proj.bias", c.KvDim) : null;
         V = Add("self_attn.v_proj.weight", c.KvDim, c.HiddenSize);
         VBias = c.QkvBias ? Add("self_attn.v_proj.bias", c.KvDim) : null;
+        QNorm = c.QkNorm ? Add("self_attn.q_norm.weight", c.HeadDim) : null;
+        KNorm = c.QkNorm ? Add("self_attn.k_norm.weight", c.HeadDim) : null;
         O = Add("self_attn.o_proj.weight", c.HiddenSize, c.QDim);
         OBias = c.OutputBias ? Add("self_attn.o_proj.bias", c.HiddenSize) : null;
         PostNorm = Add("post_attention_layernorm.weight", c.HiddenSize);
@@ -41,6 +43,9 @@ public sealed class DecoderLayerWeights
     public Parameter? KBias { get; }
     public Parameter V { get; }
     public Parameter? VBias { get; }
+    /// <summary>Qwen3's per-head RMSNorm weights [head_dim] on queries and keys.</summary>
+    public Parameter? QNorm { get; }
+    public Parameter? KNorm { get; }
     public Parameter O { get; }
     public Parameter? OBias { get; }
     public Parameter PostNorm { get; }
@@ -50,7 +55,7 @@ public sealed class DecoderLayerWeights
 }
 
 /// <summary>
-/// A Llama-family decoder (Llama 3.x, Qwen2/2.5, SmolLM) in fp32: forward, backward for every parameter,
+/// A Llama-family decoder (Llama 3.x, Qwen2/2.5, Qwen3, SmolLM) in fp32: forward, backward for every parameter,
 /// KV-cached decoding. Activation buffers are allocated on the first call for a given batch shape and reused
 /// (call <see cref="Reserve"/> to do it up front). An instance is not thread-safe: one pass at a time.
 /// <para>Training passes (<see cref="ForwardLogProbs"/>, <see cref="ForwardValues"/>) keep activations for the matching

@@ -20,6 +20,13 @@ internal sealed class LayerActivations
         Gate = new float[rows * c.IntermediateSize];
         Up = new float[rows * c.IntermediateSize];
         H = new float[rows * c.IntermediateSize];
+        if (c.QkNorm)
+        {
+            QRaw = new float[rows * c.QDim];
+            KRaw = new float[rows * c.KvDim];
+            QRstd = new float[rows * c.NumAttentionHeads];
+            KRstd = new float[rows * c.NumKeyValueHeads];
+        }
     }
 
     // Inference: one set of buffers serves every layer; the residual stream is updated in place.
@@ -28,6 +35,7 @@ internal sealed class LayerActivations
         Input = a.Input; Mid = a.Input;
         Ln1 = a.Ln1; Ln1Rstd = a.Ln1Rstd; Q = a.Q; K = a.K; V = a.V; Att = a.Att; Lse = a.Lse;
         Ln2 = a.Ln2; Ln2Rstd = a.Ln2Rstd; Gate = a.Gate; Up = a.Up; H = a.H;
+        QRaw = a.QRaw; KRaw = a.KRaw; QRstd = a.QRstd; KRstd = a.KRstd;
     }
 
     public static LayerActivations SharedInPlace(LayerActivations a) => new(a);
@@ -41,6 +49,8 @@ internal sealed class LayerActivations
     public readonly float[] Mid;            // [N,C] residual stream after attention
     public readonly float[] Ln2, Ln2Rstd;   // [N,C], [N]
     public readonly float[] Gate, Up, H;    // [N,I]; H = silu(Gate)·Up
+    // Qwen3 only: projections before the per-head RMSNorm, and its 1/rms per (row, head).
+    public readonly float[] QRaw = [], KRaw = [], QRstd = [], KRstd = []; // [N,QD], [N,KVD], [N,H], [N,KVH]
 }
 
 // Everything a forward (and, for training, a backward) pass over at most MaxBatch × MaxSeq tokens needs,
@@ -85,7 +95,8 @@ internal sealed class Workspace
         {
             DResid = new float[rows * c.HiddenSize];
             DLn = new float[rows * c.HiddenSize];
-            NormScratch = new float[rows * c.HiddenSize];
+            NormScratch = new float[rows * Math.Max(c.HiddenSize, c.QDim)];
+            if (c.QkNorm) { DQRaw = new float[rows * c.QDim]; DKRaw = new float[rows * c.KvDim]; }
             DQ = new float[rows * c.QDim];
             DK = new float[rows * c.KvDim];
             DV = new float[rows * c.KvDim];
@@ -117,6 +128,7 @@ internal sealed class Workspace
 
     // Training only: gradients of activations, reused layer after layer.
     public readonly float[] DResid = [], DLn = [], NormScratch = [], DQ = [], DK = [], DV = [], DAtt = [], DGate = [], DUp = [], DH = [];
+    public readonly float[] DQRaw = [], DKRaw = [];  // Qwen3: gradients before the per-head RMSNorm
     public readonly float[] DHead = [];              // [N] ∂L/∂logp (LM) or ∂L/∂value (value head)
     public readonly float[] HeadDIn = [];            // [HeadRows,C] gradient of the gathered head rows
 

@@ -29,6 +29,29 @@ public class LlamaConfigTests
          "tie_word_embeddings":true,"vocab_size":49152}
         """;
 
+    private const string Qwen3_06B = """
+        {"architectures":["Qwen3ForCausalLM"],"attention_bias":false,"attention_dropout":0.0,"bos_token_id":151643,
+         "eos_token_id":151645,"head_dim":128,"hidden_act":"silu","hidden_size":1024,"initializer_range":0.02,
+         "intermediate_size":3072,"max_position_embeddings":40960,"max_window_layers":28,"model_type":"qwen3",
+         "num_attention_heads":16,"num_hidden_layers":28,"num_key_value_heads":8,"rms_norm_eps":1e-06,"rope_scaling":null,
+         "rope_theta":1000000,"sliding_window":null,"tie_word_embeddings":true,"torch_dtype":"bfloat16",
+         "use_cache":true,"use_sliding_window":false,"vocab_size":151936}
+        """;
+
+    [Fact]
+    public void Parses_qwen3_with_per_head_qk_norm_and_explicit_head_dim()
+    {
+        var c = LlamaConfig.Parse(Qwen3_06B);
+        Assert.True(c.QkNorm);
+        Assert.False(c.QkvBias || c.OutputBias);
+        Assert.Equal(128, c.HeadDim);
+        Assert.Equal(2048, c.QDim); // ≠ hidden_size 1024
+        Assert.Equal(c with { EosTokenIds = [] }, LlamaConfig.Parse(c.ToJson()) with { EosTokenIds = [] });
+        var model = Rlef.Engine.Model.LlamaModel.CreateEmpty(LlamaConfig.Create(50, 16, 1, 2, 1, 32, qkNorm: true));
+        Assert.Contains(model.Parameters, p => p.Name == "model.layers.0.self_attn.q_norm.weight" && p.Shape.SequenceEqual([8]));
+        Assert.Contains(model.Parameters, p => p.Name == "model.layers.0.self_attn.k_norm.weight");
+    }
+
     [Fact]
     public void Parses_llama_3_1_with_llama3_rope_scaling()
     {

@@ -6,11 +6,12 @@ namespace Rlef.Engine.Tests.Model;
 public class ModelBehaviourTests
 {
     [Theory]
-    [InlineData(0)] // prefill in one call
-    [InlineData(2)] // prefill in chunks of two columns
-    public void Kv_cache_decoding_equals_full_recomputation(int prefillChunk)
+    [InlineData(0, false)] // prefill in one call
+    [InlineData(2, false)] // prefill in chunks of two columns
+    [InlineData(0, true)]  // Qwen3 (q/k norm)
+    public void Kv_cache_decoding_equals_full_recomputation(int prefillChunk, bool qwen3)
     {
-        var config = TinyModels.Config(qkvBias: true);
+        var config = qwen3 ? TinyModels.Qwen3Config() : TinyModels.Config(qkvBias: true);
         var model = TinyModels.Random(config, seed: 5);
         var rng = new Random(9);
         int v = config.VocabSize;

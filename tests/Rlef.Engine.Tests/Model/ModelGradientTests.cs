@@ -10,9 +10,10 @@ public class ModelGradientTests
     [InlineData(false, false, 2)] // Llama, GQA
     [InlineData(true, false, 2)]  // Qwen2: q/k/v bias
     [InlineData(false, true, 1)]  // SmolLM-like: tied embeddings, multi-query
-    public void Language_model_gradients_match_finite_differences(bool qkvBias, bool tied, int kvHeads)
+    [InlineData(false, true, 2, true)] // Qwen3: per-head q/k norm, head_dim ≠ hidden / heads
+    public void Language_model_gradients_match_finite_differences(bool qkvBias, bool tied, int kvHeads, bool qwen3 = false)
     {
-        var config = TinyModels.Config(qkvBias, tied, kvHeads);
+        var config = qwen3 ? TinyModels.Qwen3Config() : TinyModels.Config(qkvBias, tied, kvHeads);
         var model = TinyModels.Random(config, seed: 7);
         var rng = new Random(3);
         const int b = 2, t = 5;

@@ -9,6 +9,11 @@ internal static class TinyModels
         LlamaConfig.Create(vocabSize: 23, hiddenSize: 24, layers: 2, heads: 4, kvHeads: kvHeads, intermediateSize: 40,
             maxPositions: 64, tieEmbeddings: tied, qkvBias: qkvBias);
 
+    /// <summary>Qwen3-style: per-head q/k RMSNorm and a head_dim (8) that is not hidden / heads (6).</summary>
+    public static LlamaConfig Qwen3Config() =>
+        LlamaConfig.Create(vocabSize: 23, hiddenSize: 24, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 40,
+            maxPositions: 64, tieEmbeddings: true, qkNorm: true) with { HeadDim = 8 };
+
     /// <summary>
     /// Weights large enough that every path carries gradient of order one (the training init's 0.02 makes the deep
     /// weights' gradients tiny, which a finite-difference check cannot tell from zero).
