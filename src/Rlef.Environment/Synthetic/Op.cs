@@ -44,13 +44,16 @@ public enum MutationKind
 /// </summary>
 public sealed record Op(string Name, long K = 0, char C = '\0', char D = '\0')
 {
+    /// <summary>Whether <see cref="K"/> is a parameter of this op (so that a zero still shows in <see cref="Key"/>).</summary>
+    public bool HasK { get; init; }
+
     /// <summary>Canonical form, e.g. <c>keep_gt(3)</c> or <c>replace(a,c)</c>: two ops with the same key behave alike.</summary>
     public string Key
     {
         get
         {
             var args = new List<string>();
-            if (K != 0) args.Add(K.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            if (K != 0 || HasK) args.Add(K.ToString(System.Globalization.CultureInfo.InvariantCulture));
             if (C != '\0') args.Add(C.ToString());
             if (D != '\0') args.Add(D.ToString());
             return args.Count == 0 ? Name : $"{Name}({string.Join(',', args)})";

@@ -32,9 +32,9 @@ public static class OpCatalog
     private static string Count(long k, string noun) => k == 1 ? $"{noun}" : $"{k} {noun}s";
 
     // ---- samplers ---------------------------------------------------------------------------------------------------
-    private static Func<Random, Domain, Op> Const(string name, int lo, int hi) => (r, _) => new Op(name, r.Next(lo, hi + 1));
+    private static Func<Random, Domain, Op> Const(string name, int lo, int hi) => (r, _) => new Op(name, r.Next(lo, hi + 1)) { HasK = true };
     // A threshold inside the value range (not at its very ends, so that both sides of it occur in tests).
-    private static Func<Random, Domain, Op> Threshold(string name) => (r, d) => new Op(name, r.NextInt64(d.Lo + 2, d.Hi - 1));
+    private static Func<Random, Domain, Op> Threshold(string name) => (r, d) => new Op(name, r.NextInt64(d.Lo + 2, d.Hi - 1)) { HasK = true };
     private static Func<Random, Domain, Op> Plain(string name) => (_, _) => new Op(name);
     private static Func<Random, Domain, Op> Letter(string name) => (r, d) => new Op(name, C: d.Alphabet[r.Next(d.Alphabet.Length)]);
     private static Func<Random, Domain, Op> TwoLetters(string name) => (r, d) =>

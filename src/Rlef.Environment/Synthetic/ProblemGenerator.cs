@@ -23,9 +23,10 @@ public sealed class ProblemGenerator
     public SyntheticProblem Generate(Random rng, string name, Func<OpChain, bool>? accept = null)
     {
         const int attempts = 2000;
+        // The family is drawn once, so that families whose chains are rejected more often keep their share.
+        var family = _difficulty.Families[rng.Next(_difficulty.Families.Count)];
         for (int attempt = 0; attempt < attempts; attempt++)
         {
-            var family = _difficulty.Families[rng.Next(_difficulty.Families.Count)];
             var domain = SampleDomain(family, rng);
             var chain = SampleChain(family, domain, rng);
             if (accept != null && !accept(chain))
@@ -143,13 +144,12 @@ public sealed class ProblemGenerator
                 return null;
         }
 
-        var publicTests = MakeTests(chain, domain, rng, rng.Next(_difficulty.MinPublicTests, _difficulty.MaxPublicTests + 1), small: true, []);
         int hiddenCount = rng.Next(_difficulty.MinHiddenTests, Math.Min(_difficulty.MinHiddenTests + 4, _difficulty.MaxHiddenTests) + 1);
-        var hidden = MakeTests(chain, domain, rng, hiddenCount, small: false, publicTests.Select(t => t.Input).ToHashSet());
-
-        var incorrect = ChooseIncorrect(chain, domain, rng, pool, hidden, publicTests);
+        var hidden = MakeTests(chain, domain, rng, hiddenCount, small: false, []);
+        var incorrect = ChooseIncorrect(chain, domain, rng, pool, hidden);
         if (incorrect.Count == 0)
             return null;
+        var publicTests = ChoosePublic(chain, domain, rng, hidden, incorrect.Select(m => m.Chain).ToList());
 
         // The policy's context is small: among a few wordings keep the first within the target length, else the shortest.
         var task = StatementWriter.Task(chain, domain, rng);
@@ -169,7 +169,7 @@ public sealed class ProblemGenerator
             PublicTests = publicPairs,
             HiddenTests = hidden.Select(t => t.Test).ToList(),
             Solution = chain.ToPython(),
-            IncorrectSolutions = incorrect,
+            IncorrectSolutions = incorrect.Select(m => new IncorrectSolution(m.Kind, m.Change, m.Chain.ToPython())).ToList(),
             Chain = chain,
             Domain = domain,
             DifficultyLevel = _difficulty.Level,
@@ -200,8 +200,7 @@ public sealed class ProblemGenerator
     /// that no hidden test exposes gets a new hidden test built around a case that does; one that no case exposes
     /// is equivalent to the reference on this domain and is dropped.
     /// </summary>
-    private List<IncorrectSolution> ChooseIncorrect(OpChain chain, Domain domain, Random rng, List<object> pool,
-        List<BuiltTest> hidden, List<BuiltTest> publicTests)
+    private List<Mutant> ChooseIncorrect(OpChain chain, Domain domain, Random rng, List<object> pool, List<BuiltTest> hidden)
     {
         string reference = chain.ToPython();
         var candidates = Mutator.Enumerate(chain, domain)
@@ -214,8 +213,8 @@ public sealed class ProblemGenerator
         var ordered = candidates.GroupBy(m => m.Kind)
             .SelectMany(g => g.Select((m, i) => (m, i))).OrderBy(x => x.i).ThenBy(x => kindRank[x.m.Kind]).Select(x => x.m).ToList();
 
-        var kept = new List<IncorrectSolution>();
-        var inputs = hidden.Select(t => t.Input).Concat(publicTests.Select(t => t.Input)).ToHashSet();
+        var kept = new List<Mutant>();
+        var inputs = hidden.Select(t => t.Input).ToHashSet();
         foreach (var mutant in ordered)
         {
             if (kept.Count >= _difficulty.MaxIncorrectSolutions)
@@ -225,7 +224,7 @@ public sealed class ProblemGenerator
                 if (hidden.Count >= _difficulty.MaxHiddenTests)
                     continue;
                 var killer = pool.Concat(Enumerable.Range(0, 200).Select(_ => SampleCase(chain, domain, rng, small: false)))
-                    .FirstOrDefault(c => Fails(mutant.Chain, Build(chain, [c])));
+                    .FirstOrDefault(c => Differs(chain, mutant.Chain, c));
                 if (killer == null)
                     continue;
                 var cases = chain.MultiCase ? SampleTest(chain, domain, rng, small: false) : [];
@@ -237,9 +236,46 @@ public sealed class ProblemGenerator
                     continue;
                 hidden.Add(test);
             }
-            kept.Add(new IncorrectSolution(mutant.Kind, mutant.Change, mutant.Chain.ToPython()));
+            kept.Add(mutant);
         }
         return kept;
+    }
+
+    /// <summary>
+    /// The examples: small random tests, the best of a few draws by how many kept incorrect solutions they expose and
+    /// then by how many different answers they show (three examples that all print -1 explain nothing). They are
+    /// not filtered to expose every bug: as in real contests, some bugs only show on the hidden tests.
+    /// </summary>
+    private List<BuiltTest> ChoosePublic(OpChain chain, Domain domain, Random rng, List<BuiltTest> hidden, List<OpChain> incorrect)
+    {
+        int count = rng.Next(_difficulty.MinPublicTests, _difficulty.MaxPublicTests + 1);
+        var taken = hidden.Select(t => t.Input).ToHashSet();
+        List<BuiltTest>? best = null;
+        (int, int) bestScore = (-1, -1);
+        for (int draw = 0; draw < PublicDraws; draw++)
+        {
+            var tests = MakeTests(chain, domain, rng, count, small: true, [.. taken]);
+            var score = (incorrect.Count(m => tests.Any(t => Fails(m, t))),
+                tests.SelectMany(t => t.Test.Output.Split('\n')).Distinct().Count());
+            if (tests.Count > 0 && score.CompareTo(bestScore) > 0)
+                (best, bestScore) = (tests, score);
+        }
+        return best ?? throw new InvalidOperationException($"no example could be drawn for {chain.Key}");
+    }
+
+    private const int PublicDraws = 3;
+
+    /// <summary>Whether the mutant answers this one case differently (or would raise).</summary>
+    private static bool Differs(OpChain chain, OpChain mutant, object testCase)
+    {
+        try
+        {
+            return !OutputTokens.Match(chain.Answer(testCase), mutant.Answer(testCase));
+        }
+        catch (PythonWouldRaise)
+        {
+            return true;
+        }
     }
 
     /// <summary>Whether the mutant's output on this test differs from the expected one (or its Python would raise).</summary>

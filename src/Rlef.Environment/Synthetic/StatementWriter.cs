@@ -16,12 +16,19 @@ public static class StatementWriter
         text.Append(Pick(rng, Intro(chain.Family))).Append(' ');
         var clauses = chain.Specs.Zip(chain.Ops, (spec, op) => Pick(rng, spec.English)(op)).ToList();
         string[] middle = ["Then", "After that,", "Next,"];
+        string previous = "";
+        string Connector()
+        {
+            // Never the same connector twice in a row ("Next, ... Next, ...").
+            var options = middle.Where(m => m != previous).ToArray();
+            return previous = Pick(rng, options);
+        }
         for (int i = 0; i < clauses.Count; i++)
         {
             string sentence = i == 0 && clauses.Count > 1 ? $"First, {clauses[i]}."
                 : i == clauses.Count - 1 && clauses.Count > 1 ? $"Finally, {clauses[i]}."
                 : i == 0 ? Capitalise(clauses[i]) + "."
-                : $"{Pick(rng, middle)} {clauses[i]}.";
+                : $"{Connector()} {clauses[i]}.";
             text.Append(sentence).Append(i + 1 < clauses.Count ? " " : "");
         }
         text.Append("\n\nInput\n\n").Append(InputSection(chain, domain));

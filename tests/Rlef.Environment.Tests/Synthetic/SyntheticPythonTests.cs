@@ -8,10 +8,10 @@ namespace Rlef.Environment.Tests.Synthetic;
 public sealed class SyntheticPythonTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData("easy")]
-    [InlineData("medium")]
-    [InlineData("hard")]
-    public async Task References_pass_and_incorrect_solutions_fail_with_real_python(string difficulty)
+    [InlineData("easy", 20)]
+    [InlineData("medium", 40)]
+    [InlineData("hard", 20)]
+    public async Task References_pass_and_incorrect_solutions_fail_with_real_python(string difficulty, int count)
     {
         string? python = PythonProcessExecutor.FindPython();
         if (python == null)
@@ -19,7 +19,8 @@ public sealed class SyntheticPythonTests(ITestOutputHelper output)
             output.WriteLine("skipped: python3 not found");
             return;
         }
-        var splits = SyntheticDataset.GenerateSplits(20261123, 40, 10, 30, Difficulty.FromName(difficulty));
+        // Some of each split, so that train's extra constraint (no held-out shapes) is covered too.
+        var splits = SyntheticDataset.GenerateSplits(20261123, count / 2, count / 4, count / 4, Difficulty.FromName(difficulty));
         var problems = splits.All.SelectMany(s => s.Problems).ToList();
         await using var executor = new PythonProcessExecutor(python);
         var report = await SyntheticValidator.ValidateAsync(problems, executor);
@@ -30,5 +31,7 @@ public sealed class SyntheticPythonTests(ITestOutputHelper output)
         Assert.True(report.Errors.Count == 0, string.Join("\n", report.Errors.Take(10)));
         Assert.True(report.Ok);
         Assert.True(report.IncorrectSolutions >= problems.Count);
+        // Most bugs must show on the examples, or execution feedback would rarely have anything to say.
+        Assert.True(report.IncorrectFailingPublicShare > 0.6, $"only {report.IncorrectFailingPublicShare:P0} of incorrect solutions fail a public test");
     }
 }
