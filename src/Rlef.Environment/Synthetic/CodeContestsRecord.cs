@@ -88,7 +88,8 @@ public sealed record CodeContestsRecord
 
 /// <summary>
 /// What the CodeContests schema has no field for, in a sidecar file next to each split (<c>train.meta.jsonl</c>):
-/// the chain a problem was built from and, per incorrect solution (same order as <c>incorrect_solutions</c>), its bug.
+/// the chain a problem was built from and, per incorrect solution (same order as <c>incorrect_solutions</c>), its bug
+/// (kind in snake_case, e.g. <c>off_by_one</c>, and the change, e.g. <c>keep_gt(3) -> keep_ge(3)</c>).
 /// </summary>
 public sealed record SyntheticMeta(
     [property: JsonPropertyName("name")] string Name,
@@ -102,5 +103,6 @@ public sealed record SyntheticMeta(
 {
     public static SyntheticMeta From(SyntheticProblem p) => new(
         p.Name, p.Chain.Family.ToString().ToLowerInvariant(), p.Chain.Key, p.Chain.StructureKey, p.Chain.MultiCase, p.HeldOutStructure,
-        p.IncorrectSolutions.Select(s => s.Kind.ToString()).ToList(), p.IncorrectSolutions.Select(s => s.Change).ToList());
+        p.IncorrectSolutions.Select(s => JsonNamingPolicy.SnakeCaseLower.ConvertName(s.Kind.ToString())).ToList(),
+        p.IncorrectSolutions.Select(s => s.Change).ToList());
 }

@@ -13,8 +13,13 @@ public static class OpCatalog
         Specs.TryGetValue((family, name), out var spec) ? spec : throw new KeyNotFoundException($"no {family} operation named '{name}'");
 
     /// <summary>The ops a reference chain may use in the given role, in a fixed order (sampling must be deterministic).</summary>
-    public static IReadOnlyList<OpSpec> Sampled(Family family, OpRole role) =>
-        Specs.Values.Where(s => s.Family == family && s.Role == role && s.Sample != null).OrderBy(s => s.Name, StringComparer.Ordinal).ToList();
+    public static IReadOnlyList<OpSpec> Sampled(Family family, OpRole role) => SampledByRole[(family, role)];
+
+    private static readonly Dictionary<(Family, OpRole), IReadOnlyList<OpSpec>> SampledByRole =
+        (from f in Enum.GetValues<Family>() from r in Enum.GetValues<OpRole>() select (f, r)).ToDictionary(
+            key => key,
+            key => (IReadOnlyList<OpSpec>)Specs.Values.Where(s => s.Family == key.f && s.Role == key.r && s.Sample != null)
+                .OrderBy(s => s.Name, StringComparer.Ordinal).ToList());
 
     // ---- Python semantics in C# -----------------------------------------------------------------------------------
     public static long FloorDiv(long x, long k) => x / k - ((x % k != 0 && (x < 0) != (k < 0)) ? 1 : 0);
