@@ -19,6 +19,9 @@ public sealed class SyntheticPythonTests(ITestOutputHelper output)
             output.WriteLine("skipped: python3 not found");
             return;
         }
+        // RLEF_SYNTHETIC_SCALE=n checks n times as many problems (the README quotes n = 5).
+        if (double.TryParse(System.Environment.GetEnvironmentVariable("RLEF_SYNTHETIC_SCALE"), out double scale) && scale > 0)
+            count = (int)(count * scale);
         // Some of each split, so that train's extra constraint (no held-out shapes) is covered too.
         var splits = SyntheticDataset.GenerateSplits(20261123, count / 2, count / 4, count / 4, Difficulty.FromName(difficulty));
         var problems = splits.All.SelectMany(s => s.Problems).ToList();
