@@ -18,7 +18,7 @@ public static class BenchSandboxCommand
 {
     public static Command Create()
     {
-        var workers = new Option<int>("--workers") { Description = "Parallel sandboxes for both executors (default: one per core).", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var workers = new Option<int>("--workers") { Description = "Parallel sandboxes for both executors (default: one per core).", DefaultValueFactory = _ => System.Environment.ProcessorCount };
         var jobsPerProgram = new Option<int>("--jobs-per-program") { Description = "Jobs (requests) per program in the batch.", DefaultValueFactory = _ => 4 };
         var testsPerJob = new Option<int>("--tests-per-job") { Description = "Tests per job.", DefaultValueFactory = _ => 10 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (warm_p50_ms, warm_tests_per_s, baseline_p50_ms, baseline_tests_per_s, speedup, ...)." };
@@ -97,7 +97,7 @@ public static class BenchSandboxCommand
                 ["warm_p95_ms"] = R(warm.P95Ms), ["baseline_p95_ms"] = R(baseline.P95Ms),
                 ["warm_trivial_p50_ms"] = R(warm.TrivialP50Ms), ["baseline_trivial_p50_ms"] = R(baseline.TrivialP50Ms),
                 ["warm_in_sandbox_p50_ms"] = R(warm.InSandboxP50Ms), ["baseline_in_sandbox_p50_ms"] = R(baseline.InSandboxP50Ms),
-                ["tests"] = tests, ["jobs"] = batch.Count, ["workers"] = workers, ["cores"] = Environment.ProcessorCount,
+                ["tests"] = tests, ["jobs"] = batch.Count, ["workers"] = workers, ["cores"] = System.Environment.ProcessorCount,
                 ["warm_workers_started"] = started,
                 ["warm_not_passed"] = warmFailed, ["baseline_not_passed"] = baseFailed, ["verdict_disagreements"] = disagreements,
             };
