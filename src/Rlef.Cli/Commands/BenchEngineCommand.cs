@@ -127,13 +127,13 @@ public static class BenchEngineCommand
         var cpuTimes = new List<double>();
         for (int step = 0; step <= o.Steps; step++)
         {
-            var cpuStart = Environment.CpuUsage.TotalTime;
+            var cpuStart = System.Environment.CpuUsage.TotalTime;
             long start = Stopwatch.GetTimestamp();
             model.ZeroGrad();
             float loss = model.TrainCrossEntropy(tokens, targets, weights, o.Batch, o.Seq);
             optimizer.Update(1e-4);
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            double cpuMs = (Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds / o.Threads;
+            double cpuMs = (System.Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds / o.Threads;
             progress?.WriteLine("train step {0}: {1:F0} ms ({2:F0} ms of CPU per thread), loss {3:F3}{4}", step, ms, cpuMs, loss,
                 step == 0 ? " (warm-up, not counted)" : "");
             if (step > 0) { times.Add(ms); cpuTimes.Add(cpuMs); }
