@@ -9,7 +9,7 @@ public static class RepoPaths
 
     /// <summary>The shared/ folder (benchmark data, protocol templates and examples).</summary>
     public static string Shared =>
-        Environment.GetEnvironmentVariable("RLEF_SHARED") is { Length: > 0 } s ? s : Path.GetFullPath(Path.Combine(Root, "..", "shared"));
+        System.Environment.GetEnvironmentVariable("RLEF_SHARED") is { Length: > 0 } s ? s : Path.GetFullPath(Path.Combine(Root, "..", "shared"));
 
     public static string Data => Path.Combine(Shared, "data");
     public static string Protocol => Path.Combine(Shared, "protocol");

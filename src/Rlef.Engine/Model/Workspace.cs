@@ -1,0 +1,144 @@
+namespace Rlef.Engine.Model;
+
+// Activation buffers of one decoder layer for N = B·T token rows. Shapes in comments use
+// C = hidden, QD = heads·head_dim, KVD = kv_heads·head_dim, I = intermediate, H = heads.
+internal sealed class LayerActivations
+{
+    public LayerActivations(LlamaConfig c, int rows)
+    {
+        Input = new float[rows * c.HiddenSize];
+        Ln1 = new float[rows * c.HiddenSize];
+        Ln1Rstd = new float[rows];
+        Q = new float[rows * c.QDim];
+        K = new float[rows * c.KvDim];
+        V = new float[rows * c.KvDim];
+        Att = new float[rows * c.QDim];
+        Lse = new float[rows * c.NumAttentionHeads];
+        Mid = new float[rows * c.HiddenSize];
+        Ln2 = new float[rows * c.HiddenSize];
+        Ln2Rstd = new float[rows];
+        Gate = new float[rows * c.IntermediateSize];
+        Up = new float[rows * c.IntermediateSize];
+        H = new float[rows * c.IntermediateSize];
+        if (c.QkNorm)
+        {
+            QRaw = new float[rows * c.QDim];
+            KRaw = new float[rows * c.KvDim];
+            QRstd = new float[rows * c.NumAttentionHeads];
+            KRstd = new float[rows * c.NumKeyValueHeads];
+        }
+    }
+
+    // Inference: one set of buffers serves every layer; the residual stream is updated in place.
+    private LayerActivations(LayerActivations a)
+    {
+        Input = a.Input; Mid = a.Input;
+        Ln1 = a.Ln1; Ln1Rstd = a.Ln1Rstd; Q = a.Q; K = a.K; V = a.V; Att = a.Att; Lse = a.Lse;
+        Ln2 = a.Ln2; Ln2Rstd = a.Ln2Rstd; Gate = a.Gate; Up = a.Up; H = a.H;
+        QRaw = a.QRaw; KRaw = a.KRaw; QRstd = a.QRstd; KRstd = a.KRstd;
+    }
+
+    public static LayerActivations SharedInPlace(LayerActivations a) => new(a);
+
+    public readonly float[] Input;          // [N,C] residual stream entering the layer
+    public readonly float[] Ln1, Ln1Rstd;   // [N,C], [N]
+    public readonly float[] Q;              // [N,QD] after RoPE
+    public readonly float[] K, V;           // [N,KVD], K after RoPE
+    public readonly float[] Att;            // [N,QD] attention output before o_proj
+    public readonly float[] Lse;            // [B,H,T] log-sum-exp of each score row
+    public readonly float[] Mid;            // [N,C] residual stream after attention
+    public readonly float[] Ln2, Ln2Rstd;   // [N,C], [N]
+    public readonly float[] Gate, Up, H;    // [N,I]; H = silu(Gate)·Up
+    // Qwen3 only: projections before the per-head RMSNorm, and its 1/rms per (row, head).
+    public readonly float[] QRaw = [], KRaw = [], QRstd = [], KRstd = []; // [N,QD], [N,KVD], [N,H], [N,KVH]
+}
+
+// Everything a forward (and, for training, a backward) pass over at most MaxBatch × MaxSeq tokens needs,
+// allocated once. Training keeps one LayerActivations per layer for the backward; inference shares one set
+// across layers.
+internal sealed class Workspace
+{
+    public Workspace(LlamaConfig c, int maxBatch, int maxSeq, bool training, int attentionKeys, int headRows)
+    {
+        MaxBatch = maxBatch; MaxSeq = maxSeq; Training = training;
+        int rows = maxBatch * maxSeq;
+        Rows = rows;
+        Tokens = new int[rows];
+        Positions = new int[rows];
+        Start = new int[maxBatch];
+        var first = new LayerActivations(c, rows);
+        Layers = new LayerActivations[c.NumHiddenLayers];
+        if (training)
+        {
+            Layers[0] = first;
+            for (int l = 1; l < Layers.Length; l++) Layers[l] = new LayerActivations(c, rows);
+        }
+        else
+        {
+            var shared = LayerActivations.SharedInPlace(first);
+            for (int l = 0; l < Layers.Length; l++) Layers[l] = shared;
+        }
+        Final = training ? new float[rows * c.HiddenSize] : first.Input;
+        LnF = new float[rows * c.HiddenSize];
+        LnFRstd = new float[rows];
+        Proj = new float[rows * c.HiddenSize];
+        AttScratch = new float[Rlef.Engine.Layers.Attention.ScratchSize(maxBatch, maxSeq, attentionKeys, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim)];
+        HeadRows = Math.Max(1, Math.Min(headRows, rows));
+        if ((long)HeadRows * c.VocabSize > Array.MaxLength) throw new OutOfMemoryException("The logits buffer would exceed the largest array.");
+        Logits = new float[HeadRows * c.VocabSize];
+        HeadLse = new float[rows];
+        HeadIn = new float[HeadRows * c.HiddenSize];
+        HeadRowIndex = new int[rows];
+        HeadTargets = new int[rows];
+        HeadLogProbs = new float[rows];
+        if (training)
+        {
+            DResid = new float[rows * c.HiddenSize];
+            DLn = new float[rows * c.HiddenSize];
+            NormScratch = new float[rows * Math.Max(c.HiddenSize, c.QDim)];
+            if (c.QkNorm) { DQRaw = new float[rows * c.QDim]; DKRaw = new float[rows * c.KvDim]; }
+            DQ = new float[rows * c.QDim];
+            DK = new float[rows * c.KvDim];
+            DV = new float[rows * c.KvDim];
+            DAtt = new float[rows * c.QDim];
+            DGate = new float[rows * c.IntermediateSize];
+            DUp = new float[rows * c.IntermediateSize];
+            DH = new float[rows * c.IntermediateSize];
+            DHead = new float[rows];
+            HeadDIn = new float[HeadRows * c.HiddenSize];
+        }
+    }
+
+    public readonly int MaxBatch, MaxSeq, Rows, HeadRows;
+    public readonly bool Training;
+    public readonly int[] Tokens, Positions, Start;  // [N], [N], [B]
+    public readonly LayerActivations[] Layers;
+    public readonly float[] Final;                   // [N,C] residual stream after the last layer
+    public readonly float[] LnF, LnFRstd;            // [N,C], [N]
+    public readonly float[] Proj;                    // [N,C] o_proj / down_proj output before the residual add
+    public readonly float[] AttScratch;              // score rows, transposed K/V blocks (Attention.ScratchSize)
+    public readonly float[] Logits;                  // [HeadRows,V] one chunk of logits (the whole batch when it fits)
+    public readonly float[] HeadLse;                 // [M] log-sum-exp of each head row
+    public readonly float[] HeadIn;                  // [HeadRows,C] rows gathered for the head
+    public readonly int[] HeadRowIndex;              // [M] which of the N rows go through the LM head
+    public readonly int[] HeadTargets;               // [M] their targets
+    public readonly float[] HeadLogProbs;            // [M] their log-probs (then ∂L/∂logp in the backward)
+    public int HeadCount;                            // M
+    public bool HeadAllRows;                         // M = N: the head reads LnF directly
+
+    // Training only: gradients of activations, reused layer after layer.
+    public readonly float[] DResid = [], DLn = [], NormScratch = [], DQ = [], DK = [], DV = [], DAtt = [], DGate = [], DUp = [], DH = [];
+    public readonly float[] DQRaw = [], DKRaw = [];  // Qwen3: gradients before the per-head RMSNorm
+    public readonly float[] DHead = [];              // [N] ∂L/∂logp (LM) or ∂L/∂value (value head)
+    public readonly float[] HeadDIn = [];            // [HeadRows,C] gradient of the gathered head rows
+
+    // What the last training forward was, so that Backward can check it pairs with it.
+    public int Batch, Seq;
+    public ForwardKind Kind;
+    /// <summary>True when the last forward's logits for all rows are still in <see cref="Logits"/>.</summary>
+    public bool LogitsCoverAllRows;
+
+    public bool Fits(int batch, int seq) => batch <= MaxBatch && seq <= MaxSeq;
+}
+
+internal enum ForwardKind { None, LogProbs, Values }

@@ -1,0 +1,117 @@
+using Rlef.Engine.Layers;
+using Rlef.Engine.Model;
+
+namespace Rlef.Engine.Sampling;
+
+/// <summary>
+/// Batched sampling from a language model with a KV cache. Prompts of different lengths are left-padded (see
+/// <see cref="KvCache"/>): after one prefill every sequence's next token sits in the same column, so each step is one
+/// forward over the B new tokens of the sequences still running (finished ones are compacted out of the cache).
+/// Keeps its cache and scratch between calls; not thread-safe.
+/// </summary>
+public sealed class Generator
+{
+    private readonly LlamaModel _model;
+    private KvCache? _cache;
+    private TokenSampler[] _samplers = [];
+
+    public Generator(LlamaModel model)
+    {
+        if (model.Head != ModelHead.LanguageModel) throw new ArgumentException("Generation needs a language model, not a value model.");
+        _model = model;
+    }
+
+    /// <summary>
+    /// Samples a continuation of every prompt. decode turns token ids into text; it is needed only for stop strings, and
+    /// only the last few tokens (enough to hold the longest stop string) are decoded at each step.
+    /// </summary>
+    public IReadOnlyList<Generation> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, SamplingOptions options,
+        Func<IReadOnlyList<int>, string>? decode = null)
+    {
+        options.Validate();
+        if (prompts.Count == 0) return [];
+        if (options.StopStrings.Count > 0 && decode == null) throw new ArgumentException("Stop strings need a decode function.");
+        int batch = prompts.Count, vocab = _model.Config.VocabSize;
+        int maxPrompt = 0;
+        for (int b = 0; b < batch; b++)
+        {
+            if (prompts[b].Count == 0) throw new ArgumentException($"Prompt {b} is empty: a prompt needs at least one token (e.g. BOS).");
+            maxPrompt = Math.Max(maxPrompt, prompts[b].Count);
+        }
+        int capacity = maxPrompt + options.MaxTokens;
+        if (_cache == null || _cache.MaxBatch < batch || _cache.Capacity < capacity)
+        {
+            _cache = null; // release the old cache before allocating the new one
+            _cache = _model.CreateKvCache(batch, capacity);
+        }
+        if (_samplers.Length < batch)
+            _samplers = Enumerable.Range(0, batch).Select(_ => new TokenSampler(vocab)).ToArray();
+
+        // Left-padded prompt grid [B, maxPrompt]; padding repeats the prompt's first token (masked out anyway).
+        var grid = new int[batch * maxPrompt];
+        var start = new int[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            var p = prompts[b];
+            start[b] = maxPrompt - p.Count;
+            for (int t = 0; t < maxPrompt; t++) grid[b * maxPrompt + t] = t < start[b] ? p[0] : p[t - start[b]];
+        }
+        _cache.Reset(start);
+        var rngs = new Random[batch];
+        for (int b = 0; b < batch; b++) rngs[b] = new Random(HashCode.Combine(options.Seed, b));
+
+        var tokens = new List<int>[batch];
+        var logProbs = new List<float>[batch];
+        var reasons = new FinishReason?[batch];
+        for (int b = 0; b < batch; b++) { tokens[b] = new List<int>(); logProbs[b] = new List<float>(); }
+        int stopWindow = options.StopStrings.Count == 0 ? 0 : options.StopStrings.Max(s => s.Length) + 8;
+        var stopTokens = new HashSet<int>(options.StopTokenIds);
+        var next = new int[batch];
+        var sampledLogProb = new float[batch];
+        var rowSequence = Enumerable.Range(0, batch).ToArray(); // cache row → sequence index
+        var keep = new List<int>(batch);
+
+        var logits = new float[batch * vocab];
+        _model.Decode(_cache, grid, maxPrompt).CopyTo(logits);
+        for (int step = 0; step < options.MaxTokens; step++)
+        {
+            int rows = rowSequence.Length;
+            var rowMap = rowSequence;
+            Parallelism.For(rows, 4L * vocab, r =>
+                (next[r], sampledLogProb[r]) = _samplers[r].Sample(logits.AsSpan(r * vocab, vocab), options, rngs[rowMap[r]]));
+            keep.Clear();
+            for (int r = 0; r < rows; r++)
+            {
+                int b = rowSequence[r];
+                tokens[b].Add(next[r]);
+                logProbs[b].Add(sampledLogProb[r]);
+                if (stopTokens.Contains(next[r])) reasons[b] = FinishReason.StopToken;
+                else if (stopWindow > 0 && ContainsStopString(tokens[b], stopWindow, options.StopStrings, decode!)) reasons[b] = FinishReason.StopString;
+                else keep.Add(r);
+            }
+            if (keep.Count == 0 || step == options.MaxTokens - 1) break;
+            if (keep.Count < rows)
+            {
+                // Finished sequences leave the batch: the remaining steps cost only what is still being generated.
+                _cache.Compact(keep.ToArray());
+                rowSequence = keep.Select(r => rowSequence[r]).ToArray();
+                for (int i = 0; i < keep.Count; i++) next[i] = next[keep[i]];
+            }
+            _model.Decode(_cache, next.AsSpan(0, rowSequence.Length), 1).CopyTo(logits);
+        }
+
+        var results = new Generation[batch];
+        for (int b = 0; b < batch; b++)
+            results[b] = new Generation(tokens[b].ToArray(), logProbs[b].ToArray(), reasons[b] ?? FinishReason.Length);
+        return results;
+    }
+
+    private static bool ContainsStopString(List<int> generated, int window, IReadOnlyList<string> stops, Func<IReadOnlyList<int>, string> decode)
+    {
+        int from = Math.Max(0, generated.Count - window);
+        string tail = decode(generated.GetRange(from, generated.Count - from));
+        foreach (var s in stops)
+            if (tail.Contains(s, StringComparison.Ordinal)) return true;
+        return false;
+    }
+}

@@ -1,0 +1,72 @@
+using Rlef.Engine.Model;
+
+namespace Rlef.Engine.Sampling;
+
+/// <summary>
+/// Teacher-forced scoring of whole sequences: the log-probs a reference or behaviour policy gives to tokens that are
+/// already known, and the value model's estimates. Sequences are right-padded and grouped into batches of at most
+/// <c>maxBatchTokens</c> padded tokens.
+/// </summary>
+public static class Scorer
+{
+    /// <summary>result[i][t] = log p(sequences[i][t+1] | sequences[i][0..t]), t = 0 … length−2.</summary>
+    public static float[][] LogProbs(LlamaModel model, IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096)
+    {
+        var results = new float[sequences.Count][];
+        foreach (var (batch, seqLen) in Batches(sequences, maxBatchTokens))
+        {
+            int b = batch.Count;
+            var tokens = new int[b * seqLen];
+            var targets = new int[b * seqLen];
+            for (int r = 0; r < b; r++)
+            {
+                var s = sequences[batch[r]];
+                for (int t = 0; t < s.Count; t++) tokens[r * seqLen + t] = s[t];
+                for (int t = 0; t + 1 < s.Count; t++) targets[r * seqLen + t] = s[t + 1];
+            }
+            var logp = new float[b * seqLen];
+            model.ScoreLogProbs(tokens, targets, b, seqLen, logp);
+            for (int r = 0; r < b; r++)
+                results[batch[r]] = logp.AsSpan(r * seqLen, Math.Max(0, sequences[batch[r]].Count - 1)).ToArray();
+        }
+        return results;
+    }
+
+    /// <summary>result[i][t] = V(sequences[i][0..t]) for every position t of a value model.</summary>
+    public static float[][] Values(LlamaModel valueModel, IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096)
+    {
+        var results = new float[sequences.Count][];
+        foreach (var (batch, seqLen) in Batches(sequences, maxBatchTokens))
+        {
+            int b = batch.Count;
+            var tokens = new int[b * seqLen];
+            for (int r = 0; r < b; r++)
+            {
+                var s = sequences[batch[r]];
+                for (int t = 0; t < s.Count; t++) tokens[r * seqLen + t] = s[t];
+            }
+            var values = new float[b * seqLen];
+            valueModel.ComputeValues(tokens, b, seqLen, values);
+            for (int r = 0; r < b; r++) results[batch[r]] = values.AsSpan(r * seqLen, sequences[batch[r]].Count).ToArray();
+        }
+        return results;
+    }
+
+    // Groups sequence indices, longest first, so that each group's B × (its longest length) stays within the budget.
+    private static IEnumerable<(List<int> Batch, int SeqLen)> Batches(IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens)
+    {
+        if (maxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatchTokens), "maxBatchTokens must be positive.");
+        for (int i = 0; i < sequences.Count; i++)
+            if (sequences[i].Count == 0) throw new ArgumentException($"Sequence {i} is empty.");
+        var order = Enumerable.Range(0, sequences.Count).OrderByDescending(i => sequences[i].Count).ToArray();
+        int k = 0;
+        while (k < order.Length)
+        {
+            int seqLen = sequences[order[k]].Count;
+            int take = Math.Max(1, maxBatchTokens / seqLen);
+            var batch = order.Skip(k).Take(take).ToList();
+            k += batch.Count;
+            yield return (batch, seqLen);
+        }
+    }
+}

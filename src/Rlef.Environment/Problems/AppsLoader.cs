@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Rlef.Sandbox;
+
+namespace Rlef.Environment.Problems;
+
+/// <summary>
+/// APPS as MapCoder ships it (`name`/`id`, `description`, `starter_code`, `sample_io` = public tests, `test_list` =
+/// private tests, each `{input: str, output: [value]}`). Standard-input problems are stdio tests. Call-based problems
+/// (a non-empty `starter_code`) hold one argument per input line, as Python literals or bare strings; a driver appended
+/// to the solution parses them, calls the starter's function and prints the result's repr, so both kinds share the
+/// stdio feedback form and the CodeContests output comparison. Problems without `sample_io` have no public tests:
+/// their episode ends after one turn.
+/// </summary>
+public static partial class AppsLoader
+{
+    public static IReadOnlyList<Problem> Load(string path) => DataFile.ReadRecords(path).Select(FromRecord).ToList();
+
+    private static Problem FromRecord(DataRecord r)
+    {
+        string id = r.OptionalString("id") ?? r.RequiredString("name");
+        string description = r.RequiredString("description");
+        string starter = r.OptionalString("starter_code") ?? "";
+        bool callBased = starter.Trim().Length > 0;
+        string suffix = "";
+        string statement = description;
+        if (callBased)
+        {
+            var function = StarterFunction().Match(starter);
+            if (!function.Success)
+                throw r.Error("starter_code", "no `def name(...)` in the starter code");
+            string? className = StarterClass().Match(starter) is { Success: true } c ? c.Groups[1].Value : null;
+            suffix = Driver(function.Groups[1].Value, className);
+            // APPS' own prompt convention names the format and shows the starter code.
+            statement = description.TrimEnd('\n') + "\n\nUse Call-Based format\n" + starter.Trim('\n');
+        }
+        return new Problem
+        {
+            Id = "APPS/" + id,
+            Family = ProblemFamily.Apps,
+            Statement = statement,
+            PublicTests = Tests(r, "sample_io", callBased),
+            PrivateTests = Tests(r, "test_list", callBased),
+            CodeSuffix = suffix,
+            Comparison = Comparison.CodeContests,
+        };
+    }
+
+    private static List<ProblemTest> Tests(DataRecord r, string field, bool callBased)
+    {
+        var tests = new List<ProblemTest>();
+        var array = r.JsonOrEmbedded(field);
+        if (array.ValueKind != JsonValueKind.Array)
+            throw r.Error(field, $"expected an array of {{input, output}}, found {DataRecord.Describe(array.ValueKind)}");
+        foreach (var item in array.EnumerateArray())
+        {
+            string where = $"{field}[{tests.Count}]";
+            if (item.ValueKind != JsonValueKind.Object
+                || !item.TryGetProperty("input", out var input) || input.ValueKind != JsonValueKind.String
+                || !item.TryGetProperty("output", out var output) || output.ValueKind != JsonValueKind.Array || output.GetArrayLength() != 1)
+                throw r.Error(where, "expected {\"input\": string, \"output\": [one value]}");
+            var value = output[0];
+            string expected;
+            if (callBased)
+                expected = PythonRepr(value);
+            else
+                expected = value.ValueKind == JsonValueKind.String ? value.GetString()! : throw r.Error($"{where}.output[0]", "expected a string");
+            tests.Add(new ProblemTest(TestCase.Stdio(input.GetString()!, expected), input.GetString()!));
+        }
+        return tests;
+    }
+
+    /// <summary>
+    /// Reads the arguments from stdin (one per line; a single-parameter function whose input has several lines gets
+    /// the whole text), calls the function and prints repr(result) with tuples shown as lists (APPS compares lists).
+    /// </summary>
+    private static string Driver(string function, string? className) => $$"""
+
+
+        def __rlef_apps_main():
+            import sys, ast, inspect
+            text = sys.stdin.read()
+            if text.endswith("\n"):
+                text = text[:-1]
+            fn = {{(className is null ? function : $"{className}().{function}")}}
+            lines = text.split("\n")
+            try:
+                count = len(inspect.signature(fn).parameters)
+            except (TypeError, ValueError):
+                count = len(lines)
+            if count == 1 and len(lines) != 1:
+                lines = [text]
+            def parse(line):
+                try:
+                    return ast.literal_eval(line)
+                except Exception:
+                    return line
+            def lists(v):
+                if isinstance(v, (list, tuple)):
+                    return [lists(x) for x in v]
+                if isinstance(v, dict):
+                    return {k: lists(x) for k, x in v.items()}
+                return v
+            print(repr(lists(fn(*[parse(line) for line in lines]))))
+        __rlef_apps_main()
+        """;
+
+    /// <summary>Python's repr of a JSON value (what the driver prints for an equal result).</summary>
+    public static string PythonRepr(JsonElement v)
+    {
+        switch (v.ValueKind)
+        {
+            case JsonValueKind.Null: return "None";
+            case JsonValueKind.True: return "True";
+            case JsonValueKind.False: return "False";
+            case JsonValueKind.Number:
+                string raw = v.GetRawText();
+                if (v.TryGetInt64(out _) || !raw.Contains('.') && !raw.Contains('e') && !raw.Contains('E'))
+                    return raw;
+                return FloatRepr(v.GetDouble());
+            case JsonValueKind.String: return StringRepr(v.GetString()!);
+            case JsonValueKind.Array: return "[" + string.Join(", ", v.EnumerateArray().Select(PythonRepr)) + "]";
+            case JsonValueKind.Object:
+                return "{" + string.Join(", ", v.EnumerateObject().Select(p => StringRepr(p.Name) + ": " + PythonRepr(p.Value))) + "}";
+            default: throw new ArgumentException($"unexpected JSON value {v.ValueKind}");
+        }
+    }
+
+    /// <summary>Python's float repr: shortest round-trip digits, always with a '.' or an exponent.</summary>
+    private static string FloatRepr(double d)
+    {
+        if (double.IsPositiveInfinity(d)) return "inf";
+        if (double.IsNegativeInfinity(d)) return "-inf";
+        if (double.IsNaN(d)) return "nan";
+        string r = d.ToString("R", CultureInfo.InvariantCulture); // "1E-05", "4.5", "3"
+        int at = r.IndexOf('E');
+        if (at >= 0)
+        {
+            int exponent = int.Parse(r[(at + 1)..], CultureInfo.InvariantCulture);
+            return $"{r[..at]}e{(exponent < 0 ? "-" : "+")}{Math.Abs(exponent):00}";
+        }
+        return r.Contains('.') ? r : r + ".0";
+    }
+
+    private static string StringRepr(string s)
+    {
+        char quote = s.Contains('\'') && !s.Contains('"') ? '"' : '\'';
+        var sb = new StringBuilder().Append(quote);
+        foreach (char c in s)
+        {
+            switch (c)
+            {
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (c == quote) sb.Append('\\').Append(c);
+                    else if (c < 0x20 || c == 0x7f) sb.Append($"\\x{(int)c:x2}");
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        return sb.Append(quote).ToString();
+    }
+
+    [GeneratedRegex(@"def\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(")]
+    private static partial Regex StarterFunction();
+
+    [GeneratedRegex(@"class\s+([A-Za-z_][A-Za-z0-9_]*)")]
+    private static partial Regex StarterClass();
+}

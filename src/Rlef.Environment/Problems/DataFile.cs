@@ -1,0 +1,177 @@
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Rlef.Environment.Problems;
+
+/// <summary>A malformed data file: the message names the file, the line (record) and the field.</summary>
+public sealed class DatasetFormatException(string path, int line, string? field, string problem)
+    : Exception($"{path}:{line}: {(field is null ? "" : $"field '{field}': ")}{problem}")
+{
+    public string Path { get; } = path;
+    public int Line { get; } = line;
+    public string? Field { get; } = field;
+}
+
+/// <summary>One JSON record of a data file and where it came from (for error messages).</summary>
+public readonly record struct DataRecord(string Path, int Line, JsonElement Json)
+{
+    public DatasetFormatException Error(string? field, string problem) => new(Path, Line, field, problem);
+
+    public JsonElement Required(string field, JsonValueKind kind)
+    {
+        if (!Json.TryGetProperty(field, out var value))
+            throw Error(field, "missing");
+        if (value.ValueKind != kind)
+            throw Error(field, $"expected {Describe(kind)}, found {Describe(value.ValueKind)}");
+        return value;
+    }
+
+    public string RequiredString(string field) => Required(field, JsonValueKind.String).GetString()!;
+
+    public string? OptionalString(string field) =>
+        Json.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    /// <summary>A field that some exports store as a JSON string holding JSON (evalplus' base_input, atol).</summary>
+    public JsonElement JsonOrEmbedded(string field)
+    {
+        if (!Json.TryGetProperty(field, out var value))
+            throw Error(field, "missing");
+        if (value.ValueKind != JsonValueKind.String)
+            return value;
+        string text = value.GetString()!;
+        try { return JsonDocument.Parse(text, ReadOptions).RootElement.Clone(); }
+        catch (JsonException e)
+        {
+            try { return JsonDocument.Parse(PythonJson.ProtectNonFinite(text), ReadOptions).RootElement.Clone(); }
+            catch (JsonException) { throw Error(field, $"not valid JSON: {e.Message}"); }
+        }
+    }
+
+    public static string Describe(JsonValueKind kind) => kind switch
+    {
+        JsonValueKind.Object => "an object",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Null => "null",
+        _ => kind.ToString(),
+    };
+
+    internal static readonly JsonDocumentOptions ReadOptions = new() { MaxDepth = 256 };
+}
+
+/// <summary>
+/// Python's json module reads and writes the non-standard literals NaN, Infinity and -Infinity. To parse such records
+/// with System.Text.Json they are turned into sentinel strings, and turned back when the raw JSON goes to Python.
+/// </summary>
+public static class PythonJson
+{
+    private const string Sentinel = "\\u0000rlef:";
+
+    public static string ProtectNonFinite(string json)
+    {
+        var sb = new StringBuilder(json.Length + 16);
+        for (int i = 0; i < json.Length; i++)
+        {
+            char c = json[i];
+            if (c == '"')
+            {
+                int j = i + 1;
+                while (j < json.Length && json[j] != '"') j += json[j] == '\\' ? 2 : 1;
+                sb.Append(json, i, Math.Min(j + 1, json.Length) - i);
+                i = j;
+                continue;
+            }
+            string? literal = Match(json, i, "-Infinity") ?? Match(json, i, "Infinity") ?? Match(json, i, "NaN");
+            if (literal is not null)
+            {
+                sb.Append('"').Append(Sentinel).Append(literal).Append('"');
+                i += literal.Length - 1;
+                continue;
+            }
+            sb.Append(c);
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>Raw JSON text (from GetRawText) with the sentinels turned back into Python's literals.</summary>
+    public static string RestoreNonFinite(string rawJson) =>
+        !rawJson.Contains("rlef:", StringComparison.Ordinal) ? rawJson : rawJson
+            .Replace("\"" + Sentinel + "-Infinity\"", "-Infinity")
+            .Replace("\"" + Sentinel + "Infinity\"", "Infinity")
+            .Replace("\"" + Sentinel + "NaN\"", "NaN");
+
+    private static string? Match(string s, int i, string literal) =>
+        string.CompareOrdinal(s, i, literal, 0, literal.Length) == 0 ? literal : null;
+}
+
+/// <summary>Reads benchmark files: JSON Lines or one JSON array, gzip-compressed or not (decided by content).</summary>
+public static class DataFile
+{
+    public static IEnumerable<DataRecord> ReadRecords(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"data file not found: {path}", path);
+        string text = ReadAllText(path);
+        string trimmed = text.TrimStart();
+        if (trimmed.StartsWith('['))
+        {
+            // One JSON array (sanitized-mbpp.json): records are numbered by their index, 1-based, and the error
+            // names the array element; JSON syntax errors carry the real line.
+            JsonDocument doc;
+            try { doc = JsonDocument.Parse(text, DataRecord.ReadOptions); }
+            catch (JsonException e) { throw new DatasetFormatException(path, (int)(e.LineNumber ?? 0) + 1, null, $"invalid JSON: {e.Message}"); }
+            int index = 0;
+            foreach (var element in doc.RootElement.EnumerateArray())
+            {
+                index++;
+                if (element.ValueKind != JsonValueKind.Object)
+                    throw new DatasetFormatException(path, index, null, $"array element {index} is not an object");
+                yield return new DataRecord(path, index, element.Clone());
+            }
+            yield break;
+        }
+
+        int lineNumber = 0;
+        using var reader = new StringReader(text);
+        for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line))
+                continue;
+            JsonElement element;
+            try { element = JsonDocument.Parse(line, DataRecord.ReadOptions).RootElement.Clone(); }
+            catch (JsonException e)
+            {
+                // Python's json writes NaN/Infinity (evalplus inputs do); System.Text.Json refuses them.
+                try { element = JsonDocument.Parse(PythonJson.ProtectNonFinite(line), DataRecord.ReadOptions).RootElement.Clone(); }
+                catch (JsonException) { throw new DatasetFormatException(path, lineNumber, null, $"invalid JSON: {e.Message}"); }
+            }
+            if (element.ValueKind != JsonValueKind.Object)
+                throw new DatasetFormatException(path, lineNumber, null, "a record must be a JSON object");
+            yield return new DataRecord(path, lineNumber, element);
+        }
+    }
+
+    public static string ReadAllText(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        if (bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
+        {
+            using var gz = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
+            using var sr = new StreamReader(gz, Encoding.UTF8);
+            return sr.ReadToEnd();
+        }
+        return Encoding.UTF8.GetString(bytes);
+    }
+
+    /// <summary>SHA-256 of the file's bytes as lower-case hex: the key of caches derived from the file.</summary>
+    public static string Sha256(string path)
+    {
+        using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(stream));
+    }
+}

@@ -1,0 +1,138 @@
+using Rlef.Engine.Kernels;
+
+namespace Rlef.Engine.Tests.Kernels;
+
+// The fast paths (packed micro-kernels, thin products, threading) against the triple-loop reference.
+[Collection(EngineThreadsCollection.Name)]
+public class GemmTests
+{
+    public static TheoryData<int, int, int> Shapes => new()
+    {
+        { 1, 1, 1 }, { 1, 7, 3 }, { 3, 1, 5 }, { 2, 17, 33 }, { 5, 50, 9 }, { 7, 13, 11 },
+        { 8, 48, 16 }, { 9, 49, 17 }, { 13, 97, 31 }, { 31, 61, 67 }, { 64, 96, 64 }, { 37, 101, 300 },
+        { 97, 53, 259 }, { 130, 200, 20 }, { 16, 3, 40 }, { 40, 5, 16 }, { 4, 300, 50 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void EveryLayoutMatchesReference(int m, int n, int k)
+    {
+        foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+            foreach (var layout in Enum.GetValues<GemmLayout>())
+                foreach (bool accumulate in new[] { false, true })
+                    CheckAgainstReference(isa, layout, m, n, k, accumulate, threads: 2);
+    }
+
+    [Fact]
+    public void SmallCacheBlocksCoverEveryBlockLoop()
+    {
+        // Blocks smaller than the matrices exercise the KC (k split, accumulate into C), MC and NC loops.
+        var saved = (Gemm.KC, Gemm.MC, Gemm.NC);
+        try
+        {
+            (Gemm.KC, Gemm.MC, Gemm.NC) = (20, 16, 96);
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+                foreach (var layout in Enum.GetValues<GemmLayout>())
+                    foreach (bool accumulate in new[] { false, true })
+                        CheckAgainstReference(isa, layout, 45, 211, 67, accumulate, threads: 1);
+        }
+        finally
+        {
+            (Gemm.KC, Gemm.MC, Gemm.NC) = saved;
+        }
+    }
+
+    [Fact]
+    public void ZeroInnerDimensionClearsOrKeepsC()
+    {
+        float[] c = [1, 2, 3, 4, 5, 6];
+        Gemm.NN([], [], c, 2, 3, 0, accumulate: true);
+        Assert.Equal([1, 2, 3, 4, 5, 6], c);
+        foreach (var layout in Enum.GetValues<GemmLayout>())
+        {
+            c = [1, 2, 3, 4, 5, 6];
+            GemmBenchmark.Run(layout, [], [], c, new GemmShape("k0", 2, 3, 0));
+            Assert.All(c, x => Assert.Equal(0f, x));
+        }
+    }
+
+    [Fact]
+    public void MultiThreadedEqualsSingleThreadedBitForBit()
+    {
+        var random = new Random(7);
+        foreach (var (m, n, k) in new[] { (256, 768, 300), (700, 96, 128), (3, 5000, 64), (300, 2, 64) })
+            foreach (var layout in Enum.GetValues<GemmLayout>())
+            {
+                var a = Random(random, m * k);
+                var b = Random(random, k * n);
+                var shape = new GemmShape("t", m, n, k);
+                var one = new float[m * n];
+                var two = new float[m * n];
+                WithThreads(1, () => GemmBenchmark.Run(layout, a, b, one, shape));
+                WithThreads(2, () => GemmBenchmark.Run(layout, a, b, two, shape));
+                Assert.Equal(one, two);
+            }
+    }
+
+    [Fact]
+    public void ShortBuffersAreRejectedWithTheDimension()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Gemm.NT(new float[5], new float[6], new float[4], 2, 2, 3));
+        Assert.Contains("A has 5 elements", e.Message);
+    }
+
+    private static void CheckAgainstReference(GemmIsa isa, GemmLayout layout, int m, int n, int k, bool accumulate, int threads)
+    {
+        var random = new Random(m * 10007 + n * 101 + k);
+        var a = Random(random, m * k);
+        var b = Random(random, k * n);
+        var expected = Random(random, m * n);
+        var actual = (float[])expected.Clone();
+        Gemm.Reference(a, b, expected, m, n, k, transA: layout == GemmLayout.TN, transB: layout == GemmLayout.NT, accumulate);
+        var savedIsa = Gemm.Isa;
+        try
+        {
+            Gemm.Isa = isa;
+            WithThreads(threads, () =>
+            {
+                switch (layout)
+                {
+                    case GemmLayout.NN: Gemm.NN(a, b, actual, m, n, k, accumulate); break;
+                    case GemmLayout.NT: Gemm.NT(a, b, actual, m, n, k, accumulate); break;
+                    default: Gemm.TN(a, b, actual, m, n, k, accumulate); break;
+                }
+            });
+        }
+        finally
+        {
+            Gemm.Isa = savedIsa;
+        }
+        // Summation order differs from the reference; the bound scales with √k times the operand magnitude (≤ 1).
+        float tolerance = 1e-5f * (k + 1);
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(expected[i] - actual[i]) <= tolerance,
+                $"{isa} {layout} m={m} n={n} k={k} acc={accumulate}: C[{i / n},{i % n}] = {actual[i]}, expected {expected[i]}");
+    }
+
+    private static void WithThreads(int threads, Action action)
+    {
+        int saved = EngineThreads.Degree;
+        EngineThreads.Degree = threads;
+        try { action(); }
+        finally { EngineThreads.Degree = saved; }
+    }
+
+    private static float[] Random(Random random, int length)
+    {
+        var data = new float[length];
+        for (int i = 0; i < length; i++) data[i] = (float)(random.NextDouble() * 2 - 1);
+        return data;
+    }
+}
+
+/// <summary>Tests that change process-wide engine settings (thread count, kernel choice) run one at a time.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EngineThreadsCollection
+{
+    public const string Name = "Engine global settings";
+}
