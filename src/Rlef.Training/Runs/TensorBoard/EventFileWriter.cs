@@ -27,7 +27,7 @@ public sealed class EventFileWriter : IDisposable
         for (int counter = 0; ; counter++)
         {
             string candidate = System.IO.Path.Combine(directory,
-                $"events.out.tfevents.{seconds:D10}.{Environment.MachineName}.{Environment.ProcessId}.{counter}");
+                $"events.out.tfevents.{seconds:D10}.{System.Environment.MachineName}.{System.Environment.ProcessId}.{counter}");
             if (File.Exists(candidate)) continue;
             Path = candidate;
             _stream = new FileStream(Path, FileMode.CreateNew, FileAccess.Write, FileShare.Read);
