@@ -13,7 +13,7 @@ using Rlef.Training.Runs;
 namespace Rlef.Training.Rl;
 
 /// <summary>What one iteration did (for tests, the CLI and the time split).</summary>
-public sealed record IterationReport(long Iteration, long FirstStep, long LastStep, RolloutStats Rollouts,
+public sealed record IterationReport(long Iteration, long FirstStep, long LastStep, IReadOnlyList<string> ProblemIds, RolloutStats Rollouts,
     IReadOnlyList<PpoUpdateResult> Updates, double GenerationSeconds, double SandboxSeconds, double ScoringSeconds,
     double UpdateSeconds, double? ValidationSolveRate, bool Checkpointed);
 
@@ -165,7 +165,7 @@ public sealed class RlefTrainer
         }
         bool checkpoint = validation is not null || Crossed(before, step, _config.Schedule.CheckpointEvery) || step >= _config.Schedule.TotalUpdates;
         if (checkpoint) SaveCheckpoint();
-        return new IterationReport(iteration, firstStep, step, batch.Stats, updates, collected.GenerationSeconds,
+        return new IterationReport(iteration, firstStep, step, problems.Select(p => p.Id).ToArray(), batch.Stats, updates, collected.GenerationSeconds,
             collected.SandboxSeconds, collected.ScoringSeconds, updateSeconds, validation, checkpoint);
     }
 
