@@ -10,8 +10,9 @@ using EngineMessage = Rlef.Engine.Tokenizers.ChatMessage;
 namespace Rlef.Training.Tests.Rl;
 
 /// <summary>
-/// The learning task: "print N" problems (N a random digit) in the CodeContests prompt, solved by
-/// <c>print(N)</c> in a python fence; and a tiny from-scratch model with the byte tokenizer.
+/// The learning task: "print N" problems (N a random digit, also given on stdin) in the CodeContests prompt, solved
+/// by <c>print(input())</c> (or by <c>print(N)</c>) in a python fence; and a tiny from-scratch model with the byte
+/// tokenizer. Echoing stdin is the behaviour RL can find without first learning to copy a digit from 150 tokens back.
 /// </summary>
 public static class PrintTask
 {
@@ -21,8 +22,8 @@ public static class PrintTask
     {
         Id = $"print-{id}-{n}",
         Family = ProblemFamily.CodeContests,
-        Statement = $"Print the number {n}",
-        PublicTests = [new ProblemTest(TestCase.Stdio("", $"{n}\n"), "")],
+        Statement = $"The input is the number {n}. Print it",
+        PublicTests = [new ProblemTest(TestCase.Stdio($"{n}\n", $"{n}\n"), $"{n}\n")],
     };
 
     public static List<Problem> Problems(int count, ulong seed)
@@ -31,23 +32,32 @@ public static class PrintTask
         return Enumerable.Range(0, count).Select(i => Problem(i, rng.NextInt(10))).ToList();
     }
 
-    public static string Reply(int n) => $"```python\nprint({n})\n```";
+    public static string Reply(string expression) => $"```python\nprint({expression})\n```";
 
     /// <summary>A tiny Llama: d = 64, 2 layers, the byte vocabulary.</summary>
     public static LlamaModel Model(int seed = 7) => LlamaModel.CreateRandom(
         LlamaConfig.Create(vocabSize: Format.Tokenizer.VocabSize, hiddenSize: 64, layers: 2, heads: 4, kvHeads: 4, intermediateSize: 128, maxPositions: 512), seed);
 
     /// <summary>
-    /// SFT trajectories that teach the answer format but not the task: the printed digit is random, unrelated to the
-    /// prompt, so the warm-started policy solves about one problem in ten.
+    /// SFT trajectories that teach the answer format and a mix of programs, mostly wrong: 1 in 20 echoes the input
+    /// (always right), 9 in 20 print a random digit (right one time in ten), the rest print the input plus one or with a
+    /// digit appended (always wrong). The warm-started policy solves about one problem in ten; RL must find the echo.
     /// </summary>
-    public static List<SftTrajectory> FormatOnlyTrajectories(IReadOnlyList<Problem> problems, ulong seed, bool correct = false)
+    public static List<SftTrajectory> WarmStartTrajectories(IReadOnlyList<Problem> problems, ulong seed)
     {
         var rng = new Xoshiro256(seed);
         return problems.Select(p =>
         {
             int[] prompt = Format.EncodeChat([EngineMessage.User(Rlef.Environment.Episodes.Templates.InitialPrompt(p))], addGenerationPrompt: true);
-            int[] reply = [.. Format.Tokenizer.Encode(Reply(correct ? int.Parse(p.Statement[^1..]) : rng.NextInt(10))), ByteTokenizer.EndOfTurn];
+            int pick = rng.NextInt(20);
+            string expression = pick switch
+            {
+                0 => "input()",
+                < 10 => rng.NextInt(10).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                < 15 => "int(input())+1",
+                _ => "input()+'0'",
+            };
+            int[] reply = [.. Format.Tokenizer.Encode(Reply(expression)), ByteTokenizer.EndOfTurn];
             return new SftTrajectory(p.Id, [new SftTurn(prompt, reply)], Solved: true);
         }).ToList();
     }
@@ -62,7 +72,7 @@ public static class PrintTask
         },
         Ablation = new AblationConfig { SingleTurn = true },
         Optimizer = new OptimizerConfig { LearningRate = learningRate, WarmupSteps = 2, WeightDecay = 0.0 },
-        Sft = new SftConfig { LearningRate = 3e-3, Epochs = 1 },
+        Sft = new SftConfig { LearningRate = 1e-2, Epochs = 1 },
         Schedule = new ScheduleConfig { TotalUpdates = totalUpdates, EvalEvery = 1000, CheckpointEvery = 1000, Seed = 3 },
         Engine = new EngineConfig { GenerationBatch = 64, BatchWindowMs = 2 },
     };
