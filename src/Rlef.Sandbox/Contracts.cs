@@ -64,7 +64,12 @@ public enum TestKind
     Stdio,
     /// <summary>Call <see cref="TestCase.EntryPoint"/> with the JSON argument list, compare the returned value.</summary>
     Call,
-    /// <summary>Run <see cref="TestCase.AssertSource"/> (e.g. `assert f(1) == 2`) after the solution's code.</summary>
+    /// <summary>
+    /// Run <see cref="TestCase.AssertSource"/> (e.g. `assert f(1) == 2`) after the solution's code. The pass is
+    /// reported from inside the program's own process, so code written to subvert the harness (e.g. writing a fake
+    /// result to its report pipe) could forge one; where a verdict decides a reward or a score, prefer
+    /// <see cref="Call"/> tests, whose returned value is compared on the host.
+    /// </summary>
     Assert,
 }
 
@@ -135,12 +140,22 @@ public sealed record TestResult
     public required Verdict Verdict { get; init; }
     public string Stdout { get; init; } = "";
     public string Stderr { get; init; } = "";
+    /// <summary>Wall time of the test's own process inside the sandbox (fork to exit), in milliseconds.</summary>
     public double TimeMs { get; init; }
+    /// <summary>
+    /// Latency of this test as the host saw it: the round trip to a warm worker (<see cref="SandboxPool"/>), or
+    /// the whole fresh sandbox start, job and test (<see cref="FreshProcessExecutor"/>). 0 when not measured.
+    /// </summary>
+    public double HostMs { get; init; }
     /// <summary>Expected output / value (wrong answers).</summary>
     public string? Expected { get; init; }
     /// <summary>Actual output (stdio) or returned value in the runner's encoding (call).</summary>
     public string? Actual { get; init; }
-    /// <summary>Shortened traceback (paths rewritten to solution.py, runner frames removed) or other message.</summary>
+    /// <summary>
+    /// Shortened traceback (paths rewritten to solution.py, runner frames removed, ≈512 characters keeping the first
+    /// and last lines), "AssertionError: message" for a failed assert test, the compiler's message for syntax_error,
+    /// or a short description of the limit that was hit.
+    /// </summary>
     public string? Error { get; init; }
 }
 

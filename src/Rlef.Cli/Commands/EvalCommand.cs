@@ -1,14 +1,286 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using Rlef.Environment.Episodes;
+using Rlef.Environment.Policies;
+using Rlef.Environment.Problems;
+using Rlef.Environment.Rollouts;
+using Rlef.Environment.Running;
+using Rlef.Evaluation;
+using Rlef.Sandbox;
+using Spectre.Console;
 
 namespace Rlef.Cli.Commands;
 
-// Placeholder until the issue that owns this verb lands; it reports that plainly instead of pretending.
+/// <summary>
+/// `rlef eval`: N rollouts per problem of a benchmark against a policy, persisted as they finish (an interrupted run
+/// resumes), then the RLEF.md §4 metrics: a table on the terminal, DIR/summary.json and DIR/report.md.
+/// </summary>
 public static class EvalCommand
 {
+    /// <summary>Everything `rlef eval` takes; the command line fills it, tests build it directly.</summary>
+    public sealed record Settings
+    {
+        public required ProblemFamily Dataset { get; init; }
+        public required string DataPath { get; init; }
+        public required string Policy { get; init; }
+        public required string OutputDirectory { get; init; }
+        public int Rollouts { get; init; } = 1;
+        public int TurnLimit { get; init; } = 3;
+        public double Temperature { get; init; } = 0.2;
+        public double TopP { get; init; } = 0.95;
+        public int MaxTokens { get; init; } = 2048;
+        public int? Limit { get; init; }
+        public FeedbackMode Feedback { get; init; } = FeedbackMode.Real;
+        public string? RandomFeedbackPool { get; init; }
+        public int Workers { get; init; } = 8;
+        public int? SandboxWorkers { get; init; }
+        public int? Concurrency { get; init; }
+        public string ApiKeyVariable { get; init; } = "OPENAI_API_KEY";
+        public bool Prefill { get; init; } = true;
+        public int Retries { get; init; } = 5;
+        public double RequestTimeoutSeconds { get; init; } = 300;
+        public string? CacheDirectory { get; init; }
+        public bool NoIsolation { get; init; }
+    }
+
     public static Command Create()
     {
-        var command = new Command("eval", "(not built yet)");
-        command.SetAction(_ => { Console.Error.WriteLine("rlef eval: not built yet."); return 2; });
+        var dataset = new Option<string>("--dataset") { Description = "codecontests, humaneval, humanevalplus, mbpp, mbppplus or apps", Required = true };
+        dataset.AcceptOnlyFromAmong("codecontests", "humaneval", "humanevalplus", "mbpp", "mbppplus", "apps");
+        var data = new Option<string>("--data") { Description = "The dataset file (JSON/JSONL, gzip or not)", Required = true };
+        var policy = new Option<string>("--policy") { Description = "openai:URL#MODEL (URL = API base, e.g. http://127.0.0.1:8000/v1), replay:FILE (JSONL {task_id, replies}) or canonical (the dataset's reference solutions: checks and times the harness)", Required = true };
+        var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per problem", DefaultValueFactory = _ => 1 };
+        var turns = new Option<int>("--turns") { Description = "Turn limit (RLEF.md §1: 3)", DefaultValueFactory = _ => 3 };
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (RLEF.md §4: 0.2 for 1@3, 1.0 for 10@100)", DefaultValueFactory = _ => 0.2 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling (RLEF.md §4: 0.95)", DefaultValueFactory = _ => 0.95 };
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Token limit per reply", DefaultValueFactory = _ => 2048 };
+        var output = new Option<string>("--out") { Description = "Output directory (rollouts.jsonl, run.json, summary.json, report.md); rerun to resume", Required = true };
+        var limit = new Option<int?>("--limit") { Description = "Only the first N problems of the file" };
+        var feedback = new Option<string>("--feedback") { Description = "real (the paper's), random (another problem's incorrect program) or none (\"Give it another try.\" only)", DefaultValueFactory = _ => "real" };
+        feedback.AcceptOnlyFromAmong("real", "random", "none");
+        var pool = new Option<string?>("--random-feedback-pool") { Description = "rollouts.jsonl of an earlier run whose failed turns feed --feedback random (this run's failed turns are added as they come)" };
+        var workers = new Option<int>("--workers") { Description = "Rollouts in flight at once", DefaultValueFactory = _ => 8 };
+        var sandboxWorkers = new Option<int?>("--sandbox-workers") { Description = "Warm sandbox workers (default: one per core)" };
+        var concurrency = new Option<int?>("--concurrency") { Description = "HTTP requests in flight at once (default: --workers)" };
+        var apiKey = new Option<string>("--api-key-env") { Description = "Environment variable holding the API key", DefaultValueFactory = _ => "OPENAI_API_KEY" };
+        var noPrefill = new Option<bool>("--no-prefill") { Description = "Do not send HumanEval's assistant prefix for continuation (for servers without continue_final_message)" };
+        var retries = new Option<int>("--retries") { Description = "Retries on 429/5xx/timeouts, with exponential backoff", DefaultValueFactory = _ => 5 };
+        var timeout = new Option<double>("--request-timeout") { Description = "Seconds per HTTP attempt", DefaultValueFactory = _ => 300 };
+        var cache = new Option<string?>("--cache") { Description = "Directory of cached expected values for HumanEval+/MBPP+ (default ~/.cache/rlef/expected)" };
+        var noIsolation = new Option<bool>("--no-isolation") { Description = "Run code without bubblewrap (debugging only: untrusted code on the host)" };
+
+        var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (RLEF.md §4).");
+        foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool,
+                     workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation })
+            command.Options.Add(o);
+        command.SetAction(async (parse, ct) =>
+        {
+            var settings = new Settings
+            {
+                Dataset = ProblemFamilies.Parse(parse.GetValue(dataset)!),
+                DataPath = parse.GetValue(data)!,
+                Policy = parse.GetValue(policy)!,
+                OutputDirectory = parse.GetValue(output)!,
+                Rollouts = parse.GetValue(rollouts),
+                TurnLimit = parse.GetValue(turns),
+                Temperature = parse.GetValue(temperature),
+                TopP = parse.GetValue(topP),
+                MaxTokens = parse.GetValue(maxTokens),
+                Limit = parse.GetValue(limit),
+                Feedback = Enum.Parse<FeedbackMode>(parse.GetValue(feedback)!, ignoreCase: true),
+                RandomFeedbackPool = parse.GetValue(pool),
+                Workers = parse.GetValue(workers),
+                SandboxWorkers = parse.GetValue(sandboxWorkers),
+                Concurrency = parse.GetValue(concurrency),
+                ApiKeyVariable = parse.GetValue(apiKey)!,
+                Prefill = !parse.GetValue(noPrefill),
+                Retries = parse.GetValue(retries),
+                RequestTimeoutSeconds = parse.GetValue(timeout),
+                CacheDirectory = parse.GetValue(cache),
+                NoIsolation = parse.GetValue(noIsolation),
+            };
+            try
+            {
+                return await RunAsync(settings, AnsiConsole.Console, ct);
+            }
+            catch (Exception e) when (e is DatasetFormatException or FileNotFoundException or InvalidDataException or FormatException
+                                          or InvalidOperationException or ArgumentException)
+            {
+                Console.Error.WriteLine($"rlef eval: {e.Message}");
+                return 2;
+            }
+        });
         return command;
+    }
+
+    /// <summary>The whole command: load, (compute expected values), roll out, report. Returns the exit code.</summary>
+    public static async Task<int> RunAsync(Settings s, IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        if (s.Rollouts < 1 || s.TurnLimit < 1 || s.Workers < 1)
+            throw new ArgumentException("--rollouts, --turns and --workers must be at least 1");
+
+        var problems = DatasetLoader.Load(s.Dataset, s.DataPath);
+        if (s.Limit is int n)
+            problems = problems.Take(n).ToList();
+        if (problems.Count == 0)
+            throw new InvalidDataException($"{s.DataPath}: no problems");
+        if (problems.FirstOrDefault(p => !p.HasTests) is { } untested)
+            throw new InvalidDataException(
+                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. the CodeT copy of " +
+                "CodeContests in shared/data); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
+
+        using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
+        {
+            BaseUrl = url,
+            Model = model,
+            ApiKeyVariable = s.ApiKeyVariable,
+            Temperature = s.Temperature,
+            TopP = s.TopP,
+            MaxTokens = s.MaxTokens,
+            MaxConcurrency = s.Concurrency ?? s.Workers,
+            MaxRetries = s.Retries,
+            RequestTimeout = TimeSpan.FromSeconds(s.RequestTimeoutSeconds),
+            Prefill = s.Prefill,
+        }));
+        bool sampling = s.Policy.StartsWith("openai:", StringComparison.Ordinal);
+        var settings = new RunSettings
+        {
+            Dataset = s.Dataset.ToName(),
+            DataSha256 = DataFile.Sha256(s.DataPath),
+            Policy = policy.Inner.Describe(),
+            TurnLimit = s.TurnLimit,
+            Feedback = s.Feedback.ToString().ToLowerInvariant(),
+            Temperature = sampling ? s.Temperature : null,
+            TopP = sampling ? s.TopP : null,
+            MaxTokens = sampling ? s.MaxTokens : null,
+        };
+        EvaluationRun.CheckOrWriteSettings(s.OutputDirectory, settings);
+
+        await using ICodeExecutor executor = new SandboxPool(new SandboxOptions
+        {
+            Workers = s.SandboxWorkers ?? System.Environment.ProcessorCount,
+            Isolation = !s.NoIsolation,
+        });
+
+        var expectedClock = System.Diagnostics.Stopwatch.StartNew();
+        if (DatasetLoader.NeedsExpectedValues(s.Dataset))
+        {
+            ExpectedValues.Result filled = null!;
+            await console.Status().StartAsync("computing expected values with the canonical solutions (cached afterwards)", async ctx =>
+            {
+                filled = await ExpectedValues.FillAsync(problems, s.DataPath, executor, s.CacheDirectory, parallelism: s.Workers,
+                    progress: (done, total) => ctx.Status($"computing expected values: {done}/{total} problems"), cancellationToken: cancellationToken);
+            });
+            problems = filled.Problems;
+            foreach (string d in filled.Dropped)
+                console.MarkupLineInterpolated($"[yellow]dropped test[/] {d}");
+            console.WriteLine(FormattableString.Invariant(
+                $"expected values: {(filled.FromCache ? "from the cache" : "computed")} in {expectedClock.Elapsed.TotalSeconds:0.0} s"));
+        }
+        double expectedSeconds = expectedClock.Elapsed.TotalSeconds;
+
+        IncorrectProgramPool? pool = null;
+        if (s.Feedback == FeedbackMode.Random)
+        {
+            pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
+            console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
+            if (pool.Count == 0)
+                console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
+        }
+
+        var episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback };
+        var run = new EvaluationRun(problems, policy.Inner, executor, episode, s.Rollouts, s.Workers, s.OutputDirectory) { IncorrectPrograms = pool };
+        EvaluationRun.Result result = null!;
+        await console.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .StartAsync(async ctx =>
+            {
+                var task = ctx.AddTask("rollouts", maxValue: problems.Count * s.Rollouts);
+                result = await run.RunAsync(p =>
+                {
+                    task.Value = p.Done;
+                    string errors = p.Failed > 0 ? FormattableString.Invariant($" · {p.Failed} errors") : "";
+                    task.Description = FormattableString.Invariant($"{p.Done}/{p.Total} rollouts · {p.RolloutsPerSecond:0.00}/s · solved {100 * p.SolveRate:0.0}%{errors}");
+                }, cancellationToken);
+            });
+        if (result.RepairNote is not null)
+            console.MarkupLineInterpolated($"[yellow]{result.RepairNote}[/]");
+
+        var timing = Timing.From(result.FinishedThisSession, problems.Count, result.Elapsed) with { ExpectedValuesSeconds = expectedSeconds };
+        File.WriteAllText(Path.Combine(s.OutputDirectory, "timing.json"), JsonSerializer.Serialize(timing, new JsonSerializerOptions(RolloutStore.Json) { WriteIndented = true }) + "\n");
+
+        if (result.Rollouts.Count == 0)
+        {
+            console.MarkupLine("[red]no rollout finished[/]; see errors.log");
+            return 1;
+        }
+        var report = EvaluationReport.Compute(result.Rollouts.Select(ToSummary).ToList(), new EvaluationOptions
+        {
+            TurnLimit = s.TurnLimit,
+            Dataset = s.Dataset.ToName(),
+            Policy = policy.Inner.Describe(),
+            FeedbackMode = s.Feedback == FeedbackMode.Real ? "execution" : s.Feedback.ToString().ToLowerInvariant(),
+        });
+        ReportWriter.Write(s.OutputDirectory, report);
+
+        var table = new Table().Title(Markup.Escape($"{s.Dataset.ToName()} · {policy.Inner.Describe()} · {report.ProblemCount} problems · {report.RolloutsPerProblemText} rollouts/problem"));
+        table.AddColumn("metric").AddColumn("setting").AddColumn(new TableColumn("value [[95% CI]]").RightAligned());
+        foreach (var row in report.ToTable())
+            table.AddRow(Markup.Escape(row.Metric), Markup.Escape(row.Setting), Markup.Escape(row.Estimate.ToPercentText()));
+        console.Write(table);
+        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{timing.ProblemsPerSecond:0.00} problems/s · {timing.RolloutsPerSecond:0.00} rollouts/s this session · summed over rollouts: " +
+            $"sandbox {timing.SandboxSeconds:0.0} s, policy {timing.PolicySeconds:0.0} s, harness {timing.HarnessSeconds:0.0} s"));
+        console.MarkupLineInterpolated($"wrote {Path.Combine(s.OutputDirectory, ReportWriter.SummaryFile)} and {Path.Combine(s.OutputDirectory, ReportWriter.MarkdownFile)}");
+        if (result.Errors > 0)
+        {
+            console.MarkupLineInterpolated($"[red]{result.Errors} rollouts failed[/] (see {Path.Combine(s.OutputDirectory, EvaluationRun.ErrorsFile)}); rerun the same command to retry them");
+            return 1;
+        }
+        return 0;
+    }
+
+    /// <summary>The metrics' view of a rollout.</summary>
+    public static RolloutSummary ToSummary(Rollout r) => new(
+        r.TaskId,
+        r.Turns.Select(t => new TurnSummary(t.PublicOutcome switch
+        {
+            Rlef.Environment.Rollouts.TurnOutcome.Passed => Rlef.Evaluation.TurnOutcome.Passed,
+            Rlef.Environment.Rollouts.TurnOutcome.WrongOutput => Rlef.Evaluation.TurnOutcome.WrongOutput,
+            Rlef.Environment.Rollouts.TurnOutcome.Exception => Rlef.Evaluation.TurnOutcome.Exception,
+            Rlef.Environment.Rollouts.TurnOutcome.Timeout => Rlef.Evaluation.TurnOutcome.Timeout,
+            Rlef.Environment.Rollouts.TurnOutcome.OutOfMemory => Rlef.Evaluation.TurnOutcome.OutOfMemory,
+            _ => Rlef.Evaluation.TurnOutcome.InvalidCode,
+        }, t.Code ?? "")).ToList(),
+        r.PassedAll);
+
+    /// <summary>Where this session's time went (resumed rollouts excluded). Sums are over rollouts (they overlap when
+    /// workers run in parallel); the harness share is wall time inside episodes not spent waiting for the policy or
+    /// the sandbox (prompt building, code extraction, feedback rendering, bookkeeping).</summary>
+    public sealed record Timing(int Problems, int Rollouts, double WallSeconds, double ProblemsPerSecond, double RolloutsPerSecond,
+        double SandboxSeconds, double PolicySeconds, double HarnessSeconds)
+    {
+        /// <summary>Time spent before the rollouts computing (or reading) HumanEval+/MBPP+ expected values.</summary>
+        public double ExpectedValuesSeconds { get; init; }
+
+        public static Timing From(IReadOnlyList<Rollout> rollouts, int problems, TimeSpan elapsed)
+        {
+            double wall = Math.Max(elapsed.TotalSeconds, 1e-9);
+            double sandbox = rollouts.Sum(r => r.SandboxMs) / 1000, policy = rollouts.Sum(r => r.PolicyMs) / 1000;
+            double episodes = rollouts.Sum(r => r.WallMs) / 1000;
+            int rolloutsPerProblem = problems > 0 ? Math.Max(1, rollouts.Count / problems) : 1;
+            return new Timing(problems, rollouts.Count, elapsed.TotalSeconds, rollouts.Count / (double)rolloutsPerProblem / wall,
+                rollouts.Count / wall, sandbox, policy, Math.Max(0, episodes - sandbox - policy));
+        }
+    }
+
+    private static DisposablePolicy AsDisposable(IPolicy policy) => new(policy);
+
+    private sealed class DisposablePolicy(IPolicy inner) : IDisposable
+    {
+        public IPolicy Inner { get; } = inner;
+        public void Dispose() => (Inner as IDisposable)?.Dispose();
     }
 }

@@ -99,11 +99,13 @@ public static class TokenizeCommand
     private static void MeasureThroughput(string spec, string text)
     {
         double mb = Encoding.UTF8.GetByteCount(text) / 1e6;
+        var load = Stopwatch.StartNew();
         var tokenizer = TokenizerLoader.Load(spec).Tokenizer;
+        double loadSeconds = load.Elapsed.TotalSeconds;
         var (tokens, coldWall, coldCpu) = Timed(() => tokenizer.Encode(text).Length);
         var warm = Enumerable.Range(0, 5).Select(_ => Timed(() => tokenizer.Encode(text).Length)).ToList();
         double warmWall = warm.Select(w => w.Wall).Order().ElementAt(2), warmCpu = warm.Select(w => w.Cpu).Order().ElementAt(2);
-        Console.Error.WriteLine($"{spec}: {mb:F2} MB, {tokens} tokens ({mb * 1e6 / tokens:F2} bytes/token), 1 thread");
+        Console.Error.WriteLine($"{spec}: loaded in {loadSeconds:F2} s; {mb:F2} MB, {tokens} tokens ({mb * 1e6 / tokens:F2} bytes/token), 1 thread");
         Console.Error.WriteLine($"  first pass (empty cache):    {mb / coldWall,6:F1} MB/s wall, {mb / coldCpu,6:F1} MB/s per CPU-second");
         Console.Error.WriteLine($"  cached passes (median of 5): {mb / warmWall,6:F1} MB/s wall, {mb / warmCpu,6:F1} MB/s per CPU-second");
     }

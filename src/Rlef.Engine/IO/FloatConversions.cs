@@ -51,8 +51,18 @@ public static unsafe class FloatConversions
         return Vector512.ConditionalSelect(isNaN, quietNaN, rounded);
     }
 
-    /// <summary>destination[i] = fp32(source[i]) for bf16 bit patterns read from <paramref name="source"/> (unaligned allowed).</summary>
-    public static void FromBFloat16(byte* source, Span<float> destination)
+    /// <summary>destination[i] = fp32(source[i]) for bf16 bit patterns.</summary>
+    public static void FromBFloat16(ReadOnlySpan<ushort> source, Span<float> destination)
+    {
+        if (destination.Length < source.Length) throw new ArgumentException("FromBFloat16: destination is shorter than source.");
+        fixed (ushort* src = source) FromBFloat16((byte*)src, destination[..source.Length]);
+    }
+
+    /// <summary>destination[i] = fp32(source[i]) for fp16 values.</summary>
+    public static void FromHalf(ReadOnlySpan<Half> source, Span<float> destination) => TensorPrimitives.ConvertToSingle(source, destination);
+
+    /// <summary>destination[i] = fp32 of the bf16 bit pattern i at <paramref name="source"/> (unaligned allowed).</summary>
+    internal static void FromBFloat16(byte* source, Span<float> destination)
     {
         int n = destination.Length, i = 0;
         fixed (float* dst = destination)
@@ -72,7 +82,7 @@ public static unsafe class FloatConversions
 
     public static void ToHalf(ReadOnlySpan<float> source, Span<Half> destination) => TensorPrimitives.ConvertToHalf(source, destination);
 
-    /// <summary>destination[i] = fp32(source[i]) for fp16 values at <paramref name="source"/> (unaligned allowed).</summary>
-    public static void FromHalf(byte* source, Span<float> destination) =>
+    /// <summary>destination[i] = fp32 of the fp16 value i at <paramref name="source"/> (unaligned allowed).</summary>
+    internal static void FromHalf(byte* source, Span<float> destination) =>
         TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(source, destination.Length), destination);
 }

@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Rlef.Engine.Layers;
 
 /// <summary>
@@ -5,13 +9,13 @@ namespace Rlef.Engine.Layers;
 /// h / (heads / kvHeads). Keys and values live in a cache laid out [B, capacity, kvHeads, d]; the Tq new queries
 /// sit at columns [past, past + Tq) and see keys [start[b], column]. start[b] &gt; 0 masks a sequence's left padding.
 /// The forward saves only the log-sum-exp of each score row; the backward recomputes the probabilities from it
-/// (memory O(T) per head instead of O(T²), at the price of one more Q·Kᵀ).
+/// (memory O(T) per head instead of O(T²), at the price of one more Q·Kᵀ) in the same pass that uses them.
 /// </summary>
 public static class Attention
 {
     /// <summary>Floats of scratch that Forward and Backward need for these sizes (keys = past + Tq, or the cache capacity).</summary>
     public static int ScratchSize(int batch, int tq, int keys, int heads, int kvHeads, int headDim)
-        => batch * heads * keys + batch * kvHeads * (2 * headDim + 2) * tq;
+        => batch * heads * Math.Max(keys, tq);
 
     // output[B,Tq,H,d], lse[B,H,Tq], q[B,Tq,H,d]; k,v[B,capacity,KVH,d]; start[B] or null; scratch ≥ ScratchSize
     public static void Forward(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
@@ -20,39 +24,29 @@ public static class Attention
         CheckHeads(heads, kvHeads);
         int group = heads / kvHeads, d = headDim, tk = past + tq;
         float scale = 1f / MathF.Sqrt(d);
-        // Without a cache (training, scoring), every key row is read by Tq queries: transpose each (sequence, kv head)
-        // block of K to [d, T] once, so that a row of scores is d vector AXPYs over keys instead of T short dot products.
-        bool transposed = past == 0 && capacity == tq;
-        int kTOffset = batch * heads * tk;
-        if (transposed)
-            Parallelism.For(batch * kvHeads, (long)tq * d, bg => Transpose(k, scratch.AsSpan(kTOffset + bg * d * tq, d * tq), bg / kvHeads, bg % kvHeads, tq, kvHeads, d));
         Parallelism.For(batch * heads, (long)tq * tk * d * 2, bh =>
         {
             int b = bh / heads, h = bh % heads, g = h / group;
             int s0 = start?[b] ?? 0;
             var scores = scratch.AsSpan(bh * tk, tk);
+            ref float k0 = ref MemoryMarshal.GetArrayDataReference(k);
+            ref float v0 = ref MemoryMarshal.GetArrayDataReference(v);
             for (int i = 0; i < tq; i++)
             {
-                var qi = q.AsSpan(((b * tq + i) * heads + h) * d, d);
-                var oi = output.AsSpan(((b * tq + i) * heads + h) * d, d);
-                oi.Clear();
+                int row = ((b * tq + i) * heads + h) * d;
+                ref float qi = ref q[row];
+                ref float oi = ref output[row];
+                output.AsSpan(row, d).Clear();
                 int last = past + i;
                 if (last < s0) { lse[bh * tq + i] = float.PositiveInfinity; continue; } // a padding query: no keys
-                var row = scores[s0..(last + 1)];
-                if (transposed)
-                {
-                    row.Clear();
-                    var kT = scratch.AsSpan(kTOffset + (b * kvHeads + g) * d * tq, d * tq);
-                    for (int c = 0; c < d; c++) Simd.Axpy(scale * qi[c], kT.Slice(c * tq + s0, row.Length), row);
-                }
-                else
-                    for (int j = s0; j <= last; j++)
-                        scores[j] = scale * Simd.Dot(qi, k.AsSpan(((b * capacity + j) * kvHeads + g) * d, d));
-                float max = Simd.Max(row);
-                float sum = Simd.ExpShifted(row, max, row);
+                for (int j = s0; j <= last; j++)
+                    scores[j] = scale * Dot(ref qi, ref Unsafe.Add(ref k0, ((b * capacity + j) * kvHeads + g) * d), d);
+                var rowScores = scores[s0..(last + 1)];
+                float max = Simd.Max(rowScores);
+                float sum = Simd.ExpShifted(rowScores, max, rowScores);
                 float inv = 1f / sum;
                 for (int j = s0; j <= last; j++)
-                    Simd.Axpy(scores[j] * inv, v.AsSpan(((b * capacity + j) * kvHeads + g) * d, d), oi);
+                    Axpy(scores[j] * inv, ref Unsafe.Add(ref v0, ((b * capacity + j) * kvHeads + g) * d), ref oi, d);
                 lse[bh * tq + i] = max + MathF.Log(sum);
             }
         });
@@ -60,14 +54,14 @@ public static class Attention
 
     // Training-time backward (past = 0, capacity = T). Overwrites dq[B,T,H,d], dk and dv[B,T,KVH,d].
     // Parallel over (sequence, kv head): every query head of a group writes the same dk/dv rows, so a group is one task.
-    // With p = softmax(s), ds_j = p_j·(dp_j − D), D = Σ_j p_j·dp_j = dOut_i·out_i.
+    // One pass per (query i, key j): p = exp(s − lse) from the saved log-sum-exp, dp = dOut_i·v_j,
+    // ds = p·(dp − D) with D = Σ_j p_j·dp_j = dOut_i·out_i; then dq_i += ds·k_j, dk_j += ds·q_i, dv_j += p·dOut_i.
     public static void Backward(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
         float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
     {
         CheckHeads(heads, kvHeads);
         int group = heads / kvHeads, d = headDim;
         float scale = 1f / MathF.Sqrt(d);
-        int perTask = (2 * d + 2) * t;
         Parallelism.For(batch * kvHeads, (long)group * t * t * d * 4, bg =>
         {
             int b = bg / kvHeads, g = bg % kvHeads;
@@ -77,55 +71,110 @@ public static class Attention
                 dk.AsSpan(((b * t + j) * kvHeads + g) * d, d).Clear();
                 dv.AsSpan(((b * t + j) * kvHeads + g) * d, d).Clear();
             }
-            // This task's scratch: Kᵀ and Vᵀ of the group [d, T] (scores and dp as AXPYs over keys), then p and dp rows.
-            var block = scratch.AsSpan(bg * perTask, perTask);
-            var kT = block[..(d * t)];
-            var vT = block.Slice(d * t, d * t);
-            var p = block.Slice(2 * d * t, t);
-            var dp = block.Slice(2 * d * t + t, t);
-            Transpose(k, kT, b, g, t, kvHeads, d);
-            Transpose(v, vT, b, g, t, kvHeads, d);
+            ref float k0 = ref MemoryMarshal.GetArrayDataReference(k);
+            ref float v0 = ref MemoryMarshal.GetArrayDataReference(v);
+            ref float dk0 = ref MemoryMarshal.GetArrayDataReference(dk);
+            ref float dv0 = ref MemoryMarshal.GetArrayDataReference(dv);
             for (int h = g * group; h < (g + 1) * group; h++)
                 for (int i = 0; i < t; i++)
                 {
                     int row = ((b * t + i) * heads + h) * d;
-                    var qi = q.AsSpan(row, d);
-                    var dqi = dq.AsSpan(row, d);
-                    dqi.Clear();
+                    dq.AsSpan(row, d).Clear();
                     if (i < s0) continue;
-                    int count = i + 1 - s0;
-                    var doi = dOutput.AsSpan(row, d);
+                    ref float qi = ref q[row];
+                    ref float doi = ref dOutput[row];
+                    ref float dqi = ref dq[row];
                     float rowLse = lse[(b * heads + h) * t + i];
-                    float dsum = Simd.Dot(doi, output.AsSpan(row, d));
-                    var pRow = p.Slice(s0, count);
-                    var dpRow = dp.Slice(s0, count);
-                    pRow.Clear(); dpRow.Clear();
-                    for (int c = 0; c < d; c++)
-                    {
-                        Simd.Axpy(scale * qi[c], kT.Slice(c * t + s0, count), pRow);
-                        Simd.Axpy(doi[c], vT.Slice(c * t + s0, count), dpRow);
-                    }
-                    Simd.ExpShiftedScaleInPlace(pRow, rowLse, 1f);
+                    float dsum = Dot(ref doi, ref output[row], d);
                     for (int j = s0; j <= i; j++)
                     {
                         int kv = ((b * t + j) * kvHeads + g) * d;
-                        float ds = p[j] * (dp[j] - dsum) * scale;
-                        Simd.Axpy(ds, k.AsSpan(kv, d), dqi);
-                        Simd.Axpy(ds, qi, dk.AsSpan(kv, d));
-                        Simd.Axpy(p[j], doi, dv.AsSpan(kv, d));
+                        ref float kj = ref Unsafe.Add(ref k0, kv);
+                        ref float vj = ref Unsafe.Add(ref v0, kv);
+                        var (qk, dp) = DualDot(ref qi, ref kj, ref doi, ref vj, d);
+                        float p = MathF.Exp(scale * qk - rowLse);
+                        float ds = p * (dp - dsum) * scale;
+                        Axpy(ds, ref kj, ref dqi, d);
+                        Axpy(ds, ref qi, ref Unsafe.Add(ref dk0, kv), d);
+                        Axpy(p, ref doi, ref Unsafe.Add(ref dv0, kv), d);
                     }
                 }
         });
     }
 
-    // dst[c, j] = src[b, j, g, c] for one (sequence, kv head) block of a [B, T, KVH, d] tensor.
-    private static void Transpose(float[] src, Span<float> dst, int b, int g, int t, int kvHeads, int d)
+    // Inlined head-dimension kernels: at d = 64 a call costs as much as the arithmetic, so they must not be calls.
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(ref float a, ref float b, int d)
     {
-        for (int j = 0; j < t; j++)
+        int c = 0;
+        float sum = 0;
+        if (Vector512.IsHardwareAccelerated)
         {
-            var row = src.AsSpan(((b * t + j) * kvHeads + g) * d, d);
-            for (int c = 0; c < d; c++) dst[c * t + j] = row[c];
+            var acc = Vector512<float>.Zero;
+            for (; c <= d - 16; c += 16)
+                acc = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref a, (nuint)c), Vector512.LoadUnsafe(ref b, (nuint)c), acc);
+            sum = Vector512.Sum(acc);
         }
+        else
+        {
+            var acc = Vector256<float>.Zero;
+            for (; c <= d - 8; c += 8)
+                acc = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a, (nuint)c), Vector256.LoadUnsafe(ref b, (nuint)c), acc);
+            sum = Vector256.Sum(acc);
+        }
+        for (; c < d; c++) sum += Unsafe.Add(ref a, c) * Unsafe.Add(ref b, c);
+        return sum;
+    }
+
+    // (a·b, x·y) in one pass.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static (float, float) DualDot(ref float a, ref float b, ref float x, ref float y, int d)
+    {
+        int c = 0;
+        float s1 = 0, s2 = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var acc1 = Vector512<float>.Zero; var acc2 = Vector512<float>.Zero;
+            for (; c <= d - 16; c += 16)
+            {
+                acc1 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref a, (nuint)c), Vector512.LoadUnsafe(ref b, (nuint)c), acc1);
+                acc2 = Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref x, (nuint)c), Vector512.LoadUnsafe(ref y, (nuint)c), acc2);
+            }
+            s1 = Vector512.Sum(acc1); s2 = Vector512.Sum(acc2);
+        }
+        else
+        {
+            var acc1 = Vector256<float>.Zero; var acc2 = Vector256<float>.Zero;
+            for (; c <= d - 8; c += 8)
+            {
+                acc1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref a, (nuint)c), Vector256.LoadUnsafe(ref b, (nuint)c), acc1);
+                acc2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref x, (nuint)c), Vector256.LoadUnsafe(ref y, (nuint)c), acc2);
+            }
+            s1 = Vector256.Sum(acc1); s2 = Vector256.Sum(acc2);
+        }
+        for (; c < d; c++) { s1 += Unsafe.Add(ref a, c) * Unsafe.Add(ref b, c); s2 += Unsafe.Add(ref x, c) * Unsafe.Add(ref y, c); }
+        return (s1, s2);
+    }
+
+    // y += alpha·x over d floats.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Axpy(float alpha, ref float x, ref float y, int d)
+    {
+        int c = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var va = Vector512.Create(alpha);
+            for (; c <= d - 16; c += 16)
+                Vector512.FusedMultiplyAdd(va, Vector512.LoadUnsafe(ref x, (nuint)c), Vector512.LoadUnsafe(ref y, (nuint)c)).StoreUnsafe(ref y, (nuint)c);
+        }
+        else
+        {
+            var va = Vector256.Create(alpha);
+            for (; c <= d - 8; c += 8)
+                Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref x, (nuint)c), Vector256.LoadUnsafe(ref y, (nuint)c)).StoreUnsafe(ref y, (nuint)c);
+        }
+        for (; c < d; c++) Unsafe.Add(ref y, c) += alpha * Unsafe.Add(ref x, c);
     }
 
     private static void CheckHeads(int heads, int kvHeads)

@@ -197,6 +197,41 @@ internal static class Simd
         return sum;
     }
 
+    /// <summary>
+    /// Σ exp(x[i] − shift)·(shift − x[i]): with shift = log-sum-exp, the entropy −Σ p·log p as a sum of non-negative
+    /// terms (no cancellation between two large numbers).
+    /// </summary>
+    public static float SoftmaxEntropy(ReadOnlySpan<float> x, float shift)
+    {
+        int n = x.Length, i = 0;
+        ref float px = ref MemoryMarshal.GetReference(x);
+        float sum = 0;
+        if (Wide)
+        {
+            var vs = Vector512.Create(shift);
+            var acc = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                var v = Vector512.LoadUnsafe(ref px, (nuint)i);
+                acc = Vector512.FusedMultiplyAdd(Vector512.Exp(v - vs), vs - v, acc);
+            }
+            sum = Vector512.Sum(acc);
+        }
+        else
+        {
+            var vs = Vector256.Create(shift);
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                var v = Vector256.LoadUnsafe(ref px, (nuint)i);
+                acc = Vector256.FusedMultiplyAdd(Vector256.Exp(v - vs), vs - v, acc);
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++) { float v = Unsafe.Add(ref px, i); sum += MathF.Exp(v - shift) * (shift - v); }
+        return sum;
+    }
+
     /// <summary>x[i] = scale·exp(x[i] − shift)  (turns a row of logits into probabilities, in place).</summary>
     public static void ExpShiftedScaleInPlace(Span<float> x, float shift, float scale)
     {

@@ -22,6 +22,19 @@ public static class TokenLogProbs
         for (int n = 0; n < rows; n++) logProbs[n] = logits[n * vocab + targets[n]] - lseSpan[n];
     }
 
+    // entropy[n] = −Σ_v p·log p = Σ_v p_v·(lse[n] − logits[n,v]) of each row's distribution (a metric: no backward).
+    public static void Entropy(float[] logits, ReadOnlyMemory<float> lse, Memory<float> entropy, int rows, int vocab)
+    {
+        Parallelism.ForChunks(rows, 4L * vocab, (start, end) =>
+        {
+            var l = lse.Span; var e = entropy.Span;
+            for (int n = start; n < end; n++)
+            {
+                e[n] = Simd.SoftmaxEntropy(logits.AsSpan(n * vocab, vocab), l[n]);
+            }
+        });
+    }
+
     /// <summary>log Σ exp(x), stable.</summary>
     public static float LogSumExp(ReadOnlySpan<float> x)
     {

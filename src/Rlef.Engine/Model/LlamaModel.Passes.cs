@@ -12,10 +12,11 @@ public sealed partial class LlamaModel
     /// <summary>
     /// Training forward of the language model: logProbs[b,t] = log p(targets[b,t] | tokens[b,0..t]).
     /// tokens, targets, logProbs: [B,T] row-major. scored[b,t] (optional) says which positions need a log-prob: the others
-    /// skip the LM head (PPO's prompt tokens) and get 0. Follow with <see cref="BackwardLogProbs"/>.
+    /// skip the LM head (PPO's prompt tokens) and get 0. entropy[b,t] (optional) receives the entropy of the predicted
+    /// distribution at each scored position (a metric; no gradient flows through it). Follow with <see cref="BackwardLogProbs"/>.
     /// </summary>
     public void ForwardLogProbs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seqLen, Span<float> logProbs,
-        ReadOnlySpan<bool> scored = default)
+        ReadOnlySpan<bool> scored = default, Span<float> entropy = default)
     {
         RequireHead(ModelHead.LanguageModel);
         int n = CheckShape(tokens, batch, seqLen);
@@ -25,7 +26,7 @@ public sealed partial class LlamaModel
         SetTrainingPositions(ws, batch, seqLen);
         SelectHeadRows(ws, n, targets, scored);
         RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
-        LanguageHeadForward(ws, n, logProbs);
+        LanguageHeadForward(ws, n, logProbs, entropy);
         ws.Batch = batch; ws.Seq = seqLen; ws.Kind = ForwardKind.LogProbs;
     }
 
@@ -123,10 +124,10 @@ public sealed partial class LlamaModel
 
     /// <summary>
     /// Teacher-forced log-probs without keeping activations: logProbs[b,t] = log p(targets[b,t] | tokens[b,0..t]);
-    /// with scored given, only where scored[b,t] (0 elsewhere).
+    /// with scored given, only where scored[b,t] (0 elsewhere); entropy as in <see cref="ForwardLogProbs"/>.
     /// </summary>
     public void ScoreLogProbs(ReadOnlySpan<int> tokens, ReadOnlySpan<int> targets, int batch, int seqLen, Span<float> logProbs,
-        ReadOnlySpan<bool> scored = default)
+        ReadOnlySpan<bool> scored = default, Span<float> entropy = default)
     {
         RequireHead(ModelHead.LanguageModel);
         int n = CheckShape(tokens, batch, seqLen);
@@ -136,7 +137,7 @@ public sealed partial class LlamaModel
         SetTrainingPositions(ws, batch, seqLen);
         SelectHeadRows(ws, n, targets, scored);
         RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
-        LanguageHeadForward(ws, n, logProbs);
+        LanguageHeadForward(ws, n, logProbs, entropy);
     }
 
     /// <summary>Full logits [B,T,V] (for tests and small inputs: B·T·V floats).</summary>
@@ -337,17 +338,27 @@ public sealed partial class LlamaModel
     }
 
     // logProbs for the selected rows, chunk by chunk (0 elsewhere); keeps the logits when one chunk covers them all.
-    private void LanguageHeadForward(Workspace ws, int n, Span<float> logProbs)
+    private void LanguageHeadForward(Workspace ws, int n, Span<float> logProbs, Span<float> entropy)
     {
         int c = Config.HiddenSize, v = Config.VocabSize, m = ws.HeadCount;
+        if (!entropy.IsEmpty && entropy.Length != n) throw new ArgumentException($"entropy must have {n} = B·T entries (or none).");
         for (int r0 = 0; r0 < m; r0 += ws.HeadRows)
         {
             int rows = Math.Min(ws.HeadRows, m - r0);
             Linear.Forward(ws.Logits.AsSpan(0, rows * v), HeadInput(ws, r0, rows), LmHead!.Data, default, rows, c, v);
             TokenLogProbs.Forward(ws.Logits, ws.HeadTargets.AsSpan(r0, rows), ws.HeadLogProbs.AsSpan(r0, rows), ws.HeadLse.AsMemory(r0, rows), rows, v);
+            if (!entropy.IsEmpty)
+            {
+                TokenLogProbs.Entropy(ws.Logits, ws.HeadLse.AsMemory(r0, rows), ws.HeadEntropy.AsMemory(r0, rows), rows, v);
+            }
         }
         if (m < n) logProbs.Clear();
         for (int r = 0; r < m; r++) logProbs[ws.HeadRowIndex[r]] = ws.HeadLogProbs[r];
+        if (!entropy.IsEmpty)
+        {
+            if (m < n) entropy.Clear();
+            for (int r = 0; r < m; r++) entropy[ws.HeadRowIndex[r]] = ws.HeadEntropy[r];
+        }
         ws.LogitsCoverAllRows = m <= ws.HeadRows;
     }
 

@@ -1,4 +1,5 @@
 using Rlef.Engine.Layers;
+using Rlef.Engine.Optim;
 using Rlef.Engine.Tensors;
 
 namespace Rlef.Engine.Model;
@@ -179,7 +180,8 @@ public sealed partial class LlamaModel
     /// <summary>Freezes every parameter (the reference policy): no gradients, no optimizer updates.</summary>
     public void Freeze() { foreach (var p in _parameters) p.Frozen = true; }
 
-    public void ZeroGrad() { foreach (var p in _parameters) p.ZeroGrad(); }
+    /// <summary>Clears every gradient (in parallel: a serial clear of a 124M model takes tens of milliseconds).</summary>
+    public void ZeroGrad() => Gradients.Zero(_parameters);
 
     /// <summary>Allocates the training buffers for batches up to [batch, seqLen] now instead of on the first step.</summary>
     public void Reserve(int batch, int seqLen) => TrainingWorkspace(batch, seqLen);

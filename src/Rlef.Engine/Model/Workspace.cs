@@ -91,6 +91,7 @@ internal sealed class Workspace
         HeadRowIndex = new int[rows];
         HeadTargets = new int[rows];
         HeadLogProbs = new float[rows];
+        HeadEntropy = new float[rows];
         if (training)
         {
             DResid = new float[rows * c.HiddenSize];
@@ -123,6 +124,7 @@ internal sealed class Workspace
     public readonly int[] HeadRowIndex;              // [M] which of the N rows go through the LM head
     public readonly int[] HeadTargets;               // [M] their targets
     public readonly float[] HeadLogProbs;            // [M] their log-probs (then ∂L/∂logp in the backward)
+    public readonly float[] HeadEntropy;             // [M] entropy of each head row's distribution (when asked)
     public int HeadCount;                            // M
     public bool HeadAllRows;                         // M = N: the head reads LnF directly
 

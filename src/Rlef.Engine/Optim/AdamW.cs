@@ -40,6 +40,13 @@ public sealed record AdamWOptions
 /// (w − lr·λ·w rather than w·(1 − lr·λ): at RLEF's learning rates 1 − lr·λ rounds to 1 in fp32.)
 /// Frozen parameters are skipped (no moments are allocated for them). Updates are fused into one vectorised pass
 /// over w, g, m, v, parallel over fixed-size pieces of all parameters.
+/// <para>A training step with gradient accumulation over n micro-batches and clipping:</para>
+/// <code>
+/// double norm = Gradients.GlobalNorm(parameters, scale: 1.0 / n);          // norm of the mean gradient
+/// if (double.IsFinite(norm))
+///     adam.Update(schedule.At(adam.Step), Gradients.ClipFactor(norm, maxNorm) / n);
+/// Gradients.Zero(parameters);
+/// </code>
 /// </summary>
 public sealed class AdamW
 {

@@ -23,7 +23,9 @@ public sealed class Generator
 
     /// <summary>
     /// Samples a continuation of every prompt. decode turns token ids into text; it is needed only for stop strings, and
-    /// only the last few tokens (enough to hold the longest stop string) are decoded at each step.
+    /// only the last few tokens (enough to hold the longest stop string) are decoded at each step. Sequence i draws from
+    /// its own random stream seeded by (options.Seed, i), so results do not depend on threading or on other sequences'
+    /// lengths.
     /// </summary>
     public IReadOnlyList<Generation> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, SamplingOptions options,
         Func<IReadOnlyList<int>, string>? decode = null)
@@ -58,13 +60,14 @@ public sealed class Generator
         }
         _cache.Reset(start);
         var rngs = new Random[batch];
-        for (int b = 0; b < batch; b++) rngs[b] = new Random(HashCode.Combine(options.Seed, b));
+        for (int b = 0; b < batch; b++) rngs[b] = new Random(SequenceSeed(options.Seed, b));
 
         var tokens = new List<int>[batch];
         var logProbs = new List<float>[batch];
         var reasons = new FinishReason?[batch];
         for (int b = 0; b < batch; b++) { tokens[b] = new List<int>(); logProbs[b] = new List<float>(); }
-        int stopWindow = options.StopStrings.Count == 0 ? 0 : options.StopStrings.Max(s => s.Length) + 8;
+        // A stop string of L characters spans at most 4·L byte-level tokens (UTF-8 has at most 4 bytes a character).
+        int stopWindow = options.StopStrings.Count == 0 ? 0 : 4 * options.StopStrings.Max(s => s.Length) + 8;
         var stopTokens = new HashSet<int>(options.StopTokenIds);
         var next = new int[batch];
         var sampledLogProb = new float[batch];
@@ -104,6 +107,15 @@ public sealed class Generator
         for (int b = 0; b < batch; b++)
             results[b] = new Generation(tokens[b].ToArray(), logProbs[b].ToArray(), reasons[b] ?? FinishReason.Length);
         return results;
+    }
+
+    // A fixed mix of (seed, index) (SplitMix64's finaliser): reproducible across processes, unlike HashCode.Combine.
+    internal static int SequenceSeed(int seed, int index)
+    {
+        ulong z = ((ulong)(uint)seed << 32 | (uint)index) + 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)(z ^ (z >> 31));
     }
 
     private static bool ContainsStopString(List<int> generated, int window, IReadOnlyList<string> stops, Func<IReadOnlyList<int>, string> decode)

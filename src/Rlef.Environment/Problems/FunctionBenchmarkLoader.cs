@@ -14,6 +14,15 @@ namespace Rlef.Environment.Problems;
 /// </summary>
 public static partial class FunctionBenchmarkLoader
 {
+    /// <summary>
+    /// evalplus runs with a 4 GB memory cap, and some reference outputs are large (HumanEval/130's `tri(1000000)` is
+    /// a million numbers): the call tests of the + variants get evalplus' memory and room for such values.
+    /// </summary>
+    public static readonly ExecutionLimits EvalplusLimits = new() { MemoryMb = 4096, OutputBytes = 64 << 20 };
+
+    /// <summary>MBPP+'s asserts use math and sys without importing them (evalplus' `test_imports` supplies them).</summary>
+    private const string MbppPlusTestImports = "import math\nimport sys\n";
+
     public static IReadOnlyList<Problem> LoadHumanEval(string path, bool plus) =>
         DataFile.ReadRecords(path).Select(r => HumanEvalProblem(r, plus)).ToList();
 
@@ -32,10 +41,12 @@ public static partial class FunctionBenchmarkLoader
             Id = id,
             Family = plus ? ProblemFamily.HumanEvalPlus : ProblemFamily.HumanEval,
             Statement = prompt,
+            EntryPoint = entry,
             AssistantPrefix = "```python\n" + prompt,
             PublicTests = AssertTests(body, prelude, entry, r, "test"),
             PrivateTests = plus ? CallTests(r, entry, entry) : [],
             Comparison = Comparison.ValueTolerance,
+            Limits = plus ? EvalplusLimits : new ExecutionLimits(),
             CanonicalSolution = canonical,
         };
     }
@@ -51,11 +62,13 @@ public static partial class FunctionBenchmarkLoader
             Id = id,
             Family = ProblemFamily.MbppPlus,
             Statement = MbppPlusDescription(r),
+            EntryPoint = entry,
             PromptTests = assertion.Trim('\n'),
-            PublicTests = AssertTests(assertion, "", entry, r, "assertion"),
+            PublicTests = AssertTests(assertion, MbppPlusTestImports, entry, r, "assertion"),
             PrivateTests = CallTests(r, callee, entry),
             CodeSuffix = suffix,
             Comparison = Comparison.ValueTolerance,
+            Limits = EvalplusLimits,
             CanonicalSolution = r.RequiredString("canonical_solution"),
         };
     }
@@ -80,6 +93,7 @@ public static partial class FunctionBenchmarkLoader
             Id = id,
             Family = ProblemFamily.Mbpp,
             Statement = statement,
+            EntryPoint = entry,
             PromptTests = string.Join("\n", testList),
             PublicTests = AssertTests(string.Join("\n", testList), setup, entry, r, "test_list"),
             PrivateTests = challenge.Count > 0 ? AssertTests(string.Join("\n", challenge), setup, entry, r, "challenge_test_list") : [],
@@ -128,7 +142,10 @@ public static partial class FunctionBenchmarkLoader
                 if (args.ValueKind != JsonValueKind.Array)
                     throw r.Error($"{field}[{index}]", "expected an argument list");
                 string json = PythonJson.RestoreNonFinite(args.GetRawText());
-                tests.Add(new ProblemTest(TestCase.Call(callee, json, expectedValue: null, atol), $"{displayName}(*{Shorten(json)})"));
+                tests.Add(new ProblemTest(TestCase.Call(callee, json, expectedValue: null, atol), $"{displayName}(*{Shorten(json)})")
+                {
+                    Origin = $"{field}[{index}]",
+                });
                 index++;
             }
         }

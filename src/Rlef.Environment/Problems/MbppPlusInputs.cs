@@ -3,8 +3,10 @@ namespace Rlef.Environment.Problems;
 /// <summary>
 /// MBPP+ stores every input as JSON, so tuples, sets and complex numbers arrive as lists and strings. evalplus
 /// restores them per task before calling the function (`mbpp_deserialize_inputs` in evalplus/data/mbpp.py); the task
-/// numbers and conversions below are those facts. The restoring runs inside the sandbox as a wrapper function appended
-/// to the solution, because JSON arguments cannot express the types.
+/// numbers and conversions below are those facts. evalplus also compares some outputs as sets (their order depends
+/// on Python's per-process hash seed) and some only as "is not None". Both run inside the sandbox as a wrapper
+/// function appended to the solution, because JSON arguments cannot express the types and the comparison is the
+/// sandbox's value equality.
 /// </summary>
 public static class MbppPlusInputs
 {
@@ -31,21 +33,35 @@ public static class MbppPlusInputs
         ([580, 615, 791], "[__rlef_tuples(x) for x in a]"),
     ];
 
+    /// <summary>evalplus' MBPP_OUTPUT_SET_EQ_TASKS (by entry point): compared as sets.</summary>
+    private static readonly string[] SetEqualityEntryPoints =
+        ["similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly", "larg_nnum", "intersection_array", "find_dissimilar", "Diff"];
+
+    /// <summary>evalplus' MBPP_OUTPUT_NOT_NONE_TASKS: only whether the result is None counts.</summary>
+    private static readonly string[] NotNoneEntryPoints = ["check_str", "text_match_three", "text_starta_endb"];
+
     /// <summary>The function the sandbox should call and the code appended to the solution ("" when none is needed).</summary>
     public static (string Callee, string CodeSuffix) Adapter(string taskId, string entryPoint)
     {
-        if (!int.TryParse(taskId.Split('/')[^1], out int number))
+        string arguments = "a";
+        if (int.TryParse(taskId.Split('/')[^1], out int number))
+            foreach (var (tasks, conversion) in Conversions)
+                if (tasks.Contains(number))
+                    arguments = conversion;
+        // A set compares equal whatever the order; sorted by repr it has one encoding for the sandbox to compare.
+        string result = SetEqualityEntryPoints.Contains(entryPoint) ? "sorted(set(r), key=repr)"
+            : NotNoneEntryPoints.Contains(entryPoint) ? "r is not None"
+            : "r";
+        if (arguments == "a" && result == "r")
             return (entryPoint, "");
-        foreach (var (tasks, conversion) in Conversions)
-            if (tasks.Contains(number))
-                return (WrapperName, $$"""
+        return (WrapperName, $$"""
 
 
-                    def __rlef_tuples(v):
-                        return tuple(__rlef_tuples(x) for x in v) if isinstance(v, list) else v
-                    def {{WrapperName}}(*a):
-                        return {{entryPoint}}(*{{conversion}})
-                    """);
-        return (entryPoint, "");
+            def __rlef_tuples(v):
+                return tuple(__rlef_tuples(x) for x in v) if isinstance(v, list) else v
+            def {{WrapperName}}(*a):
+                r = {{entryPoint}}(*{{arguments}})
+                return {{result}}
+            """);
     }
 }

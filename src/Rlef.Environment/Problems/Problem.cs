@@ -49,7 +49,11 @@ public static class ProblemFamilies
 /// One test as the environment sees it: what the sandbox runs, and how feedback names it. <see cref="Display"/> is the
 /// stdin text for stdio tests and the original assert statement for function tests (the feedback's `${test}`).
 /// </summary>
-public sealed record ProblemTest(TestCase Case, string Display);
+public sealed record ProblemTest(TestCase Case, string Display)
+{
+    /// <summary>Where the test comes from in the data, e.g. `plus_input[17]` (for reports and subsets).</summary>
+    public string Origin { get; init; } = "";
+}
 
 /// <summary>
 /// A problem ready for an episode. <see cref="Statement"/> is the raw `${problem}` of the initial template.
@@ -60,6 +64,9 @@ public sealed record Problem
     public required string Id { get; init; }
     public required ProblemFamily Family { get; init; }
     public required string Statement { get; init; }
+
+    /// <summary>Function benchmarks: the function the tests call.</summary>
+    public string? EntryPoint { get; init; }
 
     /// <summary>MBPP(+): the asserts shown in the prompt (`${test}` of mbppplus_initial.txt).</summary>
     public string PromptTests { get; init; } = "";

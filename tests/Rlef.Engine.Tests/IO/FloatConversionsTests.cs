@@ -1,8 +1,9 @@
+using System.Runtime.InteropServices;
 using Rlef.Engine.IO;
 
 namespace Rlef.Engine.Tests.IO;
 
-public unsafe class FloatConversionsTests
+public class FloatConversionsTests
 {
     [Fact]
     public void EveryBFloat16PatternRoundTrips()
@@ -10,7 +11,7 @@ public unsafe class FloatConversionsTests
         var patterns = new ushort[65536];
         for (int i = 0; i < patterns.Length; i++) patterns[i] = (ushort)i;
         var floats = new float[patterns.Length];
-        fixed (ushort* p = patterns) FloatConversions.FromBFloat16((byte*)p, floats);
+        FloatConversions.FromBFloat16(patterns, floats);
         var back = new ushort[patterns.Length];
         FloatConversions.ToBFloat16(floats, back);
         for (int i = 0; i < patterns.Length; i++)
@@ -65,7 +66,7 @@ public unsafe class FloatConversionsTests
         var patterns = new ushort[65536];
         for (int i = 0; i < patterns.Length; i++) patterns[i] = (ushort)i;
         var floats = new float[patterns.Length];
-        fixed (ushort* p = patterns) FloatConversions.FromHalf((byte*)p, floats);
+        FloatConversions.FromHalf(MemoryMarshal.Cast<ushort, Half>(patterns), floats);
         var back = new Half[patterns.Length];
         FloatConversions.ToHalf(floats, back);
         for (int i = 0; i < patterns.Length; i++)

@@ -197,3 +197,25 @@ public class LayerGradientTests
         GradCheck.Check("dlogits", logits, dlogits, Loss, samples: 80);
     }
 }
+
+public class EntropyTests
+{
+    [Fact]
+    public void Entropy_of_each_row_matches_the_definition()
+    {
+        var rng = new Random(8);
+        const int n = 3, vocab = 41;
+        var logits = GradCheck.RandomArray(rng, n * vocab, 4f);
+        logits[2 * vocab + 7] = 60; // a near-one-hot row: entropy ≈ 0
+        var lse = new float[n]; var logp = new float[n]; var entropy = new float[n];
+        TokenLogProbs.Forward(logits, new int[n], logp, lse, n, vocab);
+        TokenLogProbs.Entropy(logits, lse, entropy, n, vocab);
+        for (int r = 0; r < n; r++)
+        {
+            double z = Enumerable.Range(0, vocab).Sum(j => Math.Exp(logits[r * vocab + j]));
+            double h = -Enumerable.Range(0, vocab).Sum(j => { double p = Math.Exp(logits[r * vocab + j]) / z; return p > 0 ? p * Math.Log(p) : 0; });
+            Assert.Equal(h, entropy[r], 1e-4);
+        }
+        Assert.InRange(entropy[2], 0, 1e-4);
+    }
+}

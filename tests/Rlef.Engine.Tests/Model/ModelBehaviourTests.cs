@@ -1,5 +1,5 @@
 using Rlef.Engine.Model;
-using Rlef.Engine.Tensors;
+using Rlef.Engine.Optim;
 
 namespace Rlef.Engine.Tests.Model;
 
@@ -116,7 +116,8 @@ public class ModelBehaviourTests
     [Fact]
     public void A_tiny_model_overfits_a_small_corpus()
     {
-        // Character-level model on one repeated sentence: the loss must fall from ln(V) ≈ 3.3 to near zero.
+        // Character-level model on one repeated sentence, trained with the engine's AdamW: the loss must fall from
+        // ln(V) ≈ 3.3 to near zero.
         const string text = "the quick brown fox jumps over the lazy dog. pack my box with five dozen liquor jugs. ";
         var alphabet = text.Distinct().OrderBy(ch => ch).ToArray();
         var ids = text.Select(ch => Array.IndexOf(alphabet, ch)).ToArray();
@@ -126,7 +127,7 @@ public class ModelBehaviourTests
         var rng = new Random(0);
         var tokens = new int[b * t]; var targets = new int[b * t];
         var weights = Enumerable.Repeat(1f / (b * t), b * t).ToArray();
-        var adam = new TestAdam(model.Parameters, lr: 1e-2f);
+        var adamW = new AdamW(model.Parameters, new AdamWOptions { WeightDecay = 0.01 });
         float first = 0, last = 0;
         for (int step = 0; step < 120; step++)
         {
@@ -142,34 +143,9 @@ public class ModelBehaviourTests
             model.ZeroGrad();
             last = model.TrainCrossEntropy(tokens, targets, weights, b, t);
             if (step == 0) first = last;
-            adam.Step();
+            adamW.Update(learningRate: 1e-2);
         }
         Assert.InRange(first, 2.8f, 3.8f);
         Assert.True(last < 0.3f, $"loss after 120 steps: {last} (from {first})");
-    }
-
-    // A minimal Adam for the overfitting test only: the engine's AdamW lives in Rlef.Engine.Optim.
-    private sealed class TestAdam(IReadOnlyList<Parameter> parameters, float lr)
-    {
-        private readonly float[][] _m = parameters.Select(p => new float[p.Length]).ToArray();
-        private readonly float[][] _v = parameters.Select(p => new float[p.Length]).ToArray();
-        private int _t;
-
-        public void Step()
-        {
-            _t++;
-            float c1 = 1 - MathF.Pow(0.9f, _t), c2 = 1 - MathF.Pow(0.999f, _t);
-            for (int i = 0; i < parameters.Count; i++)
-            {
-                var p = parameters[i];
-                for (int j = 0; j < p.Length; j++)
-                {
-                    float g = p.Grad[j];
-                    _m[i][j] = 0.9f * _m[i][j] + 0.1f * g;
-                    _v[i][j] = 0.999f * _v[i][j] + 0.001f * g * g;
-                    p.Data[j] -= lr * (_m[i][j] / c1) / (MathF.Sqrt(_v[i][j] / c2) + 1e-8f);
-                }
-            }
-        }
     }
 }

@@ -109,8 +109,15 @@ public class LogitsChunkingAndScoringMaskTests
                 Assert.Equal(full.Parameters[p].Grad[j], masked.Parameters[p].Grad[j], 1e-4f);
 
         var s = new float[b * t];
-        masked.ScoreLogProbs(tokens, targets, b, t, s, scored);
-        for (int i = 0; i < a.Length; i++) Assert.Equal(m[i], s[i], 1e-5f);
+        var entropyMasked = new float[b * t]; var entropyFull = new float[b * t];
+        masked.ScoreLogProbs(tokens, targets, b, t, s, scored, entropyMasked);
+        full.ScoreLogProbs(tokens, targets, b, t, new float[b * t], default, entropyFull);
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.Equal(m[i], s[i], 1e-5f);
+            Assert.Equal(scored[i] ? entropyFull[i] : 0f, entropyMasked[i], 1e-5f);
+            Assert.InRange(entropyFull[i], 0f, MathF.Log(config.VocabSize) + 1e-4f);
+        }
 
         masked.ForwardLogProbs(tokens, targets, b, t, m, scored);
         var bad = (float[])weights.Clone();

@@ -12,7 +12,8 @@ namespace Rlef.Engine.Tests.Tokenizers;
 /// tests/fixtures/tokenizers/cases.json. The reference runs live under node when tests/fixtures/npm has its
 /// node_modules (`npm ci` there); otherwise the committed golden.json (the same script's output) stands in.
 /// The real Llama 3.1 and Qwen3 files come from those npm packages; the two small tokenizers cut from them
-/// are committed, so the golden comparison asserts something even without node_modules.
+/// are committed, so the golden comparison asserts something even without node_modules. Live runs also
+/// encode the repository's own sources whole (a large code and prose text) with both real tokenizers.
 /// </summary>
 public sealed class ReferenceParityTests(ITestOutputHelper output)
 {
@@ -25,7 +26,7 @@ public sealed class ReferenceParityTests(ITestOutputHelper output)
     {
         if (Directory.Exists(Path.Combine(NpmDir, "node_modules", "@huggingface", "tokenizers")))
         {
-            var psi = new ProcessStartInfo("node", ["reference.mjs", CasesPath])
+            var psi = new ProcessStartInfo("node", ["reference.mjs", CasesPath, WriteCorpus()])
             {
                 WorkingDirectory = NpmDir, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
             };
@@ -45,6 +46,21 @@ public sealed class ReferenceParityTests(ITestOutputHelper output)
             }
         }
         return (JsonDocument.Parse(File.ReadAllBytes(GoldenPath)), "committed tests/fixtures/tokenizers/golden.json");
+    }
+
+    private static readonly string CorpusPath = Path.Combine(AppContext.BaseDirectory, "tokenizer-corpus.txt");
+
+    /// <summary>The repository's own sources and docs, concatenated: a large mixed code/prose text for live runs.</summary>
+    private static string WriteCorpus()
+    {
+        var files = new[] { "src", "tests" }
+            .SelectMany(d => Directory.EnumerateFiles(Path.Combine(RepoPaths.Root, d), "*", SearchOption.AllDirectories))
+            .Where(f => Path.GetExtension(f) is ".cs" or ".md" or ".py" or ".mjs" or ".jinja" or ".csproj")
+            .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}") && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}")
+                        && !f.Contains("node_modules") && !f.EndsWith(".g.cs", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal);
+        File.WriteAllText(CorpusPath, string.Concat(files.Select(File.ReadAllText)));
+        return CorpusPath;
     }
 
     private static JsonElement Cases => JsonDocument.Parse(File.ReadAllBytes(CasesPath)).RootElement;
@@ -88,6 +104,16 @@ public sealed class ReferenceParityTests(ITestOutputHelper output)
             string wantText = expected.GetProperty("decode_skip_special")[i].GetString()!;
             string gotText = tokenizer.Decode(got, skipSpecialTokens: true);
             if (wantText != gotText) failures.Add($"decode #{i}: want {Show(wantText)} got {Show(gotText)}");
+        }
+        if (expected.TryGetProperty("corpus", out var corpus))
+        {
+            int[] want = Ints(corpus);
+            int[] got = tokenizer.Encode(File.ReadAllText(CorpusPath));
+            int first = 0;
+            while (first < Math.Min(want.Length, got.Length) && want[first] == got[first]) first++;
+            if (first < want.Length || first < got.Length)
+                failures.Add($"corpus ({want.Length} reference tokens, {got.Length} ours): first difference at token {first}");
+            output.WriteLine($"corpus of the repository's sources: {want.Length} tokens compared");
         }
         output.WriteLine($"{texts.Count} texts compared, {failures.Count} mismatches");
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(10)));

@@ -1,0 +1,211 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Rlef.Sandbox;
+
+/// <summary>
+/// Runs one request's tests on one worker and turns the runner's raw results into verdicts. The runner never
+/// sees expected outputs or values: all comparison happens here, on the host.
+/// </summary>
+internal static class JobRunner
+{
+    /// <summary>Marker appended to output cut at the output limit.</summary>
+    public const string TruncationMarker = "\n[output truncated: limit of {0} bytes reached]";
+
+    /// <summary>Grace beyond the test's own wall limit before the host gives up on a silent worker.</summary>
+    private static readonly TimeSpan ReplyGrace = TimeSpan.FromSeconds(15);
+
+    /// <summary>
+    /// Continues <paramref name="results"/> (results.Count = the first test still to run) on this worker.
+    /// Returns whether the worker should be recycled. Throws <see cref="WorkerFailedException"/> on infrastructure
+    /// failures; the results gathered so far stay valid.
+    /// </summary>
+    public static async Task<bool> RunAsync(WorkerProcess worker, ExecutionRequest request, SandboxLaunch launch,
+        List<TestResult> results, CancellationToken cancellationToken)
+    {
+        var limits = request.Limits;
+        var job = new JsonObject
+        {
+            ["op"] = "job",
+            ["code"] = request.Code,
+            ["limits"] = new JsonObject
+            {
+                ["cpu"] = limits.CpuTimeSeconds,
+                ["wall"] = limits.WallTimeSeconds,
+                ["mem"] = (long)limits.MemoryMb << 20,
+                ["out"] = limits.OutputBytes,
+                ["fsize"] = limits.MaxFileBytes,
+                ["nproc"] = launch.ProcessLimitEnforced ? limits.MaxProcesses : 0,
+            },
+        };
+        try
+        {
+            worker.Cgroup?.SetLimits(WorkerProcess.WorkerMemoryBytes(launch, limits), WorkerProcess.WorkerProcesses(limits));
+        }
+        catch (IOException e)
+        {
+            throw new WorkerFailedException($"could not set the worker's cgroup limits: {e.Message}");
+        }
+        JsonElement compiled = await worker.CallAsync(job, TimeSpan.FromSeconds(60), cancellationToken);
+        worker.JobsDone++;
+        if (compiled.TryGetProperty("syntax_error", out var syntax))
+        {
+            // The program never runs: every test not yet run gets the same syntax_error (only the first one when
+            // stopping at the first failure).
+            string message = syntax.GetString() ?? "SyntaxError";
+            do
+                results.Add(new TestResult { Verdict = Verdict.SyntaxError, Error = message });
+            while (!request.StopAtFirstFailure && results.Count < request.Tests.Count);
+            return false;
+        }
+        if (!compiled.TryGetProperty("ok", out _))
+            throw new WorkerFailedException($"unexpected reply to job: {compiled}");
+
+        bool recycle = false;
+        TimeSpan replyTimeout = TimeSpan.FromSeconds(limits.WallTimeSeconds) + ReplyGrace;
+        while (results.Count < request.Tests.Count)
+        {
+            TestCase test = request.Tests[results.Count];
+            long started = System.Diagnostics.Stopwatch.GetTimestamp();
+            JsonElement raw = await worker.CallAsync(TestMessage(test), replyTimeout, cancellationToken);
+            double hostMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            string status = raw.GetProperty("status").GetString() ?? "";
+            if (status == "infra")
+                throw new WorkerFailedException("sandbox worker: " + Text(raw, "error"));
+            recycle |= raw.TryGetProperty("recycle", out var r) && r.GetBoolean();
+            TestResult result = ToResult(test, raw, status, request) with { HostMs = hostMs };
+            if (worker.Cgroup?.NewOomKills() > 0)
+            {
+                // The processes of this test together went past the worker's memory cap and the kernel killed one.
+                result = result with { Verdict = Verdict.MemoryLimit, Error = MemoryMessage(limits) };
+                recycle = true;
+            }
+            results.Add(result);
+            if (request.StopAtFirstFailure && result.Verdict != Verdict.Passed)
+                break;
+        }
+        await worker.CallAsync(new JsonObject { ["op"] = "end" }, TimeSpan.FromSeconds(30), cancellationToken);
+        return recycle;
+    }
+
+    private static JsonObject TestMessage(TestCase test) => test.Kind switch
+    {
+        TestKind.Stdio => new JsonObject { ["op"] = "test", ["kind"] = "stdio", ["input"] = test.Input },
+        TestKind.Call => new JsonObject { ["op"] = "test", ["kind"] = "call", ["entry"] = test.EntryPoint, ["args"] = test.ArgumentsJson },
+        TestKind.Assert => new JsonObject { ["op"] = "test", ["kind"] = "assert", ["source"] = test.AssertSource },
+        _ => throw new ArgumentOutOfRangeException(nameof(test)),
+    };
+
+    private static TestResult ToResult(TestCase test, JsonElement raw, string status, ExecutionRequest request)
+    {
+        var limits = request.Limits;
+        string stdout = Text(raw, "stdout");
+        string stderr = Text(raw, "stderr");
+        double timeMs = raw.TryGetProperty("time_ms", out var t) ? t.GetDouble() : 0;
+        string error = Text(raw, "error");
+        var result = new TestResult { Verdict = Verdict.InfraError, Stdout = stdout, Stderr = stderr, TimeMs = timeMs };
+        switch (status)
+        {
+            case "timeout":
+                return result with
+                {
+                    Verdict = Verdict.Timeout,
+                    Error = string.Create(CultureInfo.InvariantCulture, $"time limit exceeded ({limits.WallTimeSeconds:0.###} s wall, {limits.CpuTimeSeconds:0.###} s CPU)"),
+                };
+            case "output_limit":
+                return result with
+                {
+                    Verdict = Verdict.OutputLimit,
+                    Stdout = stdout + string.Format(CultureInfo.InvariantCulture, TruncationMarker, limits.OutputBytes),
+                    Error = string.Create(CultureInfo.InvariantCulture, $"output limit of {limits.OutputBytes} bytes exceeded"),
+                };
+            case "memory":
+                return result with { Verdict = Verdict.MemoryLimit, Error = MemoryMessage(limits) };
+            case "assertion":
+                return result with { Verdict = Verdict.WrongAnswer, Error = error };
+            case "exception" or "signal" or "no_result":
+                return result with { Verdict = Verdict.RuntimeError, Error = error };
+            case "exit":
+                return result with { Verdict = Verdict.RuntimeError, Error = stderr.Trim().Length > 0 ? Shorten(stderr.Trim()) + "\n" + error : error };
+            case "bad_test":
+                return result with { Verdict = Verdict.InfraError, Error = "bad test: " + error };
+            case "ok":
+                break;
+            default:
+                throw new WorkerFailedException($"unknown status '{status}' from the sandbox worker");
+        }
+        switch (test.Kind)
+        {
+            case TestKind.Stdio:
+                if (test.ExpectedOutput == null || OutputComparer.Matches(request.Comparison, test.ExpectedOutput, stdout))
+                    return result with { Verdict = Verdict.Passed, Actual = stdout };
+                return result with { Verdict = Verdict.WrongAnswer, Expected = test.ExpectedOutput, Actual = stdout };
+            case TestKind.Call:
+                string value = Text(raw, "value");
+                if (test.ExpectedValue == null || ValueComparer.Matches(test.ExpectedValue, value, test.Atol))
+                    return result with { Verdict = Verdict.Passed, Actual = value };
+                return result with { Verdict = Verdict.WrongAnswer, Expected = test.ExpectedValue, Actual = value };
+            default:
+                return result with { Verdict = Verdict.Passed };
+        }
+    }
+
+    private static string MemoryMessage(ExecutionLimits limits) =>
+        string.Create(CultureInfo.InvariantCulture, $"memory limit of {limits.MemoryMb} MB exceeded");
+
+    private static string Text(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() ?? "" : "";
+
+    /// <summary>Same rule as the runner's tracebacks: ≈512 characters, keeping the first and the last lines.</summary>
+    internal static string Shorten(string text, int cap = 512)
+    {
+        if (text.Length <= cap)
+            return text;
+        string[] lines = text.Split('\n');
+        const string marker = "\n  ...\n";
+        string head = lines[0].Length <= cap / 3 ? lines[0] : lines[0][..(cap / 3 - 3)] + "...";
+        int budget = cap - head.Length - marker.Length;
+        var tail = new List<string>();
+        int used = 0;
+        for (int i = lines.Length - 1; i >= 1; i--)
+        {
+            if (used + lines[i].Length + 1 > budget)
+                break;
+            tail.Insert(0, lines[i]);
+            used += lines[i].Length + 1;
+        }
+        if (tail.Count == 0)
+            tail.Add(lines[^1][..Math.Max(0, Math.Min(lines[^1].Length, budget - 3))] + "...");
+        return head + marker + string.Join('\n', tail);
+    }
+
+    /// <summary>Checks what the sandbox cannot: a test that names no entry point or holds an unparsable value.</summary>
+    public static void Validate(ExecutionRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request.Code, "ExecutionRequest.Code");
+        for (int i = 0; i < request.Tests.Count; i++)
+        {
+            TestCase t = request.Tests[i];
+            string where = $"ExecutionRequest.Tests[{i}]";
+            switch (t.Kind)
+            {
+                case TestKind.Call:
+                    if (string.IsNullOrWhiteSpace(t.EntryPoint))
+                        throw new ArgumentException($"{where}.EntryPoint: a call test needs the function's name");
+                    if (string.IsNullOrWhiteSpace(t.ArgumentsJson))
+                        throw new ArgumentException($"{where}.ArgumentsJson: a call test needs a JSON argument list");
+                    if (t.ExpectedValue != null && !t.ExpectedValue.StartsWith("<unencodable", StringComparison.Ordinal) && !PythonValue.TryParse(t.ExpectedValue, out _, out string? why))
+                        throw new ArgumentException($"{where}.ExpectedValue: not in the runner's value encoding ({why})");
+                    break;
+                case TestKind.Assert:
+                    if (string.IsNullOrWhiteSpace(t.AssertSource))
+                        throw new ArgumentException($"{where}.AssertSource: an assert test needs Python statements");
+                    break;
+            }
+        }
+        var l = request.Limits;
+        if (l.CpuTimeSeconds <= 0 || l.WallTimeSeconds <= 0 || l.MemoryMb <= 0 || l.OutputBytes <= 0 || l.MaxProcesses <= 0 || l.MaxFileBytes <= 0)
+            throw new ArgumentException($"ExecutionRequest.Limits: every limit must be positive ({l})");
+    }
+}

@@ -1,0 +1,175 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Rlef.Sandbox;
+
+/// <summary>The worker died, broke the protocol or did not answer: an infrastructure failure (retried).</summary>
+internal sealed class WorkerFailedException(string message) : Exception(message);
+
+/// <summary>
+/// One started runner (Runner/runner.py) and its pipes. Messages both ways: a 4-byte big-endian length, then
+/// UTF-8 JSON. Not thread-safe: one job at a time (the pool guarantees it).
+/// </summary>
+internal sealed class WorkerProcess : IDisposable
+{
+    private const int MaxReplyBytes = 256 << 20;
+    private static readonly Lazy<string> RunnerSource = new(LoadRunner);
+
+    private readonly Process _process;
+    private readonly Stream _toWorker;
+    private readonly Stream _fromWorker;
+    private readonly string? _hostWorkDir;
+    private readonly StringBuilder _stderr = new();
+    private readonly byte[] _header = new byte[4];
+    private bool _disposed;
+
+    public int JobsDone { get; set; }
+
+    /// <summary>The worker's own memory and pids cgroups, where available.</summary>
+    public WorkerCgroup? Cgroup { get; }
+
+    /// <summary>Disposed, or the process has exited.</summary>
+    public bool IsDead => _disposed || _process.HasExited;
+
+    private WorkerProcess(Process process, string? hostWorkDir, WorkerCgroup? cgroup)
+    {
+        _process = process;
+        Cgroup = cgroup;
+        _hostWorkDir = hostWorkDir;
+        _toWorker = process.StandardInput.BaseStream;
+        _fromWorker = process.StandardOutput.BaseStream;
+        process.ErrorDataReceived += (_, e) =>
+        {
+            lock (_stderr)
+                if (e.Data != null && _stderr.Length < 8192)
+                    _stderr.AppendLine(e.Data);
+        };
+        process.BeginErrorReadLine();
+    }
+
+    public static async Task<WorkerProcess> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken)
+    {
+        string? hostWorkDir = launch.Isolated ? null : Directory.CreateTempSubdirectory("rlef-sandbox-").FullName;
+        WorkerCgroup? cgroup = WorkerCgroup.TryCreate();
+        ProcessStartInfo psi = launch.StartInfo(RunnerSource.Value, hostWorkDir, cgroup);
+        Process process;
+        try
+        {
+            // Until the first job sets the real limits, the cgroups hold the default job's.
+            cgroup?.SetLimits(WorkerMemoryBytes(launch, new ExecutionLimits()), WorkerProcesses(new ExecutionLimits()));
+            process = Process.Start(psi) ?? throw new WorkerFailedException($"could not start {psi.FileName}");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or IOException or UnauthorizedAccessException)
+        {
+            cgroup?.Dispose();
+            throw new WorkerFailedException($"could not start {psi.FileName}: {e.Message}");
+        }
+        var worker = new WorkerProcess(process, hostWorkDir, cgroup);
+        try
+        {
+            // The first answer proves the sandbox came up (bubblewrap reports its own failures on stderr).
+            await worker.CallAsync(new JsonObject { ["op"] = "ping" }, TimeSpan.FromSeconds(30), cancellationToken);
+            return worker;
+        }
+        catch
+        {
+            worker.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The memory cap of a whole worker: the test's limit plus the worker itself and its tmpfs.</summary>
+    public static long WorkerMemoryBytes(SandboxLaunch launch, ExecutionLimits limits) =>
+        ((long)limits.MemoryMb << 20) + launch.WorkDirBytes + (128L << 20);
+
+    /// <summary>The task cap of a whole worker: the test's processes plus the launch chain and the worker.</summary>
+    public static int WorkerProcesses(ExecutionLimits limits) => limits.MaxProcesses + 8;
+
+    /// <summary>Test seam: the process dies behind the pool's back, as a crashed sandbox would.</summary>
+    internal void KillProcessOnly() => _process.Kill(entireProcessTree: true);
+
+    /// <summary>Sends one message and waits for its reply; kills the worker on timeout or protocol failure.</summary>
+    public async Task<JsonElement> CallAsync(JsonObject message, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timer.CancelAfter(timeout);
+        try
+        {
+            byte[] body = JsonSerializer.SerializeToUtf8Bytes(message);
+            var header = new byte[4];
+            BinaryPrimitives.WriteInt32BigEndian(header, body.Length);
+            await _toWorker.WriteAsync(header, timer.Token);
+            await _toWorker.WriteAsync(body, timer.Token);
+            await _toWorker.FlushAsync(timer.Token);
+
+            await _fromWorker.ReadExactlyAsync(_header, timer.Token);
+            int length = BinaryPrimitives.ReadInt32BigEndian(_header);
+            if (length < 0 || length > MaxReplyBytes)
+                throw Fail($"reply length {length} out of range");
+            var reply = new byte[length];
+            await _fromWorker.ReadExactlyAsync(reply, timer.Token);
+            using var doc = JsonDocument.Parse(reply);
+            return doc.RootElement.Clone();
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw Fail($"no reply within {timeout.TotalSeconds:0.#} s");
+        }
+        catch (OperationCanceledException)
+        {
+            Dispose();  // the worker is somewhere inside a test: it cannot be reused
+            throw;
+        }
+        catch (Exception e) when (e is IOException or EndOfStreamException or JsonException or ObjectDisposedException)
+        {
+            throw Fail(e.Message);
+        }
+    }
+
+    private WorkerFailedException Fail(string why)
+    {
+        Dispose();
+        string stderr;
+        lock (_stderr)
+            stderr = _stderr.ToString().Trim();
+        return new WorkerFailedException($"sandbox worker failed: {why}" + (stderr.Length > 0 ? $" (stderr: {stderr})" : ""));
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        try
+        {
+            // Our own child and its descendants (setpriv → bwrap → worker); bwrap's --die-with-parent and the pid
+            // namespace take down everything inside.
+            if (!_process.HasExited)
+                _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(5000);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        _process.Dispose();
+        Cgroup?.Dispose();
+        if (_hostWorkDir != null)
+        {
+            try { Directory.Delete(_hostWorkDir, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static string LoadRunner()
+    {
+        using Stream s = typeof(WorkerProcess).Assembly.GetManifestResourceStream("Rlef.Sandbox.runner.py")
+            ?? throw new InvalidOperationException("embedded resource Rlef.Sandbox.runner.py is missing");
+        using var reader = new StreamReader(s, Encoding.UTF8);
+        return reader.ReadToEnd();
+    }
+}

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using Rlef.Environment.Episodes;
+using Rlef.Environment.Policies;
+using Rlef.Environment.Problems;
+using Rlef.Environment.Rollouts;
+using Rlef.Tests;
+using Xunit.Abstractions;
+
+namespace Rlef.Environment.Tests;
+
+/// <summary>
+/// Every HumanEval+ and MBPP+ reference solution, replied by <see cref="CanonicalPolicy"/> and judged by the episode,
+/// passes its public tests (the original asserts, rewritten) and its base and plus tests; a known-wrong program fails.
+/// By default the private tests are a deterministic subset (every third base input, every 300th plus input); the full 122,683 + 39,841 plus inputs run when RLEF_FULL_DATA=1 (trait Category=FullData).
+/// </summary>
+[Collection("sandbox")]
+public sealed class CanonicalSolutionTests(SandboxFixture sandbox, ITestOutputHelper output) : IDisposable
+{
+    private readonly string _cache = Directory.CreateTempSubdirectory("rlef-expected-").FullName;
+
+    public void Dispose() => Directory.Delete(_cache, recursive: true);
+
+    /// <summary>Known exceptions, each with its reason; empty means every canonical solution passes everything.</summary>
+    private static readonly Dictionary<string, string> KnownExceptions = new()
+    {
+    };
+
+    /// <summary>Inputs on which the reference solution itself exceeds the limits (dropped from the tests, reported).</summary>
+    private static readonly string[] KnownDropped = [];
+
+    private static bool Full => System.Environment.GetEnvironmentVariable("RLEF_FULL_DATA") == "1";
+
+    [Fact]
+    public Task HumanEvalPlusSubset() => RunAsync(ProblemFamily.HumanEvalPlus, "humanevalplus/HumanEvalPlus.jsonl.gz", full: false);
+
+    [Fact]
+    public Task MbppPlusSubset() => RunAsync(ProblemFamily.MbppPlus, "mbppplus/MbppPlus.jsonl.gz", full: false);
+
+    [Fact, Trait("Category", "FullData")]
+    public Task HumanEvalPlusFull() => Full ? RunAsync(ProblemFamily.HumanEvalPlus, "humanevalplus/HumanEvalPlus.jsonl.gz", full: true) : SkipFull();
+
+    [Fact, Trait("Category", "FullData")]
+    public Task MbppPlusFull() => Full ? RunAsync(ProblemFamily.MbppPlus, "mbppplus/MbppPlus.jsonl.gz", full: true) : SkipFull();
+
+    private Task SkipFull()
+    {
+        output.WriteLine("skipped: the full plus-input run needs RLEF_FULL_DATA=1 (minutes on 2 cores)");
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Every third base input and every 300th plus input (by their index in the data).</summary>
+    private static Problem Subset(Problem p) => p with
+    {
+        PrivateTests = p.PrivateTests.Where(t => Index(t.Origin, "base_input") % 3 == 0 || Index(t.Origin, "plus_input") % 300 == 0).ToList(),
+    };
+
+    private static int Index(string origin, string field) =>
+        origin.StartsWith(field + "[", StringComparison.Ordinal) ? int.Parse(origin[(field.Length + 1)..^1]) : -1;
+
+    private async Task RunAsync(ProblemFamily family, string relative, bool full)
+    {
+        string? path = RepoPaths.DataFile(relative);
+        if (path is null) { output.WriteLine($"skipped: {relative} not found under {RepoPaths.Data}"); return; }
+        var loaded = DatasetLoader.Load(family, path);
+        var problems = full ? loaded : loaded.Select(Subset).ToList();
+        var clock = Stopwatch.StartNew();
+        var filled = await ExpectedValues.FillAsync(problems, path, sandbox.Pool, _cache, parallelism: 4);
+        double expectedSeconds = clock.Elapsed.TotalSeconds;
+        foreach (string d in filled.Dropped)
+            output.WriteLine($"dropped: {d}");
+
+        clock.Restart();
+        var episode = new Episode(sandbox.Pool, new CanonicalPolicy(filled.Problems), new EpisodeOptions { TurnLimit = 1 });
+        var failures = new List<string>();
+        await Parallel.ForEachAsync(filled.Problems, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (problem, ct) =>
+        {
+            var rollout = await episode.RunAsync(problem, 0, ct);
+            if (!rollout.PassedAll && !KnownExceptions.ContainsKey(problem.Id))
+                lock (failures)
+                    failures.Add($"{problem.Id}: public {rollout.Turns[0].PublicOutcome} " +
+                                 string.Join(" | ", rollout.Turns[0].PublicResults.Where(r => r.Verdict != "passed").Select(r => r.Message)
+                                     .Concat(rollout.PrivateFailures.Select(f => f.Message)).Take(2)));
+        });
+        int tests = filled.Problems.Sum(p => p.PublicTests.Count + p.PrivateTests.Count);
+        output.WriteLine($"{family}: {filled.Problems.Count} problems, {tests} tests; expected values {expectedSeconds:0.0} s, judging {clock.Elapsed.TotalSeconds:0.0} s");
+        Assert.True(failures.Count == 0, "canonical solutions failing:\n" + string.Join("\n", failures.Order()));
+        Assert.Equal(KnownDropped.Where(d => filled.Problems.Any(p => d.StartsWith(p.Id + " "))).Order(), filled.Dropped.Select(d => d.Split(':')[0]).Order());
+
+        // Known-wrong programs (the right signature returning None) fail on every fourth problem.
+        var wrongReplies = filled.Problems.Where((_, i) => i % 4 == 0).ToList();
+        var wrong = new Episode(sandbox.Pool, new WrongPolicy(filled.Problems), new EpisodeOptions { TurnLimit = 1 });
+        var passedWrongly = new List<string>();
+        await Parallel.ForEachAsync(wrongReplies, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (problem, ct) =>
+        {
+            if ((await wrong.RunAsync(problem, 0, ct)).PassedAll)
+                lock (passedWrongly) passedWrongly.Add(problem.Id);
+        });
+        Assert.Empty(passedWrongly);
+    }
+
+    /// <summary>Replies with the entry point returning None (inside the prefix for HumanEval+).</summary>
+    private sealed class WrongPolicy(IEnumerable<Problem> problems) : IPolicy
+    {
+        private readonly Dictionary<string, string> _entries = problems.ToDictionary(p => p.Id, p => p.EntryPoint!);
+
+        public string Describe() => "wrong";
+
+        public Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken) =>
+            Task.FromResult(new PolicyReply(conversation.AssistantPrefix is { } prefix
+                ? prefix + "    return None\n```"
+                : "```python\ndef " + _entries[context.TaskId] + "(*args, **kwargs):\n    return None\n```"));
+    }
+}
+
+/// <summary>Original MBPP (test split, ids 11–510): every reference solution passes its asserts, including the
+/// challenge asserts where it has them.</summary>
+[Collection("sandbox")]
+public sealed class MbppReferenceTests(SandboxFixture sandbox, ITestOutputHelper output)
+{
+    [Fact]
+    public async Task ReferenceSolutionsPassTheirAsserts()
+    {
+        string? path = RepoPaths.DataFile("mbpp/mbpp.jsonl");
+        if (path is null) { output.WriteLine($"skipped: mbpp/mbpp.jsonl not found under {RepoPaths.Data}"); return; }
+        var problems = DatasetLoader.Load(ProblemFamily.Mbpp, path)
+            .Where(p => int.Parse(p.Id.Split('/')[1]) is >= 11 and <= 510).ToList();
+        Assert.Equal(500, problems.Count);
+        var episode = new Episode(sandbox.Pool, new CanonicalPolicy(problems), new EpisodeOptions { TurnLimit = 1 });
+        var failures = new List<string>();
+        await Parallel.ForEachAsync(problems, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (problem, ct) =>
+        {
+            var rollout = await episode.RunAsync(problem, 0, ct);
+            if (!rollout.PassedAll)
+                lock (failures)
+                    failures.Add($"{problem.Id}: {rollout.Turns[0].PublicOutcome} " +
+                                 string.Join(" | ", rollout.Turns[0].PublicResults.Where(r => r.Verdict != "passed").Select(r => r.Message).Take(1)));
+        });
+        output.WriteLine(string.Join("\n", failures.Order()));
+        Assert.Equal(MbppReferenceFailures.Order(), failures.Select(f => f.Split(':')[0]).Order());
+    }
+
+    /// <summary>Reference solutions that fail their own asserts in the original data (listed, with the reason, in the test output).</summary>
+    private static readonly string[] MbppReferenceFailures = [];
+}
