@@ -99,14 +99,13 @@ public sealed class PpoUpdater
             throw new InvalidOperationException($"layout mismatch: {k} reply tokens / {v} value points for {slice.TokenCount} / {slice.ValuePointCount}");
 
         var logp = new float[n];
-        _policy.ForwardLogProbs(batch.Tokens, batch.Targets, batch.Batch, batch.SeqLen, logp, scored);
+        var entropy = new float[n];
+        _policy.ForwardLogProbs(batch.Tokens, batch.Targets, batch.Batch, batch.SeqLen, logp, scored, entropy);
         var values = new float[n];
         _value.ForwardValues(batch.Tokens, batch.Batch, batch.SeqLen, values);
         float[] replyLogProbs = replyAt.Select(i => logp[i]).ToArray();
         float[] pointValues = valueAt.Select(i => values[i]).ToArray();
-        // Entropy is logged as its sampled-token estimate −mean log π_θ(token) (the engine returns no full-vocabulary
-        // entropy; for tokens sampled from π this is an unbiased estimate of it while π_θ is still near π_old).
-        float[] entropies = replyLogProbs.Select(l => -l).ToArray();
+        float[] entropies = replyAt.Select(i => entropy[i]).ToArray(); // of π_θ's whole next-token distribution, logged only
         PpoLossResult loss = PpoLoss.Compute(slice, replyLogProbs, pointValues, _config.Ppo, entropies);
 
         var dLogp = new float[n];

@@ -18,6 +18,9 @@ public static class PrintTask
 {
     public static readonly ByteChatFormat Format = new();
 
+    /// <summary>One warm-start trajectory in this many echoes the input.</summary>
+    public const int EchoOneIn = 6;
+
     public static Problem Problem(int id, int n) => new()
     {
         Id = $"print-{id}-{n}",
@@ -39,9 +42,11 @@ public static class PrintTask
         LlamaConfig.Create(vocabSize: Format.Tokenizer.VocabSize, hiddenSize: 64, layers: 2, heads: 4, kvHeads: 4, intermediateSize: 128, maxPositions: 512), seed);
 
     /// <summary>
-    /// SFT trajectories that teach the answer format and a mix of programs, mostly wrong: 1 in 20 echoes the input
-    /// (always right), 9 in 20 print a random digit (right one time in ten), the rest print the input plus one or with a
-    /// digit appended (always wrong). The warm-started policy solves about one problem in ten; RL must find the echo.
+    /// SFT trajectories that teach the answer format and two programs: 1 in <see cref="EchoOneIn"/> echoes the input
+    /// (always right), the others print a random digit (right one time in ten). Sampled at temperature 1 the
+    /// warm-started policy solves about one problem in five; RL must find that echoing is
+    /// the program that always passes. (A policy that must learn to copy the digit from ~150 tokens back does not get
+    /// there within a test's budget: measured flat at 0.05-0.1 over 120 updates.)
     /// </summary>
     public static List<SftTrajectory> WarmStartTrajectories(IReadOnlyList<Problem> problems, ulong seed)
     {
@@ -49,14 +54,8 @@ public static class PrintTask
         return problems.Select(p =>
         {
             int[] prompt = Format.EncodeChat([EngineMessage.User(Rlef.Environment.Episodes.Templates.InitialPrompt(p))], addGenerationPrompt: true);
-            int pick = rng.NextInt(20);
-            string expression = pick switch
-            {
-                0 => "input()",
-                < 10 => rng.NextInt(10).ToString(System.Globalization.CultureInfo.InvariantCulture),
-                < 15 => "int(input())+1",
-                _ => "input()+'0'",
-            };
+            int pick = rng.NextInt(EchoOneIn);
+            string expression = pick == 0 ? "input()" : rng.NextInt(10).ToString(System.Globalization.CultureInfo.InvariantCulture);
             int[] reply = [.. Format.Tokenizer.Encode(Reply(expression)), ByteTokenizer.EndOfTurn];
             return new SftTrajectory(p.Id, [new SftTurn(prompt, reply)], Solved: true);
         }).ToList();
