@@ -47,7 +47,7 @@ public static class SftCommand
                 Console.Error.WriteLine($"rlef sft: wrote {parse.GetValue(output)}");
                 return 0;
             }
-            catch (Exception e) when (e is ConfigException or IOException or InvalidDataException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is ConfigException or IOException or InvalidDataException or FormatException or Rlef.Environment.Problems.DatasetFormatException or ArgumentException or InvalidOperationException or NotSupportedException)
             {
                 Console.Error.WriteLine($"rlef sft: {e.Message}");
                 return 2;

@@ -22,28 +22,29 @@ public static class TrainCommand
             {
                 string? resumeDir = parse.GetValue(resume);
                 string[] keyValues = parse.GetValue(overrides) ?? [];
-                RunDirectory run;
+                RunDirectory? resumed = null;
+                RlefConfig c;
                 if (resumeDir is not null)
                 {
                     if (keyValues.Length > 0 || parse.GetValue(config) is not null)
                         throw new ConfigException("--resume continues a run with its saved config; --config and overrides are not allowed with it");
-                    run = RunDirectory.Resume(resumeDir);
+                    resumed = RunDirectory.Resume(resumeDir);
+                    c = resumed.Config;
                 }
                 else
                 {
-                    string dir = parse.GetValue(runDir) ?? throw new ConfigException("give --run DIR for a new run (or --resume DIR)");
-                    RlefConfig loaded = ConfigLoader.Load(parse.GetValue(config), keyValues);
-                    var errors = loaded.Validate();
+                    c = ConfigLoader.Load(parse.GetValue(config), keyValues);
+                    var errors = c.Validate();
                     if (errors.Count > 0) throw new ConfigException(string.Join("\n", errors));
-                    run = RunDirectory.Create(dir, loaded);
                 }
-                using (run)
+                // Model and data first: a new run directory is created only once everything it needs loads.
+                InitialPolicy policy = RunSetup.LoadPolicy(c);
+                var train = RunSetup.TrainProblems(c);
+                var valid = RunSetup.ValidProblems(c);
+                await using var executor = Executors.Create();
+                using RunDirectory run = resumed ?? RunDirectory.Create(
+                    parse.GetValue(runDir) ?? throw new ConfigException("give --run DIR for a new run (or --resume DIR)"), c);
                 {
-                    RlefConfig c = run.Config;
-                    InitialPolicy policy = RunSetup.LoadPolicy(c);
-                    var train = RunSetup.TrainProblems(c);
-                    var valid = RunSetup.ValidProblems(c);
-                    await using var executor = Executors.Create();
                     var progress = new TrainingProgress(c.Schedule.TotalUpdates, run.ResumedFrom?.State.Step ?? 0);
                     var trainer = new RlefTrainer(run, policy.Model, policy.Format, executor, train, valid, progress);
                     Console.Error.WriteLine($"rlef train: {run.Path}: {train.Count} training / {valid.Count} validation problems, " +
@@ -54,7 +55,7 @@ public static class TrainCommand
                 }
                 return 0;
             }
-            catch (Exception e) when (e is ConfigException or IOException or InvalidDataException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is ConfigException or IOException or InvalidDataException or FormatException or Rlef.Environment.Problems.DatasetFormatException or ArgumentException or InvalidOperationException or NotSupportedException)
             {
                 Console.Error.WriteLine($"rlef train: {e.Message}");
                 return 2;
