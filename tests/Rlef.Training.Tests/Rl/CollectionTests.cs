@@ -68,6 +68,40 @@ public sealed class CollectionTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task TokenLevelValueAndNoFeedbackAblationsRunAWholeIteration()
+    {
+        if (!LocalPythonExecutor.Available()) { output.WriteLine("skipped: python3 not found"); return; }
+        RlefConfig config = PrintTask.Config(rolloutsPerIteration: 4, updatesPerIteration: 2, totalUpdates: 2, learningRate: 1e-3) with
+        {
+            Ablation = new AblationConfig { NoExecutionFeedback = true, ValueFunction = ValueLevel.Token },
+            Rollout = new RolloutConfig { RolloutsPerIteration = 4, UpdatesPerIteration = 2, MaxReplyTokens = 8 },
+        };
+        // Without execution feedback every episode runs to the turn limit (RLEF.md §3), whatever its code does.
+        Assert.Equal(FeedbackMode.None, new Rollouts.RolloutCollector(null!, PrintTask.Format, config).EpisodeOptions.Feedback);
+        string dir = Path.Combine(Path.GetTempPath(), $"rlef-ablate-{Guid.NewGuid():N}");
+        try
+        {
+            await using var executor = new LocalPythonExecutor();
+            using var run = RunDirectory.Create(dir, config);
+            var trainer = new RlefTrainer(run, PrintTask.Model(seed: 2), PrintTask.Format, executor, PrintTask.Problems(4, seed: 3), []);
+            var collected = await trainer.Collector.CollectAsync(trainer.Policy, PrintTask.Model(seed: 2), trainer.ValueModel, PrintTask.Problems(4, seed: 3), seed: 1);
+            foreach (var episode in collected.Episodes)
+            {
+                Assert.Equal(3, episode.Turns.Count);
+                Assert.All(episode.Turns, t => Assert.Equal(t.ReplyTokens.Length, t.TokenValues!.Length));
+                Assert.All(episode.Turns, t => Assert.Equal(t.Value, t.TokenValues![0]));
+            }
+            IterationReport report = await trainer.IterationAsync();
+            Assert.Equal(2, report.LastStep);
+            Assert.All(report.Updates, u => Assert.True(double.IsFinite(u.Loss.ValueLoss) && double.IsFinite(u.Loss.PolicyLoss)));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>The time split of one PPO iteration on a small model (printed; timings are never asserted).</summary>
     [Fact]
     public async Task OneIterationTimeSplitIsReported()
