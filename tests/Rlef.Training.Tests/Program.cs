@@ -18,7 +18,13 @@ public static class Program
             });
             return 0;
         }
-        Console.Error.WriteLine("usage: Rlef.Training.Tests fake-run DIR STEPS DELAY_MS");
+        if (args is ["rl-run", string runDir, string total])
+        {
+            using var run = Directory.Exists(runDir) ? Runs.RunDirectory.Resume(runDir) : Runs.RunDirectory.Create(runDir, Rl.CrashRun.Config(int.Parse(total)));
+            Rl.CrashRun.RunAsync(run, line => { Console.Out.WriteLine(line); Console.Out.Flush(); }).GetAwaiter().GetResult();
+            return 0;
+        }
+        Console.Error.WriteLine("usage: Rlef.Training.Tests fake-run DIR STEPS DELAY_MS | rl-run DIR TOTAL_UPDATES");
         return 2;
     }
 }

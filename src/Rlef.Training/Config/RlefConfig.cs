@@ -16,6 +16,10 @@ public sealed record RlefConfig
     public AblationConfig Ablation { get; init; } = new();
     public SftConfig Sft { get; init; } = new();
     public ScheduleConfig Schedule { get; init; } = new();
+    /// <summary>Which model, tokenizer and data the run uses, and how the engine batches work (see SetupConfig.cs).</summary>
+    public ModelConfig Model { get; init; } = new();
+    public DataConfig Data { get; init; } = new();
+    public EngineConfig Engine { get; init; } = new();
 
     /// <summary>Turns per episode after ablations: single-turn RL allows one.</summary>
     [JsonIgnore]
@@ -67,6 +71,7 @@ public sealed record RlefConfig
         Require(Schedule.EvalEvery > 0, $"schedule.eval_every must be > 0 (got {Schedule.EvalEvery})");
         Require(Schedule.CheckpointEvery > 0, $"schedule.checkpoint_every must be > 0 (got {Schedule.CheckpointEvery})");
         Require(Schedule.KeepLastCheckpoints >= 1, $"schedule.keep_last_checkpoints must be >= 1 (got {Schedule.KeepLastCheckpoints})");
+        errors.AddRange(SetupValidation.Validate(this));
         return errors;
     }
 }

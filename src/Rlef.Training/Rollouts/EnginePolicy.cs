@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Rlef.Engine.Model;
+using Rlef.Engine.Sampling;
+using Rlef.Engine.Tokenizers;
+using Rlef.Environment.Policies;
+using EngineMessage = Rlef.Engine.Tokenizers.ChatMessage;
+
+namespace Rlef.Training.Rollouts;
+
+/// <summary>One sampled turn exactly as the model saw and produced it.</summary>
+/// <param name="PromptTokens">Tokens appended before the reply: the whole first prompt, or the end of the previous
+/// assistant turn + the feedback message + the next assistant header (the chat format's continuation).</param>
+public sealed record SampledTurn(int[] PromptTokens, int[] ReplyTokens, float[] LogProbs, FinishReason FinishReason);
+
+/// <summary>
+/// The in-process model as the environment's <see cref="IPolicy"/>. Many episodes run at once and each asks for its
+/// next reply; the requests are pooled and answered by one batched <see cref="Generator"/> call (episodes still in
+/// the sandbox join the next batch), so generation is batched across episodes and overlaps sandbox runs.
+/// Every turn's exact token ids are recorded per rollout index: the prompt of turn t+1 is the chat format's
+/// continuation appended to the tokens so far, never a re-tokenisation of the conversation (RLEF.md §3).
+/// </summary>
+public sealed class EnginePolicy : IPolicy
+{
+    sealed record Request(int RolloutIndex, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
+
+    readonly LlamaModel _model;
+    readonly IChatFormat _format;
+    readonly SamplingOptions _sampling;
+    readonly int _maxBatch;
+    readonly TimeSpan _window;
+    readonly Generator _generator;
+    readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>();
+    readonly Dictionary<int, List<SampledTurn>> _turns = [];
+    readonly Dictionary<int, List<int>> _context = [];
+    readonly Lock _lock = new();
+    int _calls;
+
+    public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow)
+    {
+        if (maxBatch <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "must be > 0");
+        _model = model;
+        _format = format;
+        _sampling = sampling with { StopTokenIds = format.StopIds };
+        _maxBatch = maxBatch;
+        _window = batchWindow;
+        _generator = new Generator(model);
+    }
+
+    /// <summary>Seconds spent inside batched generation calls.</summary>
+    public double GenerationSeconds { get; private set; }
+    /// <summary>Replies sampled and their total tokens.</summary>
+    public int Replies { get; private set; }
+    public long SampledTokens { get; private set; }
+    public int GenerationCalls => _calls;
+
+    public string Describe() => $"engine ({_model.Config.ModelType}, {_model.ParameterCount:N0} parameters, T={_sampling.Temperature}, top-p={_sampling.TopP})";
+
+    /// <summary>The turns sampled for <paramref name="rolloutIndex"/>, in order.</summary>
+    public IReadOnlyList<SampledTurn> TurnsOf(int rolloutIndex)
+    {
+        lock (_lock) return _turns.TryGetValue(rolloutIndex, out var t) ? t.ToArray() : [];
+    }
+
+    public Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken)
+    {
+        int[] prompt;
+        int[] full;
+        lock (_lock)
+        {
+            _turns.TryGetValue(context.RolloutIndex, out var previous);
+            int turn = previous?.Count ?? 0;
+            if (turn != context.TurnIndex)
+                throw new InvalidOperationException($"{context.TaskId} rollout {context.RolloutIndex}: asked for turn {context.TurnIndex + 1} after {turn} sampled turns");
+            if (conversation.Messages.Count != 2 * turn + 1 || conversation.Messages[^1].Role != "user")
+                throw new InvalidOperationException($"{context.TaskId} rollout {context.RolloutIndex}: turn {turn + 1} expects {2 * turn + 1} messages ending with the user's, got {conversation.Messages.Count}");
+            if (turn == 0)
+            {
+                prompt = _format.EncodeChat(conversation.Messages.Select(m => new EngineMessage(m.Role, m.Content)).ToList(), addGenerationPrompt: true);
+                _context[context.RolloutIndex] = [];
+            }
+            else
+            {
+                // Continue from the exact sampled ids: close the assistant turn unless its stop token was sampled.
+                bool closed = previous![^1].FinishReason == FinishReason.StopToken;
+                prompt = _format.EncodeContinuation(conversation.Messages[^1].Content, assistantTurnClosed: closed);
+            }
+            if (conversation.AssistantPrefix is { Length: > 0 } prefix)
+                prompt = [.. prompt, .. _format.Tokenizer.Encode(prefix)];
+            var all = _context[context.RolloutIndex];
+            all.AddRange(prompt);
+            full = all.ToArray();
+        }
+        var request = new Request(context.RolloutIndex, prompt, full, conversation.AssistantPrefix,
+            new TaskCompletionSource<PolicyReply>(TaskCreationOptions.RunContinuationsAsynchronously));
+        cancellationToken.Register(() => request.Reply.TrySetCanceled(cancellationToken));
+        _requests.Writer.TryWrite(request);
+        return request.Reply.Task;
+    }
+
+    /// <summary>
+    /// Answers requests in batches until <paramref name="finished"/> completes (all episodes done).
+    /// <paramref name="liveEpisodes"/> says how many episodes are still running: once that many are waiting, the batch
+    /// is sampled at once; otherwise the batch waits at most the batch window for episodes in the sandbox.
+    /// </summary>
+    public async Task ServeAsync(Func<int> liveEpisodes, Task finished, CancellationToken cancellationToken)
+    {
+        var batch = new List<Request>();
+        while (true)
+        {
+            Task<bool> ready = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
+            if (await Task.WhenAny(ready, finished) == finished && !_requests.Reader.TryPeek(out _)) return;
+            batch.Clear();
+            while (batch.Count < _maxBatch)
+            {
+                while (batch.Count < _maxBatch && _requests.Reader.TryRead(out Request? r)) batch.Add(r);
+                if (batch.Count >= _maxBatch || batch.Count >= liveEpisodes()) break;
+                Task<bool> more = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
+                if (await Task.WhenAny(more, Task.Delay(_window, cancellationToken)) != more) break;
+            }
+            batch.RemoveAll(r => r.Reply.Task.IsCompleted);
+            if (batch.Count > 0) Sample(batch);
+        }
+    }
+
+    void Sample(List<Request> batch)
+    {
+        var clock = Stopwatch.StartNew();
+        int call = Interlocked.Increment(ref _calls);
+        IReadOnlyList<Generation> generations;
+        try
+        {
+            generations = _generator.Generate(batch.Select(r => (IReadOnlyList<int>)r.FullContext).ToList(),
+                _sampling with { Seed = unchecked(_sampling.Seed * 1_000_003 + call) });
+        }
+        catch (Exception e)
+        {
+            foreach (Request r in batch) r.Reply.TrySetException(e);
+            return;
+        }
+        GenerationSeconds += clock.Elapsed.TotalSeconds;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            Request r = batch[i];
+            Generation g = generations[i];
+            lock (_lock)
+            {
+                if (!_turns.TryGetValue(r.RolloutIndex, out var turns)) _turns[r.RolloutIndex] = turns = [];
+                turns.Add(new SampledTurn(r.Prompt, g.Tokens, g.LogProbs, g.FinishReason));
+                _context[r.RolloutIndex].AddRange(g.Tokens);
+                Replies++;
+                SampledTokens += g.Tokens.Length;
+            }
+            string text = (r.Prefix ?? "") + _format.Tokenizer.Decode(g.Tokens, skipSpecialTokens: true);
+            r.Reply.TrySetResult(new PolicyReply(text, g.Tokens.Length));
+        }
+    }
+}
