@@ -1,3 +1,4 @@
+using Rlef.Sandbox;
 using Rlef.Engine.Model;
 using Rlef.Engine.Sampling;
 using Rlef.Environment.Episodes;
@@ -14,7 +15,6 @@ public sealed class CollectionTests(ITestOutputHelper output)
     [Fact]
     public async Task MultiTurnEpisodesKeepTheExactSampledTokensAndTheirScores()
     {
-        if (!LocalPythonExecutor.Available()) { output.WriteLine("skipped: python3 not found"); return; }
         // An untrained model writes no code fence: every turn is invalid, so each episode runs all three turns and
         // turn 2 and 3 prompts are the chat continuation of the invalid-code reply.
         RlefConfig config = PrintTask.Config(rolloutsPerIteration: 6, updatesPerIteration: 2, totalUpdates: 2, learningRate: 1e-3) with
@@ -25,7 +25,7 @@ public sealed class CollectionTests(ITestOutputHelper output)
         LlamaModel policy = PrintTask.Model(seed: 5);
         LlamaModel reference = policy.Clone();
         LlamaModel value = policy.CreateValueModel(9);
-        await using var executor = new LocalPythonExecutor();
+        await using var executor = new SandboxPool();
         var collector = new Rollouts.RolloutCollector(executor, PrintTask.Format, config);
         var collected = await collector.CollectAsync(policy, reference, value, PrintTask.Problems(6, seed: 1), seed: 4);
 
@@ -71,7 +71,6 @@ public sealed class CollectionTests(ITestOutputHelper output)
     [Fact]
     public async Task TokenLevelValueAndNoFeedbackAblationsRunAWholeIteration()
     {
-        if (!LocalPythonExecutor.Available()) { output.WriteLine("skipped: python3 not found"); return; }
         RlefConfig config = PrintTask.Config(rolloutsPerIteration: 4, updatesPerIteration: 2, totalUpdates: 2, learningRate: 1e-3) with
         {
             Ablation = new AblationConfig { NoExecutionFeedback = true, ValueFunction = ValueLevel.Token },
@@ -82,7 +81,7 @@ public sealed class CollectionTests(ITestOutputHelper output)
         string dir = Path.Combine(Path.GetTempPath(), $"rlef-ablate-{Guid.NewGuid():N}");
         try
         {
-            await using var executor = new LocalPythonExecutor();
+            await using var executor = new SandboxPool();
             using var run = RunDirectory.Create(dir, config);
             var trainer = new RlefTrainer(run, PrintTask.Model(seed: 2), PrintTask.Format, executor, PrintTask.Problems(4, seed: 3), []);
             var collected = await trainer.Collector.CollectAsync(trainer.Policy, PrintTask.Model(seed: 2), trainer.ValueModel, PrintTask.Problems(4, seed: 3), seed: 1);
@@ -106,7 +105,6 @@ public sealed class CollectionTests(ITestOutputHelper output)
     [Fact]
     public async Task OneIterationTimeSplitIsReported()
     {
-        if (!LocalPythonExecutor.Available()) { output.WriteLine("skipped: python3 not found"); return; }
         RlefConfig config = PrintTask.Config(rolloutsPerIteration: 16, updatesPerIteration: 2, totalUpdates: 2, learningRate: 1e-3) with
         {
             Ablation = new AblationConfig(),
@@ -116,7 +114,7 @@ public sealed class CollectionTests(ITestOutputHelper output)
         string dir = Path.Combine(Path.GetTempPath(), $"rlef-split-{Guid.NewGuid():N}");
         try
         {
-            await using var executor = new LocalPythonExecutor();
+            await using var executor = new SandboxPool();
             using var run = RunDirectory.Create(dir, config);
             var trainer = new RlefTrainer(run, model, PrintTask.Format, executor, PrintTask.Problems(16, seed: 2), []);
             IterationReport r = await trainer.IterationAsync();

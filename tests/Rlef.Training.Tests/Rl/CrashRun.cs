@@ -1,3 +1,4 @@
+using Rlef.Sandbox;
 using Rlef.Training.Config;
 using Rlef.Training.Rl;
 using Rlef.Training.Runs;
@@ -22,7 +23,7 @@ public static class CrashRun
 
     public static async Task RunAsync(RunDirectory run, Action<string>? report = null)
     {
-        await using var executor = new LocalPythonExecutor();
+        await using var executor = new SandboxPool();
         var trainer = new RlefTrainer(run, PrintTask.Model(seed: 3), PrintTask.Format, executor, PrintTask.Problems(TrainProblems, seed: 9), []);
         await trainer.RunAsync(r =>
         {

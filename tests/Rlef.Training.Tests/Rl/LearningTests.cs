@@ -1,3 +1,4 @@
+using Rlef.Sandbox;
 using System.Diagnostics;
 using Rlef.Training.Config;
 using Rlef.Training.Rl;
@@ -16,7 +17,6 @@ public sealed class LearningTests(ITestOutputHelper output)
     [Fact]
     public async Task PpoRaisesTheSolveRateOfPrintNFromNearZeroToNearOne()
     {
-        if (!LocalPythonExecutor.Available()) { output.WriteLine("skipped: python3 not found"); return; }
         RlefConfig config = PrintTask.Config(rolloutsPerIteration: 64, updatesPerIteration: 4, totalUpdates: 32, learningRate: 1e-3);
         var model = PrintTask.Model();
         var clock = Stopwatch.StartNew();
@@ -30,7 +30,7 @@ public sealed class LearningTests(ITestOutputHelper output)
         string dir = Path.Combine(Path.GetTempPath(), $"rlef-learn-{Guid.NewGuid():N}");
         try
         {
-            await using var executor = new LocalPythonExecutor();
+            await using var executor = new SandboxPool();
             using var run = RunDirectory.Create(dir, config);
             var trainer = new RlefTrainer(run, model, PrintTask.Format, executor, PrintTask.Problems(512, seed: 21), []);
             var rates = new List<double>();

@@ -1,3 +1,4 @@
+using Rlef.Sandbox;
 using System.Diagnostics;
 using System.Text.Json;
 using Rlef.Engine.IO;
@@ -20,7 +21,6 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Fact]
     public async Task KilledTrainerResumesFromItsCheckpointWithTheSameDataOrder()
     {
-        if (!LocalPythonExecutor.Available()) { output.WriteLine("skipped: python3 not found"); return; }
         string dir = Path.Combine(Path.GetTempPath(), $"rlef-crash-{Guid.NewGuid():N}");
         try
         {
@@ -30,7 +30,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
             using var run = RunDirectory.Resume(dir);
             Checkpoint checkpoint = run.ResumedFrom ?? throw new InvalidOperationException("no checkpoint before the kill");
             Assert.InRange(checkpoint.State.Step, 2, Total - 2);
-            await using (var executor = new LocalPythonExecutor())
+            await using (var executor = new SandboxPool())
             {
                 var resumed = new RlefTrainer(run, PrintTask.Model(seed: 3), PrintTask.Format, executor, PrintTask.Problems(CrashRun.TrainProblems, seed: 9), []);
                 Assert.Equal(checkpoint.State, resumed.State);
