@@ -1,5 +1,5 @@
 using Rlef.Evaluation.Behaviour;
-using static Rlef.Evaluation.TurnOutcome;
+using static Rlef.Environment.Rollouts.TurnOutcome;
 
 namespace Rlef.Evaluation.Tests;
 

@@ -1,6 +1,5 @@
 using Rlef.Training.Config;
 using Rlef.Training.Data;
-using Rlef.Training.Optimization;
 using Rlef.Training.Ppo;
 using Rlef.Training.Runs;
 
@@ -81,15 +80,14 @@ public class MicroBatchTests
     }
 
     [Fact]
-    public void Learning_rate_warms_up_linearly_then_stays_at_the_peak()
+    public void Paper_learning_rate_warms_up_over_50_updates_then_stays_at_2e_7()
     {
-        var schedule = new LearningRateSchedule(new OptimizerConfig());
-        Assert.Equal(2e-7 / 50, schedule.At(1), 1e-20);
-        Assert.Equal(2e-7 / 2, schedule.At(25), 1e-20);
-        Assert.Equal(2e-7, schedule.At(50));
-        Assert.Equal(2e-7, schedule.At(12_000));
-        Assert.Equal(1e-3, new LearningRateSchedule(1e-3, 0).At(1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => schedule.At(0));
+        var config = new OptimizerConfig();
+        var schedule = new Rlef.Engine.Optim.LearningRateSchedule(config.LearningRate, config.WarmupSteps);
+        Assert.Equal(2e-7 / 50, schedule.At(0), 1e-20);   // update 1
+        Assert.Equal(2e-7 / 2, schedule.At(24), 1e-20);   // update 25
+        Assert.Equal(2e-7, schedule.At(49));              // update 50: warm-up done
+        Assert.Equal(2e-7, schedule.At(11_999));          // the last of 12,000 updates
     }
 
     [Fact]

@@ -216,7 +216,7 @@ public static class EvalCommand
             console.MarkupLine("[red]no rollout finished[/]; see errors.log");
             return 1;
         }
-        var report = EvaluationReport.Compute(result.Rollouts.Select(ToSummary).ToList(), new EvaluationOptions
+        var report = EvaluationReport.Compute(result.Rollouts.Select(RolloutSummary.From).ToList(), new EvaluationOptions
         {
             TurnLimit = s.TurnLimit,
             Dataset = s.Dataset.ToName(),
@@ -241,20 +241,6 @@ public static class EvalCommand
         }
         return 0;
     }
-
-    /// <summary>The metrics' view of a rollout.</summary>
-    public static RolloutSummary ToSummary(Rollout r) => new(
-        r.TaskId,
-        r.Turns.Select(t => new TurnSummary(t.PublicOutcome switch
-        {
-            Rlef.Environment.Rollouts.TurnOutcome.Passed => Rlef.Evaluation.TurnOutcome.Passed,
-            Rlef.Environment.Rollouts.TurnOutcome.WrongOutput => Rlef.Evaluation.TurnOutcome.WrongOutput,
-            Rlef.Environment.Rollouts.TurnOutcome.Exception => Rlef.Evaluation.TurnOutcome.Exception,
-            Rlef.Environment.Rollouts.TurnOutcome.Timeout => Rlef.Evaluation.TurnOutcome.Timeout,
-            Rlef.Environment.Rollouts.TurnOutcome.OutOfMemory => Rlef.Evaluation.TurnOutcome.OutOfMemory,
-            _ => Rlef.Evaluation.TurnOutcome.InvalidCode,
-        }, t.Code ?? "")).ToList(),
-        r.PassedAll);
 
     /// <summary>Where this session's time went (resumed rollouts excluded). Sums are over rollouts (they overlap when
     /// workers run in parallel); the harness share is wall time inside episodes not spent waiting for the policy or

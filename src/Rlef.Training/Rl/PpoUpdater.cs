@@ -2,8 +2,6 @@ using Rlef.Engine.Model;
 using Rlef.Engine.Optim;
 using Rlef.Training.Config;
 using Rlef.Training.Data;
-using Rlef.Training.Optimization;
-using LearningRateSchedule = Rlef.Training.Optimization.LearningRateSchedule;
 using Rlef.Training.Ppo;
 
 namespace Rlef.Training.Rl;
@@ -36,12 +34,16 @@ public sealed class PpoUpdater
         };
         PolicyOptimizer = new AdamW(policy.Parameters, options);
         ValueOptimizer = new AdamW(value.Parameters, options);
-        Schedule = new LearningRateSchedule(config.Optimizer);
+        Schedule = new LearningRateSchedule(config.Optimizer.LearningRate, config.Optimizer.WarmupSteps);
     }
 
     public AdamW PolicyOptimizer { get; }
     public AdamW ValueOptimizer { get; }
+    /// <summary>Linear warm-up to the peak, then constant (RLEF.md §3 names no decay).</summary>
     public LearningRateSchedule Schedule { get; }
+
+    /// <summary>The learning rate of update <paramref name="step"/>, counted from 1 as updates are (the schedule counts from 0).</summary>
+    public double LearningRateAt(long step) => Schedule.At(step - 1);
 
     /// <summary>Runs update number <paramref name="step"/> (counted from 1, for the warm-up) on <paramref name="minibatch"/>.</summary>
     public PpoUpdateResult Update(PpoMinibatch minibatch, long step)
@@ -57,9 +59,9 @@ public sealed class PpoUpdater
             parts.Add(MicroBatch(slice, sequences.AsSpan(first, count)));
             tokens += sequences.Skip(first).Take(count).Sum(s => (long)s.Tokens.Length);
         }
-        double policyNorm = GradientClipping.ClipGlobalNorm(_policy.Parameters, _config.Optimizer.MaxGradNorm);
-        double valueNorm = GradientClipping.ClipGlobalNorm(_value.Parameters, _config.Optimizer.MaxGradNorm);
-        double lr = Schedule.At(step);
+        double policyNorm = Gradients.ClipByGlobalNorm(_policy.Parameters, _config.Optimizer.MaxGradNorm);
+        double valueNorm = Gradients.ClipByGlobalNorm(_value.Parameters, _config.Optimizer.MaxGradNorm);
+        double lr = LearningRateAt(step);
         // A non-finite gradient would poison the weights and the moments: skip that network's step (the norm is logged).
         if (double.IsFinite(policyNorm)) PolicyOptimizer.Update(lr);
         if (double.IsFinite(valueNorm)) ValueOptimizer.Update(lr);

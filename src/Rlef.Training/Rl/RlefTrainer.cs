@@ -127,7 +127,7 @@ public sealed class RlefTrainer
                 [Phase.Sandbox] = collected.SandboxSeconds,
                 [Phase.Update] = seconds,
             };
-            var metrics = UpdateMetrics.Build(result.Loss, batch.Stats, _updater.Schedule.At(step), result.Tokens / seconds, phases).ToList();
+            var metrics = UpdateMetrics.Build(result.Loss, batch.Stats, _updater.LearningRateAt(step), result.Tokens / seconds, phases).ToList();
             metrics.Add(new("time/scoring_s", collected.ScoringSeconds));
             metrics.Add(new("throughput/sampled_tokens_per_s", collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
             metrics.Add(new("optim/policy_grad_norm", result.PolicyGradNorm));

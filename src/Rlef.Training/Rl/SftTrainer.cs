@@ -2,9 +2,7 @@ using Rlef.Engine.Model;
 using Rlef.Engine.Optim;
 using Rlef.Training.Config;
 using Rlef.Training.Data;
-using Rlef.Training.Optimization;
 using Rlef.Training.Sft;
-using LearningRateSchedule = Rlef.Training.Optimization.LearningRateSchedule;
 
 namespace Rlef.Training.Rl;
 
@@ -85,9 +83,9 @@ public sealed class SftTrainer
             loss += _model.TrainCrossEntropy(padded.Tokens, padded.Targets, weights, padded.Batch, padded.SeqLen);
             tokens += group.Sum(e => (long)e.Tokens.Length);
         }
-        double norm = GradientClipping.ClipGlobalNorm(_model.Parameters, _config.Optimizer.MaxGradNorm);
+        double norm = Gradients.ClipByGlobalNorm(_model.Parameters, _config.Optimizer.MaxGradNorm);
         Step++;
-        double lr = _schedule.At(Step);
+        double lr = _schedule.At(Step - 1); // Step counts updates from 1; the schedule from 0
         if (double.IsFinite(norm)) Optimizer.Update(lr);
         _model.ZeroGrad();
         return new SftUpdateResult(loss, norm, lr, targets, tokens);
