@@ -44,7 +44,27 @@ public static class CodeContestsLoader
             PrivateTests = privateTests,
             Comparison = Comparison.CodeContests,
             Limits = limits,
+            CanonicalSolution = FirstPython3Solution(r),
         };
+    }
+
+    // contest_problem.proto's Language enum: PYTHON3 = 3 (PYTHON = 1 is Python 2, whose solutions may not run here).
+    private const int Python3 = 3;
+
+    /// <summary>The first Python 3 entry of `solutions{language[], solution[]}`, or null (`--policy canonical` needs one).</summary>
+    private static string? FirstPython3Solution(DataRecord r)
+    {
+        if (!r.Json.TryGetProperty("solutions", out var solutions) || solutions.ValueKind != JsonValueKind.Object)
+            return null;
+        if (!solutions.TryGetProperty("language", out var languages) || languages.ValueKind != JsonValueKind.Array ||
+            !solutions.TryGetProperty("solution", out var texts) || texts.ValueKind != JsonValueKind.Array)
+            throw r.Error("solutions", "expected {language: [...], solution: [...]}");
+        if (languages.GetArrayLength() != texts.GetArrayLength())
+            throw r.Error("solutions", $"{languages.GetArrayLength()} languages but {texts.GetArrayLength()} solutions");
+        for (int i = 0; i < languages.GetArrayLength(); i++)
+            if (languages[i].ValueKind == JsonValueKind.Number && languages[i].GetInt32() == Python3)
+                return texts[i].ValueKind == JsonValueKind.String ? texts[i].GetString() : throw r.Error($"solutions.solution[{i}]", "expected a string");
+        return null;
     }
 
     private static List<ProblemTest> Tests(DataRecord r, string field, bool required)
