@@ -59,7 +59,10 @@ public static class EngineThreads
             try { RunItems(); }
             finally { _insideRegion = false; }
 
-            if (Volatile.Read(ref _pending) > 0) AllDone.Wait();
+            // Always wait for the event, even when _pending already reads 0: the last worker may have
+            // decremented but not yet called Set. Skipping the wait let that late Set land in the *next*
+            // job and release its dispatcher while that job's workers were still running.
+            AllDone.Wait();
             _body = null;
             if (_failure is { } failure)
                 throw new AggregateException("A parallel engine kernel failed.", failure);
