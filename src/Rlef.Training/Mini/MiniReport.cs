@@ -109,7 +109,7 @@ public static class MiniReport
         L(I($"Starting policy: `{settings.ModelDirectory}`; trained policy: the checkpoint at update {source.Step} ({source.Selection}") +
           (source.ValidSolveRate is { } v ? I($", validation solve rate {100 * v:0.0}%") : "") + ").");
         L(I($"Test split: {sr.ProblemCount} generated problems, {sr.RolloutsPerProblemText} rollouts each, up to {turns} turns, ") +
-          I($"temperature {settings.Temperature}, top-p {settings.TopP}. Every figure is computed from the stored rollouts ") +
+          I($"temperature {settings.Temperature}, top-p {settings.TopP}; the random-feedback ablation {evaluations["start-random"].RolloutsPerProblemText} rollout(s) per problem. Every figure is computed from the stored rollouts ") +
           "(`eval/*/rollouts.jsonl` in the run directory) with a 95% percentile bootstrap CI over problems (200 resamples).");
         L();
 

@@ -20,17 +20,19 @@ public sealed record MiniData(int Seed, string Difficulty, int Train, int Valid,
     /// difficulty; the generator draws test first, so the test split is the same whatever the train count.
     /// (Reconcile with <c>MiniDataset</c> of the pretraining: both must name the same seed, difficulty and test count.)
     /// </summary>
-    public static MiniData Default { get; } = new(Seed: 1, Difficulty: "easy", Train: 2000, Valid: 100, Test: 200);
+    public static MiniData Default { get; } = new(Seed: 20261130, Difficulty: "easy", Train: 2000, Valid: 100, Test: 200);
 }
 
 /// <summary>A budget of `rlef mini`: the RLEF config and how much of the test split is evaluated.</summary>
 /// <param name="TestProblems">Test problems evaluated (the first N; 0 = the whole split).</param>
 /// <param name="EvalRollouts">Rollouts per test problem: 3 make single-turn 1@3 (three first replies) estimable.</param>
+/// <param name="RandomFeedbackRollouts">Rollouts per test problem of the random-feedback ablation: it is compared at
+/// multi-turn 1@3, which one rollout per problem estimates (at a third of the cost).</param>
 /// <param name="Concurrency">Episodes in flight per evaluation; their replies are sampled in one batch.</param>
-public sealed record MiniPreset(string Name, string ConfigFile, int TestProblems, int EvalRollouts, int Concurrency)
+public sealed record MiniPreset(string Name, string ConfigFile, int TestProblems, int EvalRollouts, int RandomFeedbackRollouts, int Concurrency)
 {
-    public static MiniPreset Full { get; } = new("full", "configs/mini.yaml", TestProblems: 0, EvalRollouts: 3, Concurrency: 64);
-    public static MiniPreset Quick { get; } = new("quick", "configs/mini-quick.yaml", TestProblems: 60, EvalRollouts: 3, Concurrency: 64);
+    public static MiniPreset Full { get; } = new("full", "configs/mini.yaml", TestProblems: 0, EvalRollouts: 3, RandomFeedbackRollouts: 1, Concurrency: 64);
+    public static MiniPreset Quick { get; } = new("quick", "configs/mini-quick.yaml", TestProblems: 60, EvalRollouts: 3, RandomFeedbackRollouts: 1, Concurrency: 64);
 
     public static MiniPreset FromName(string name) => name switch
     {
@@ -144,13 +146,13 @@ public sealed class MiniRun(MiniRunOptions options, ICodeExecutor executor, IMin
     }
 
     /// <summary>What defines the run's results; a rerun must match it (else it would mix two runs in one directory).</summary>
-    public sealed record Settings(string Preset, string ModelDirectory, MiniData Data, int TestProblems, int EvalRollouts,
+    public sealed record Settings(string Preset, string ModelDirectory, MiniData Data, int TestProblems, int EvalRollouts, int RandomFeedbackRollouts,
         double Temperature, double TopP, int EvalSeed, int TurnLimit, string Config);
 
     void CheckOrWriteSettings(RlefConfig config)
     {
         var settings = new Settings(options.Preset.Name, Path.GetFullPath(options.ModelDirectory), options.Data, options.Preset.TestProblems,
-            options.Preset.EvalRollouts, options.Temperature, options.TopP, options.EvalSeed, options.TurnLimit, ConfigLoader.ToJson(config));
+            options.Preset.EvalRollouts, options.Preset.RandomFeedbackRollouts, options.Temperature, options.TopP, options.EvalSeed, options.TurnLimit, ConfigLoader.ToJson(config));
         string path = Path.Combine(Out, SettingsFile);
         string json = JsonSerializer.Serialize(settings, Json);
         if (File.Exists(path))
@@ -265,7 +267,7 @@ public sealed class MiniRun(MiniRunOptions options, ICodeExecutor executor, IMin
             OutputDirectory = EvalDirectory(name),
             Feedback = feedback,
             RandomFeedbackPool = feedback == FeedbackMode.Random ? Path.Combine(EvalDirectory(label + "-real"), Rlef.Environment.Running.EvaluationRun.RolloutsFile) : null,
-            Rollouts = options.Preset.EvalRollouts,
+            Rollouts = feedback == FeedbackMode.Random ? options.Preset.RandomFeedbackRollouts : options.Preset.EvalRollouts,
             TurnLimit = options.TurnLimit,
             Concurrency = options.Preset.Concurrency,
             Temperature = options.Temperature,

@@ -18,7 +18,7 @@ public sealed class MiniRunTests : IDisposable
 
     MiniRunOptions Options(string model) => new()
     {
-        Preset = new MiniPreset("test", Path.Combine(RepoPaths.Root, "configs", "mini-quick.yaml"), TestProblems: 3, EvalRollouts: 3, Concurrency: 8),
+        Preset = new MiniPreset("test", Path.Combine(RepoPaths.Root, "configs", "mini-quick.yaml"), TestProblems: 3, EvalRollouts: 3, RandomFeedbackRollouts: 1, Concurrency: 8),
         ModelDirectory = model,
         OutputDirectory = Path.Combine(_dir, "run"),
         ReportPath = Path.Combine(_dir, "docs", "mini-report.md"),
@@ -68,7 +68,8 @@ public sealed class MiniRunTests : IDisposable
 
         // The trained policy is the exported best-on-validation checkpoint, evaluated on the same problems.
         Assert.True(File.Exists(Path.Combine(_dir, "run", "trained", "model.safetensors")));
-        Assert.Equal(9, result.Evaluations["trained-random"].RolloutCount);
+        Assert.Equal(9, result.Evaluations["trained-real"].RolloutCount);
+        Assert.Equal(3, result.Evaluations["trained-random"].RolloutCount);
 
         // Rerun: every phase is complete, so nothing is generated, trained or rolled out again.
         var again = new StringWriter();
