@@ -96,7 +96,7 @@ public static class MiniReport
             new("rollout solve rate", "#009E73", curve.Select(p => ((double)p.Iteration, p.SolveRate)).ToList()),
             new("mean return", "#CC79A7", curve.Select(p => ((double)p.Iteration, p.MeanReturn)).ToList()),
             new("validation solve rate", "#0072B2", curve.Where(p => p.ValidSolveRate is not null).Select(p => ((double)p.Iteration, p.ValidSolveRate!.Value)).ToList(), Dots: true),
-        ], -1.2, 1.0));
+        ], -1.5, 1.0));
 
         var md = new StringBuilder();
         void L(string text = "") => md.Append(text).Append('\n');

@@ -77,9 +77,9 @@ public static class MiniReportCharts
             svg.AppendLine(I($"<rect x=\"{x}\" y=\"30\" width=\"12\" height=\"12\" fill=\"{lines[i].Colour}\" />"));
             Text(svg, x + 16, 40, lines[i].Name, "start", 12);
         }
-        for (int tick = 0; tick <= 4; tick++)
+        for (int tick = 0; tick <= 5; tick++)
         {
-            double v = yMin + (yMax - yMin) * tick / 4, y = Y(v);
+            double v = yMin + (yMax - yMin) * tick / 5, y = Y(v);
             svg.AppendLine(I($"<line x1=\"{left}\" y1=\"{y:0.##}\" x2=\"{width - right}\" y2=\"{y:0.##}\" stroke=\"{(Math.Abs(v) < 1e-9 ? "#999" : "#ddd")}\" />"));
             Text(svg, left - 6, y + 4, I($"{v:0.##}"), "end", 11);
         }
