@@ -62,8 +62,8 @@ public static class MiniReport
             new("RLEF gains >= 10 points multi-turn 1@3, 95% CIs not overlapping",
                 I($"{100 * (trainedMt.Value - startMt.Value):+0.0;-0.0} points; trained CI low {100 * trainedMt.CiLow:0.0} vs start CI high {100 * startMt.CiHigh:0.0}"),
                 trainedMt.Value - startMt.Value >= 0.10 && trainedMt.CiLow > startMt.CiHigh),
-            new("trained: multi-turn > single-turn (1@3)", $"{trainedMt.ToPercentText()} vs {trainedSt.ToPercentText()}", trainedMt.Value > trainedSt.Value),
-            new("trained: true feedback > random feedback (multi-turn 1@3)", $"{trainedMt.ToPercentText()} vs {trainedRandom.ToPercentText()}", trainedMt.Value > trainedRandom.Value),
+            new("trained: multi-turn > single-turn (1@3)", $"{trainedMt.ToPercentText()} vs {trainedSt.ToPercentText()}{Overlap(trainedMt, trainedSt)}", trainedMt.Value > trainedSt.Value),
+            new("trained: true feedback > random feedback (multi-turn 1@3)", $"{trainedMt.ToPercentText()} vs {trainedRandom.ToPercentText()}{Overlap(trainedMt, trainedRandom)}", trainedMt.Value > trainedRandom.Value),
             new("full default run <= 60 min on this machine", I($"{phases.Total / 60:0.0} min ({settings.Preset} preset)"), full ? phases.Total <= 3600 : null),
         };
 
@@ -114,6 +114,8 @@ public static class MiniReport
         L();
 
         L("## Targets of issue 6");
+        L();
+        L("A target comparing two figures is met when the point estimates order as stated; the measured column says whether the 95% intervals also separate them.");
         L();
         L("| target | measured | met? |");
         L("|---|---|---|");
@@ -238,6 +240,10 @@ public static class MiniReport
         }
         return points.Values.ToList();
     }
+
+    /// <summary>Whether a difference judged on point estimates is also one the 95% intervals separate.</summary>
+    static string Overlap(Estimate a, Estimate b) =>
+        a.CiLow > b.CiHigh || b.CiLow > a.CiHigh ? " (95% CIs separate)" : " (point estimates; the 95% CIs overlap)";
 
     static string Percent(double share) => double.IsNaN(share) ? "-" : I($"{100 * share:0.0}%");
     static string Flatten(string json) => string.Join(" ", json.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).Replace("`", "'");

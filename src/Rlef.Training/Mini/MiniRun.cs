@@ -157,8 +157,11 @@ public sealed class MiniRun(MiniRunOptions options, ICodeExecutor executor, IMin
         string json = JsonSerializer.Serialize(settings, Json);
         if (File.Exists(path))
         {
-            if (File.ReadAllText(path).Trim() != json.Trim())
-                throw new InvalidOperationException($"{Out} holds a `rlef mini` run with other settings ({path}); rerun it with the same options or use another --out");
+            Settings previous = ReadSettings(Out);
+            var differ = typeof(Settings).GetProperties().Where(p => !Equals(p.GetValue(previous), p.GetValue(settings))).Select(p => p.Name).ToList();
+            if (differ.Count > 0)
+                throw new InvalidOperationException($"{Out} holds a `rlef mini` run with other settings ({string.Join(", ", differ)} differ from {path}); " +
+                    "rerun it with the same options and config, or use another --out");
             return;
         }
         File.WriteAllText(path, json + "\n");
