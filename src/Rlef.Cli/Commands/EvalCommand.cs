@@ -8,6 +8,7 @@ using Rlef.Environment.Rollouts;
 using Rlef.Environment.Running;
 using Rlef.Evaluation;
 using Rlef.Sandbox;
+using Rlef.Training.Rollouts;
 using Spectre.Console;
 
 namespace Rlef.Cli.Commands;
@@ -42,6 +43,8 @@ public static class EvalCommand
         public double RequestTimeoutSeconds { get; init; } = 300;
         public string? CacheDirectory { get; init; }
         public bool NoIsolation { get; init; }
+        /// <summary>Seed of the sampling of an in-process model (model:DIR).</summary>
+        public int Seed { get; init; } = 1;
     }
 
     public static Command Create()
@@ -49,7 +52,7 @@ public static class EvalCommand
         var dataset = new Option<string>("--dataset") { Description = "codecontests, humaneval, humanevalplus, mbpp, mbppplus or apps", Required = true };
         dataset.AcceptOnlyFromAmong("codecontests", "humaneval", "humanevalplus", "mbpp", "mbppplus", "apps");
         var data = new Option<string>("--data") { Description = "The dataset file (JSON/JSONL, gzip or not)", Required = true };
-        var policy = new Option<string>("--policy") { Description = "openai:URL#MODEL (URL = API base, e.g. http://127.0.0.1:8000/v1), replay:FILE (JSONL {task_id, replies}) or canonical (the dataset's reference solutions: checks and times the harness)", Required = true };
+        var policy = new Option<string>("--policy") { Description = "openai:URL#MODEL (URL = API base, e.g. http://127.0.0.1:8000/v1), model:DIR (the project's engine on a Hugging Face model directory with tokenizer.json and a chat template; generation batched across the --workers episodes in flight), replay:FILE (JSONL {task_id, replies}) or canonical (the dataset's reference solutions: checks and times the harness)", Required = true };
         var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per problem", DefaultValueFactory = _ => 1 };
         var turns = new Option<int>("--turns") { Description = "Turn limit (RLEF.md §1: 3)", DefaultValueFactory = _ => 3 };
         var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (RLEF.md §4: 0.2 for 1@3, 1.0 for 10@100)", DefaultValueFactory = _ => 0.2 };
@@ -69,10 +72,11 @@ public static class EvalCommand
         var timeout = new Option<double>("--request-timeout") { Description = "Seconds per HTTP attempt", DefaultValueFactory = _ => 300 };
         var cache = new Option<string?>("--cache") { Description = "Directory of cached expected values for HumanEval+/MBPP+ (default ~/.cache/rlef/expected)" };
         var noIsolation = new Option<bool>("--no-isolation") { Description = "Run code without bubblewrap (debugging only: untrusted code on the host)" };
+        var seed = new Option<int>("--seed") { Description = "Sampling seed of a model:DIR policy", DefaultValueFactory = _ => 1 };
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (RLEF.md §4).");
         foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool,
-                     workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation })
+                     workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
@@ -99,12 +103,13 @@ public static class EvalCommand
                 RequestTimeoutSeconds = parse.GetValue(timeout),
                 CacheDirectory = parse.GetValue(cache),
                 NoIsolation = parse.GetValue(noIsolation),
+                Seed = parse.GetValue(seed),
             };
             try
             {
                 return await RunAsync(settings, AnsiConsole.Console, ct);
             }
-            catch (Exception e) when (e is DatasetFormatException or FileNotFoundException or InvalidDataException or FormatException
+            catch (Exception e) when (e is DatasetFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException
                                           or InvalidOperationException or ArgumentException)
             {
                 Console.Error.WriteLine($"rlef eval: {e.Message}");
@@ -130,7 +135,7 @@ public static class EvalCommand
                 $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. the CodeT copy of " +
                 "CodeContests in shared/data); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
 
-        using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
+        using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal) ? LoadModel(s) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
         {
             BaseUrl = url,
             Model = model,
@@ -143,7 +148,7 @@ public static class EvalCommand
             RequestTimeout = TimeSpan.FromSeconds(s.RequestTimeoutSeconds),
             Prefill = s.Prefill,
         }));
-        bool sampling = s.Policy.StartsWith("openai:", StringComparison.Ordinal);
+        bool sampling = s.Policy.StartsWith("openai:", StringComparison.Ordinal) || s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal);
         var settings = new RunSettings
         {
             Dataset = s.Dataset.ToName(),
@@ -260,6 +265,22 @@ public static class EvalCommand
             return new Timing(problems, rollouts.Count, elapsed.TotalSeconds, rollouts.Count / (double)rolloutsPerProblem / wall,
                 rollouts.Count / wall, sandbox, policy, Math.Max(0, episodes - sandbox - policy));
         }
+    }
+
+    const string ModelPrefix = "model:";
+
+    /// <summary>`model:DIR`: the engine in this process, one generation batch for all the rollouts in flight.</summary>
+    private static ModelPolicy LoadModel(Settings s)
+    {
+        string directory = s.Policy[ModelPrefix.Length..];
+        if (directory.Length == 0) throw new ArgumentException("--policy model:DIR needs a model directory");
+        return ModelPolicy.Load(directory, new Rlef.Engine.Sampling.SamplingOptions
+        {
+            Temperature = (float)s.Temperature,
+            TopP = (float)s.TopP,
+            MaxTokens = s.MaxTokens,
+            Seed = s.Seed,
+        }, concurrentEpisodes: s.Workers);
     }
 
     private static DisposablePolicy AsDisposable(IPolicy policy) => new(policy);

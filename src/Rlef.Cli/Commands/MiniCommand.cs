@@ -1,26 +1,95 @@
 using System.CommandLine;
+using Rlef.Cli.Training;
 using Rlef.Environment.Synthetic;
+using Rlef.Training.Config;
+using Rlef.Training.Mini;
+using Rlef.Training.Runs;
+using Spectre.Console;
 
 namespace Rlef.Cli.Commands;
 
 /// <summary>
 /// `rlef mini`: the paper in miniature on generated contest problems. `generate` writes the train/valid/test
 /// splits in the CodeContests JSONL schema, so `rlef eval --dataset codecontests` and `rlef train` read them like
-/// any dataset. The end-to-end run (shipped small policy, RLEF, before/after report) is not built yet.
+/// any dataset. Without a subcommand: the end-to-end run (<see cref="MiniRun"/>): data, RLEF from the shipped small
+/// policy, evaluations of the starting and the trained policy, and the report.
 /// </summary>
 public static class MiniCommand
 {
     public static Command Create()
     {
-        var command = new Command("mini", "The paper in miniature on generated contest problems.");
-        command.Subcommands.Add(CreateGenerate());
-        command.SetAction(_ =>
+        var preset = new Option<string>("--preset") { Description = "full (configs/mini.yaml, the whole test split) or quick (configs/mini-quick.yaml, a few minutes)", DefaultValueFactory = _ => "full" };
+        preset.AcceptOnlyFromAmong("full", "quick");
+        var model = new Option<string>("--model") { Description = "The starting policy (Hugging Face model directory with tokenizer)", DefaultValueFactory = _ => "models/mini" };
+        var output = new Option<string?>("--out") { Description = "Run directory: data, training run, evaluations (rerun the same command to resume); default runs/mini or runs/mini-quick" };
+        var report = new Option<string?>("--report") { Description = "The markdown report (charts beside it); default docs/mini-report.md, or <out>/report.md for the quick preset" };
+        var config = new Option<string?>("--config") { Description = "RLEF config instead of the preset's" };
+        var command = new Command("mini", "The paper in miniature on generated contest problems: RLEF from the shipped small policy, " +
+            "then a report comparing the starting and the trained policy on the test split (resumable: rerun the same command).")
         {
-            Console.Error.WriteLine("rlef mini: the end-to-end run (small shipped policy, RLEF, report) is not built yet; " +
-                "`rlef mini generate` writes the generated problems.");
-            return 2;
+            preset, model, output, report, config,
+        };
+        command.Subcommands.Add(CreateGenerate());
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var p = MiniPreset.FromName(parse.GetValue(preset)!);
+            string outDir = parse.GetValue(output) ?? (p == MiniPreset.Full ? "runs/mini" : "runs/mini-quick");
+            var options = new MiniRunOptions
+            {
+                Preset = p,
+                ModelDirectory = parse.GetValue(model)!,
+                OutputDirectory = outDir,
+                ReportPath = parse.GetValue(report) ?? (p == MiniPreset.Full ? "docs/mini-report.md" : Path.Combine(outDir, "report.md")),
+                ConfigFile = parse.GetValue(config),
+                Command = "rlef " + string.Join(' ', parse.Tokens.Select(t => t.Value)),
+            };
+            try
+            {
+                await using var executor = Executors.Create();
+                var result = await new MiniRun(options, executor, new SpectreView()).RunAsync(cancellationToken);
+                foreach (MiniTarget t in result.Targets)
+                    Console.WriteLine($"{(t.Met is null ? "n/a" : t.Met.Value ? "met" : "NOT met"),-8} {t.Target}: {t.Measured}");
+                Console.WriteLine($"wall time {result.WallSeconds / 60:F1} min; report {result.ReportPath}");
+                return 0;
+            }
+            catch (Exception e) when (e is ConfigException or IOException or InvalidDataException or FormatException or Rlef.Environment.Problems.DatasetFormatException
+                                          or ArgumentException or InvalidOperationException or NotSupportedException)
+            {
+                Console.Error.WriteLine($"rlef mini: {e.Message}");
+                return 2;
+            }
         });
         return command;
+    }
+
+    /// <summary>The live display: the trainer's table (as `rlef train`) and a progress bar per evaluation.</summary>
+    sealed class SpectreView : IMiniRunView
+    {
+        public void Note(string message) => AnsiConsole.MarkupLineInterpolated($"[grey]rlef mini:[/] {message}");
+
+        public Task TrainAsync(string title, TrainingProgress progress, Func<Task> work) => TrainingDisplay.RunAsync(title, progress, work);
+
+        public async Task EvaluateAsync(string title, Func<Action<int, int, int>, Task> work)
+        {
+            Note(title);
+            if (!AnsiConsole.Profile.Capabilities.Interactive)
+            {
+                await work((_, _, _) => { });
+                return;
+            }
+            await AnsiConsole.Progress().AutoClear(true)
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                .StartAsync(async ctx =>
+                {
+                    var task = ctx.AddTask("rollouts");
+                    await work((done, total, solved) =>
+                    {
+                        task.MaxValue = Math.Max(1, total);
+                        task.Value = done;
+                        task.Description = $"{done}/{total} rollouts · solved {100.0 * solved / Math.Max(1, done):0.0}%";
+                    });
+                });
+        }
     }
 
     static Command CreateGenerate()
