@@ -14,6 +14,7 @@ public static class MiniCommand
     {
         var command = new Command("mini", "The paper in miniature on generated contest problems.");
         command.Subcommands.Add(CreateGenerate());
+        command.Subcommands.Add(MiniPretrainCommand.Create());
         command.SetAction(_ =>
         {
             Console.Error.WriteLine("rlef mini: the end-to-end run (small shipped policy, RLEF, report) is not built yet; " +
