@@ -30,6 +30,7 @@ public static class MiniCommand
             preset, model, output, report, config,
         };
         command.Subcommands.Add(CreateGenerate());
+        command.Subcommands.Add(MiniPretrainCommand.Create());
         command.SetAction(async (parse, cancellationToken) =>
         {
             var p = MiniPreset.FromName(parse.GetValue(preset)!);

@@ -1,0 +1,80 @@
+using System.CommandLine;
+using Rlef.Cli.Training;
+using Rlef.Sandbox;
+using Rlef.Training.Mini;
+
+namespace Rlef.Cli.Commands;
+
+/// <summary>
+/// `rlef mini pretrain --out models/mini [--work DIR] [--steps N] [--seed S]`: pretrains the miniature's starting
+/// policy from scratch (the command that reproduces the shipped models/mini) and measures it on the test split.
+/// Rerunning the same command resumes from the work directory's checkpoint.
+/// </summary>
+public static class MiniPretrainCommand
+{
+    public static Command Create()
+    {
+        var defaults = new MiniPretrainOptions();
+        var output = new Option<string>("--out") { Description = "Model directory to write (config.json, model.safetensors, tokenizer, pretrain.json).", Required = true };
+        var work = new Option<string>("--work") { Description = "Work directory: data, corpus, tokenizer, checkpoint (resume).", DefaultValueFactory = _ => "runs/mini-pretrain" };
+        var seed = new Option<int>("--seed") { Description = "Model init, corpus draws and data order.", DefaultValueFactory = _ => defaults.Seed };
+        var steps = new Option<int>("--steps") { Description = "Optimizer updates (the training budget).", DefaultValueFactory = _ => defaults.Steps };
+        var q = new Option<double>("--reference-probability") { Description = "q: a corpus reply is the reference with this probability, else a one-bug mutant.", DefaultValueFactory = _ => defaults.Corpus.ReferenceProbability };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "bpe (trained on the corpus) or byte.", DefaultValueFactory = _ => defaults.Tokenizer };
+        var evalProblems = new Option<int?>("--eval-problems") { Description = "Measure the start policy on the first N test problems only (default: all)." };
+        var noEval = new Option<bool>("--no-eval") { Description = "Skip measuring the start policy." };
+        var measureOnly = new Option<bool>("--measure-only") { Description = "Only measure the model already in --out on the test split (no training)." };
+        var command = new Command("pretrain", "Pretrain the miniature's small starting policy by SFT on generated train problems (reproduces models/mini).")
+        {
+            output, work, seed, steps, q, tokenizer, evalProblems, noEval, measureOnly,
+        };
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            string tok = parse.GetValue(tokenizer)!;
+            if (tok is not ("bpe" or "byte")) { Console.Error.WriteLine("rlef mini pretrain: --tokenizer must be bpe or byte"); return 2; }
+            if (parse.GetValue(steps) <= 0) { Console.Error.WriteLine("rlef mini pretrain: --steps must be > 0"); return 2; }
+            var options = defaults with
+            {
+                Seed = parse.GetValue(seed),
+                Steps = parse.GetValue(steps),
+                Tokenizer = tok,
+                Corpus = defaults.Corpus with { ReferenceProbability = parse.GetValue(q) },
+            };
+            string commandLine = "rlef mini pretrain " + string.Join(" ", parse.Tokens.Select(t => t.Value));
+            var pretraining = new MiniPretraining(options, parse.GetValue(output)!, parse.GetValue(work)!,
+                line => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"))
+            {
+                Evaluate = !parse.GetValue(noEval),
+                EvalProblems = parse.GetValue(evalProblems),
+            };
+            try
+            {
+                await using ICodeExecutor executor = Executors.Create();
+                if (parse.GetValue(measureOnly))
+                {
+                    string dir = Path.Combine(Path.GetTempPath(), $"rlef-mini-test-{Guid.NewGuid():N}");
+                    try
+                    {
+                        MiniDataset.Write(MiniDataset.Generate(0), dir);
+                        var problems = MiniDataset.Load(dir, "test");
+                        if (parse.GetValue(evalProblems) is int n) problems = problems.Take(n).ToList();
+                        await MiniPretraining.MeasureAsync(parse.GetValue(output)!, problems, executor, options.Seed,
+                            line => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"), cancellationToken,
+                            Path.Combine(parse.GetValue(work)!, "measure-rollouts.jsonl"));
+                    }
+                    finally { Directory.Delete(dir, recursive: true); }
+                    return 0;
+                }
+                var report = await pretraining.RunAsync(commandLine, executor, cancellationToken);
+                Console.Error.WriteLine($"rlef mini pretrain: done in {report.WallSeconds / 60:F1} min, final loss {report.FinalLoss:F3}");
+                return 0;
+            }
+            catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or ArgumentException or FormatException)
+            {
+                Console.Error.WriteLine($"rlef mini pretrain: {e.Message}");
+                return 2;
+            }
+        });
+        return command;
+    }
+}

@@ -1,0 +1,108 @@
+using System.Collections.Concurrent;
+using Rlef.Environment.Episodes;
+using Rlef.Environment.Policies;
+using Rlef.Environment.Problems;
+using Rlef.Environment.Rollouts;
+using Rlef.Sandbox;
+
+namespace Rlef.Training.Mini;
+
+/// <summary>How the SFT corpus of the starting policy is drawn.</summary>
+public sealed record MiniCorpusOptions
+{
+    /// <summary>Conversations per train problem (each with its own draw of replies).</summary>
+    public int ConversationsPerProblem { get; init; } = 1;
+    /// <summary>q: a reply is the reference solution with this probability, else a uniformly drawn one-bug mutant.</summary>
+    public double ReferenceProbability { get; init; } = 0.8;
+    public int TurnLimit { get; init; } = 3;
+    public int Seed { get; init; } = 1;
+    /// <summary>Episodes in flight at once (their programs queue on the sandbox pool).</summary>
+    public int Parallelism { get; init; } = 16;
+}
+
+/// <summary>
+/// The SFT corpus of the miniature's starting policy: conversations of an "instruct model" that writes code on turn 1
+/// and keeps answering, but whose later replies ignore the feedback. Every reply of a conversation is drawn
+/// independently from the same distribution (the reference with probability q, else one of the problem's one-bug
+/// mutants), and the conversation is the environment's own <see cref="Episode"/> run on those replies: the paper's
+/// prompt, the real feedback of the failing program on the public tests (run in the sandbox), the stop on a public
+/// pass. So the text is byte for byte what the policy sees at RL and evaluation time.
+/// </summary>
+public static class MiniCorpus
+{
+    /// <summary>A program as the assistant replies it (the format <see cref="CodeExtractor"/> reads; as <see cref="CanonicalPolicy"/>).</summary>
+    public static string Reply(string code) => "```python\n" + code.TrimEnd('\n') + "\n```";
+
+    /// <summary>
+    /// One rollout per (problem, conversation): <paramref name="incorrect"/> maps a problem id to its incorrect programs.
+    /// Private tests are not run (the corpus needs no final verdict), so <see cref="Rollout.PassedAll"/> means "passed
+    /// the public tests" here. Deterministic in the options' seed.
+    /// </summary>
+    public static async Task<IReadOnlyList<Rollout>> BuildAsync(IReadOnlyList<Problem> problems, IReadOnlyDictionary<string, IReadOnlyList<string>> incorrect,
+        ICodeExecutor executor, MiniCorpusOptions options, Action<int>? onDone = null, CancellationToken cancellationToken = default)
+    {
+        if (options.ReferenceProbability is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.ReferenceProbability, "the reference probability q must lie in [0, 1]");
+        var policy = new ScriptedPolicy();
+        var jobs = new List<(Problem Problem, int Index)>();
+        for (int p = 0; p < problems.Count; p++)
+        {
+            Problem problem = problems[p] with { PrivateTests = [] };
+            string reference = problem.CanonicalSolution ?? throw new InvalidDataException($"{problem.Id}: no reference solution");
+            IReadOnlyList<string> mutants = incorrect.TryGetValue(problem.Id, out var m) ? m : [];
+            for (int c = 0; c < options.ConversationsPerProblem; c++)
+            {
+                int index = p * options.ConversationsPerProblem + c;
+                // Seeded Random is stable across runs (HashCode.Combine would not be).
+                var rng = new Random(unchecked(options.Seed * 1_000_003 + index));
+                var replies = new string[options.TurnLimit];
+                for (int t = 0; t < replies.Length; t++)
+                    replies[t] = Reply(mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)]);
+                policy.Script(index, replies);
+                jobs.Add((problem, index));
+            }
+        }
+
+        var episode = new Episode(new MemoizingExecutor(executor), policy, new EpisodeOptions { TurnLimit = options.TurnLimit });
+        var rollouts = new Rollout[jobs.Count];
+        int done = 0;
+        await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = options.Parallelism, CancellationToken = cancellationToken },
+            async (job, ct) =>
+            {
+                rollouts[job.Index] = await episode.RunAsync(job.Problem, job.Index, ct);
+                onDone?.Invoke(Interlocked.Increment(ref done));
+            });
+        return rollouts;
+    }
+
+    /// <summary>Every text of the corpus, for training the tokenizer: prompts, replies and feedback.</summary>
+    public static IEnumerable<string> Texts(IEnumerable<Rollout> rollouts) =>
+        rollouts.SelectMany(r => r.Conversation.Select(m => m.Content));
+
+    /// <summary>Answers turn t of rollout i with the t-th scripted reply, whatever the conversation says.</summary>
+    sealed class ScriptedPolicy : IPolicy
+    {
+        readonly ConcurrentDictionary<int, string[]> _replies = new();
+
+        public void Script(int rolloutIndex, string[] replies) => _replies[rolloutIndex] = replies;
+
+        public string Describe() => "scripted (feedback-independent replies)";
+
+        public Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken) =>
+            Task.FromResult(new PolicyReply(_replies[context.RolloutIndex][context.TurnIndex]));
+    }
+
+    /// <summary>The same program on the same tests gives the same verdicts: run each pair once (many conversations repeat them).</summary>
+    sealed class MemoizingExecutor(ICodeExecutor inner) : ICodeExecutor
+    {
+        readonly ConcurrentDictionary<string, Lazy<Task<ExecutionReport>>> _cache = new();
+
+        public Task<ExecutionReport> RunAsync(ExecutionRequest request, CancellationToken cancellationToken = default)
+        {
+            string key = request.Code + "\u0000" + string.Join("\u0001", request.Tests.Select(t => t.Input + "\u0002" + t.ExpectedOutput));
+            return _cache.GetOrAdd(key, _ => new Lazy<Task<ExecutionReport>>(() => inner.RunAsync(request, cancellationToken))).Value;
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,135 @@
+using Rlef.Engine.Model;
+using Rlef.Engine.Tokenizers;
+using Rlef.Environment.Episodes;
+using Rlef.Environment.Policies;
+using Rlef.Environment.Problems;
+using Rlef.Environment.Rollouts;
+using Rlef.Environment.Synthetic;
+using Rlef.Sandbox;
+using Rlef.Training.Config;
+using Rlef.Training.Mini;
+using Rlef.Training.Rl;
+using Rlef.Training.Sft;
+using EngineMessage = Rlef.Engine.Tokenizers.ChatMessage;
+
+namespace Rlef.Training.Tests.Mini;
+
+/// <summary>The starting policy's SFT corpus is what the environment produces, and a tiny pretraining learns from it.</summary>
+public sealed class MiniPretrainingTests
+{
+    static (IReadOnlyList<Problem> Problems, Dictionary<string, IReadOnlyList<string>> Incorrect) TrainProblems(string dir, int count)
+    {
+        var splits = SyntheticDataset.GenerateSplits(5, count, 0, 0, Difficulty.Easy);
+        SyntheticDataset.WriteSplits(splits, dir);
+        var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
+        return (problems, splits.Train.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Select(s => s.Code).ToList()));
+    }
+
+    sealed class ListPolicy(IReadOnlyList<string> replies) : IPolicy
+    {
+        public string Describe() => "list";
+        public Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken) =>
+            Task.FromResult(new PolicyReply(replies[context.TurnIndex]));
+    }
+
+    static string TempDir()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), "rlef-mini-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        return dir;
+    }
+
+    [Fact]
+    public async Task MultiTurnConversationsCarryRealFeedbackAndRenderLikeAnEpisode()
+    {
+        string dir = TempDir();
+        try
+        {
+            var (problems, incorrect) = TrainProblems(dir, 12);
+            await using var executor = new SandboxPool();
+            var options = new MiniCorpusOptions { ConversationsPerProblem = 3, ReferenceProbability = 0.3, Seed = 4 };
+            var corpus = await MiniCorpus.BuildAsync(problems, incorrect, executor, options);
+            Assert.Equal(36, corpus.Count);
+            var multi = corpus.Where(r => r.Turns.Count > 1).ToList();
+            Assert.NotEmpty(multi);
+            Assert.Contains(corpus, r => r.Turns.Count == 1);
+
+            var byId = problems.ToDictionary(p => p.Id);
+            BpeTrainer.Train(MiniCorpus.Texts(corpus), 320, Path.Combine(dir, "tokenizer"));
+            var tokenizer = TokenizerLoader.Load(Path.Combine(dir, "tokenizer"));
+            IChatFormat format = tokenizer.ChatFormat!;
+            foreach (Rollout r in corpus)
+            {
+                Problem problem = byId[r.TaskId];
+                // Every reply is the reference or one of the problem's mutants, whatever the feedback said.
+                var allowed = incorrect[r.TaskId].Append(problem.CanonicalSolution!).Select(MiniCorpus.Reply).ToHashSet();
+                Assert.All(r.Turns, t => Assert.Contains(t.Reply, allowed));
+                // Only the last turn may pass the public tests (the episode stops there); earlier ones failed them.
+                Assert.All(r.Turns.SkipLast(1), t => Assert.NotEqual(TurnOutcome.Passed, t.PublicOutcome));
+
+                // The same replies replayed through a fresh episode (private tests included) give the same conversation.
+                var replay = new ListPolicy(r.Turns.Select(t => t.Reply).ToList());
+                var again = await new Episode(executor, replay, new EpisodeOptions { TurnLimit = 3 }).RunAsync(problem, 0);
+                Assert.Equal(r.Conversation, again.Conversation);
+
+                // Feedback is the real run of the failing program on the public tests.
+                foreach (var t in r.Turns.SkipLast(1))
+                {
+                    var results = (await executor.RunAsync(new ExecutionRequest
+                    {
+                        Code = t.Code!, Tests = problem.PublicTests.Select(x => x.Case).ToList(), Comparison = problem.Comparison, Limits = problem.Limits,
+                    })).Results;
+                    Assert.Equal(Feedback.Render(problem, problem.PublicTests, results), t.Feedback);
+                    Assert.StartsWith("Your code failed the following tests:", t.Feedback);
+                }
+
+                // The SFT tokens are the chat template's rendering of the whole conversation, and every reply (with its
+                // end-of-turn token) is a target.
+                var example = SftTargets.Build(RolloutTrajectories.From(r, format), new SftConfig { LossOn = SftTarget.AllReplies, OnlySuccessfulTrajectories = false })!;
+                string rendered = format.Render(r.Conversation.Select(m => new EngineMessage(m.Role, m.Content)).ToList(), addGenerationPrompt: false);
+                Assert.Equal(rendered.TrimEnd('\n'), tokenizer.Tokenizer.Decode(example.Tokens, skipSpecialTokens: false));
+                int replyTokens = r.Turns.Sum(t => tokenizer.Tokenizer.Encode(t.Reply).Length + 1);
+                Assert.Equal(replyTokens, example.TargetPositions.Length);
+            }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public async Task ATinyPretrainingRunsEndToEndLowersTheLossAndResumes()
+    {
+        string work = TempDir(), output = Path.Combine(work, "model");
+        try
+        {
+            var options = new MiniPretrainOptions
+            {
+                TrainProblems = 24, VocabSize = 300, HiddenSize = 32, Layers = 1, Heads = 2, KvHeads = 1, IntermediateSize = 64,
+                Steps = 30, WarmupSteps = 5, BatchTokens = 2048, LearningRate = 1e-2, Corpus = new MiniCorpusOptions { ConversationsPerProblem = 2 },
+            };
+            var log = new List<string>();
+            await using var executor = new SandboxPool();
+            var first = new MiniPretraining(options, output, Path.Combine(work, "work"), log.Add) { Evaluate = false, CheckpointInterval = TimeSpan.Zero };
+            var report = await first.RunAsync("test", executor);
+
+            Assert.True(report.FinalLoss < report.LossCurve[0][1] - 0.5, $"loss {report.LossCurve[0][1]} -> {report.FinalLoss}");
+            foreach (string file in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "pretrain.json" })
+                Assert.True(File.Exists(Path.Combine(output, file)), file);
+            // The shipped directory is what `rlef train` starts from.
+            var policy = RunSetup.LoadPolicy(new RlefConfig { Model = new ModelConfig { Directory = output } });
+            Assert.Equal(2048, policy.Model.Config.MaxPositionEmbeddings);
+            Assert.IsType<ChatMlFormat>(policy.Format);
+
+            // Same command again: resumes from the last checkpoint (one update before the end) instead of starting over.
+            log.Clear();
+            var second = new MiniPretraining(options, output, Path.Combine(work, "work"), log.Add) { Evaluate = false };
+            var again = await second.RunAsync("test", executor);
+            Assert.Contains(log, l => l.StartsWith("resumed at update 29/30", StringComparison.Ordinal));
+            Assert.Equal(report.LossCurve.Count, again.LossCurve.Count);
+
+            // Other options in the same work directory are refused.
+            var other = new MiniPretraining(options with { Steps = 31 }, output, Path.Combine(work, "work"), log.Add) { Evaluate = false };
+            await Assert.ThrowsAsync<InvalidOperationException>(() => other.RunAsync("test", executor));
+        }
+        finally { Directory.Delete(work, recursive: true); }
+    }
+}
