@@ -40,7 +40,7 @@ public static class MiniPretrainCommand
                 Tokenizer = tok,
                 Corpus = defaults.Corpus with { ReferenceProbability = parse.GetValue(q) },
             };
-            string commandLine = "rlef mini pretrain " + string.Join(" ", parse.Tokens.Select(t => t.Value));
+            string commandLine = "rlef " + string.Join(" ", parse.Tokens.Select(t => t.Value));
             var pretraining = new MiniPretraining(options, parse.GetValue(output)!, parse.GetValue(work)!,
                 line => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"))
             {

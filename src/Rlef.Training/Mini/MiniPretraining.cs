@@ -33,7 +33,7 @@ public sealed record MiniPretrainOptions
     public int IntermediateSize { get; init; } = 512;
     public int MaxPositions { get; init; } = 2048;
     /// <summary>Optimizer updates (the budget; the cosine schedule needs it up front, so it is a count, not a time).</summary>
-    public int Steps { get; init; } = 1600;
+    public int Steps { get; init; } = 2000;
     /// <summary>Padded tokens per update (sequences of similar length are batched together).</summary>
     public int BatchTokens { get; init; } = 2048;
     public double LearningRate { get; init; } = 3e-3;

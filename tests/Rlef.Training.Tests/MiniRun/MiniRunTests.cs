@@ -38,7 +38,7 @@ public sealed class MiniRunTests : IDisposable
         string model = TinyModelDirectory.Create(Path.Combine(_dir, "model"));
         var log = new StringWriter();
         await using var executor = new SandboxPool();
-        MiniReportResult result = await new Mini.MiniRun(Options(model), executor, new PlainMiniRunView(log)).RunAsync();
+        MiniReportResult result = await new global::Rlef.Training.Mini.MiniRun(Options(model), executor, new PlainMiniRunView(log)).RunAsync();
 
         string report = File.ReadAllText(result.ReportPath);
         foreach (string section in new[] { "## Targets of issue 6", "## Start vs after RLEF", "## Outcomes per turn and transitions", "## Training", "## Wall time", "## Setup", "rlef mini --test" })
@@ -73,7 +73,7 @@ public sealed class MiniRunTests : IDisposable
 
         // Rerun: every phase is complete, so nothing is generated, trained or rolled out again.
         var again = new StringWriter();
-        MiniReportResult second = await new Mini.MiniRun(Options(model), executor, new PlainMiniRunView(again)).RunAsync();
+        MiniReportResult second = await new global::Rlef.Training.Mini.MiniRun(Options(model), executor, new PlainMiniRunView(again)).RunAsync();
         Assert.Contains("data: " + Path.Combine(_dir, "run", "data") + " (done)", again.ToString());
         Assert.Contains("(done, 4 updates)", again.ToString());
         Assert.Contains("0 rollouts this session", again.ToString());
@@ -82,6 +82,6 @@ public sealed class MiniRunTests : IDisposable
 
         // Another budget in the same directory is refused rather than mixed in.
         await Assert.ThrowsAsync<InvalidOperationException>(() =>
-            new Mini.MiniRun(Options(model) with { Data = new MiniData(2, "easy", 8, 2, 3) }, executor, new PlainMiniRunView(again)).RunAsync());
+            new global::Rlef.Training.Mini.MiniRun(Options(model) with { Data = new MiniData(2, "easy", 8, 2, 3) }, executor, new PlainMiniRunView(again)).RunAsync());
     }
 }
