@@ -292,7 +292,7 @@ public sealed class PhaseTimes
     {
         _path = path;
         _seconds = File.Exists(path)
-            ? JsonSerializer.Deserialize<List<KeyValuePair<string, double>>>(File.ReadAllText(path)) ?? []
+            ? JsonSerializer.Deserialize<List<KeyValuePair<string, double>>>(File.ReadAllText(path), MiniRun.Json) ?? []
             : [];
     }
 
