@@ -34,6 +34,7 @@ public static class MiniReport
     public static MiniReportResult Write(string outputDirectory, string reportPath, string command, PhaseTimes phases)
     {
         MiniRun.Settings settings = MiniRun.ReadSettings(outputDirectory);
+        string startModel = Shown(settings.ModelDirectory);
         int turns = settings.TurnLimit;
         var evaluations = new Dictionary<string, EvaluationReport>();
         var policies = new Dictionary<string, string>();
@@ -106,7 +107,7 @@ public static class MiniReport
         L($"Command: `{command}` (preset `{settings.Preset}`). Written {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC on a machine with " +
           I($"{System.Environment.ProcessorCount} cores. **Wall time of the whole run: {phases.Total / 60:0.0} min** (phases below)."));
         L();
-        L(I($"Starting policy: `{settings.ModelDirectory}`; trained policy: the checkpoint at update {source.Step} ({source.Selection}") +
+        L(I($"Starting policy: `{startModel}`; trained policy: the checkpoint at update {source.Step} ({source.Selection}") +
           (source.ValidSolveRate is { } v ? I($", validation solve rate {100 * v:0.0}%") : "") + ").");
         L(I($"Test split: {sr.ProblemCount} generated problems, {sr.RolloutsPerProblemText} rollouts each, up to {turns} turns, ") +
           I($"temperature {settings.Temperature}, top-p {settings.TopP}; the random-feedback ablation {evaluations["start-random"].RolloutsPerProblemText} rollout(s) per problem. Every figure is computed from the stored rollouts ") +
@@ -179,7 +180,7 @@ public static class MiniReport
         L();
         L($"![training curve]({training})");
         L();
-        L(I($"RLEF (PPO, turn-level value network, per-turn KL to the starting policy) from `{settings.ModelDirectory}`: ") +
+        L(I($"RLEF (PPO, turn-level value network, per-turn KL to the starting policy) from `{startModel}`: ") +
           I($"{config.Schedule.TotalUpdates} updates = {curve.Count} iterations of {config.Rollout.RolloutsPerIteration} rollouts ") +
           I($"({config.Rollout.UpdatesPerIteration} minibatch updates each), learning rate {config.Optimizer.LearningRate:G3} with ") +
           I($"{config.Optimizer.WarmupSteps} warm-up updates, β = {config.Reward.KlCoefficient:G3}, temperature {config.Rollout.Temperature:G3}, ") +
@@ -244,6 +245,13 @@ public static class MiniReport
     /// <summary>Whether a difference judged on point estimates is also one the 95% intervals separate.</summary>
     static string Overlap(Estimate a, Estimate b) =>
         a.CiLow > b.CiHigh || b.CiLow > a.CiHigh ? " (95% CIs separate)" : " (point estimates; the 95% CIs overlap)";
+
+    /// <summary>A path relative to the working directory when it lies below it (the report is read beside the repository).</summary>
+    static string Shown(string path)
+    {
+        string relative = Path.GetRelativePath(Directory.GetCurrentDirectory(), path);
+        return relative.StartsWith("..", StringComparison.Ordinal) || Path.IsPathRooted(relative) ? path : relative;
+    }
 
     static string Percent(double share) => double.IsNaN(share) ? "-" : I($"{100 * share:0.0}%");
     static string Flatten(string json) => string.Join(" ", json.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).Replace("`", "'");

@@ -17,10 +17,10 @@ public sealed record MiniData(int Seed, string Difficulty, int Train, int Valid,
 {
     /// <summary>
     /// The miniature's splits. The shipped checkpoint was pretrained on train problems of the same seed and
-    /// difficulty; the generator draws test first, so the test split is the same whatever the train count.
-    /// (Reconcile with <c>MiniDataset</c> of the pretraining: both must name the same seed, difficulty and test count.)
+    /// difficulty (<see cref="MiniDataset"/>); the generator draws test first, so the test split is the same whatever the
+    /// train count, and RL's train split is a prefix of the pretraining's.
     /// </summary>
-    public static MiniData Default { get; } = new(Seed: 20261130, Difficulty: "easy", Train: 2000, Valid: 100, Test: 200);
+    public static MiniData Default { get; } = new(MiniDataset.Seed, MiniDataset.DifficultyName, MiniDataset.TrainCount, MiniDataset.ValidCount, MiniDataset.TestCount);
 }
 
 /// <summary>A budget of `rlef mini`: the RLEF config and how much of the test split is evaluated.</summary>
@@ -292,7 +292,7 @@ public sealed class PhaseTimes
     {
         _path = path;
         _seconds = File.Exists(path)
-            ? JsonSerializer.Deserialize<List<KeyValuePair<string, double>>>(File.ReadAllText(path)) ?? []
+            ? JsonSerializer.Deserialize<List<KeyValuePair<string, double>>>(File.ReadAllText(path), MiniRun.Json) ?? []
             : [];
     }
 

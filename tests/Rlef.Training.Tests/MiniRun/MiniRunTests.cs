@@ -78,6 +78,8 @@ public sealed class MiniRunTests : IDisposable
         Assert.Contains("(done, 4 updates)", again.ToString());
         Assert.Contains("0 rollouts this session", again.ToString());
         Assert.Equal(result.Evaluations["trained-real"].SolveRate, second.Evaluations["trained-real"].SolveRate);
+        // The wall time of the first session is kept (phases.json is read back, not reset).
+        Assert.True(second.WallSeconds >= result.WallSeconds && result.WallSeconds > 0);
         Assert.Equal(9, RolloutStore.Read(Path.Combine(_dir, "run", "eval", "trained-real", EvaluationRun.RolloutsFile)).Count);
 
         // Another budget in the same directory is refused rather than mixed in.
