@@ -15,11 +15,19 @@ public class PoolBehaviourTests
     public async Task DeadWorkerIsReplacedAndTheJobRetriedNotFailed()
     {
         await using var pool = new SandboxPool(new SandboxOptions { Workers = 1 });
-        Assert.True((await pool.RunAsync(AddOne())).AllPassed);
-        Assert.Equal(1, pool.KillIdleWorkerProcesses());
+        // A worker that reported an anomaly (e.g. a stray process seen by its sweep on a loaded machine) is
+        // recycled instead of going back to the pool; then there is no idle worker to kill yet, so run again.
+        int killed = 0;
+        for (int attempt = 0; attempt < 5 && killed == 0; attempt++)
+        {
+            Assert.True((await pool.RunAsync(AddOne())).AllPassed);
+            killed = pool.KillIdleWorkerProcesses();
+        }
+        Assert.Equal(1, killed);
+        int startedBefore = pool.WorkersStarted;
         var report = await pool.RunAsync(AddOne());
         Assert.True(report.AllPassed, string.Join("; ", report.Results.Select(r => r.Verdict + " " + r.Error)));
-        Assert.Equal(2, pool.WorkersStarted);
+        Assert.Equal(startedBefore + 1, pool.WorkersStarted);
     }
 
     [Fact]
