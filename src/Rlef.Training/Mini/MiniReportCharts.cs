@@ -22,12 +22,7 @@ public static class MiniReportCharts
 
         var svg = Begin(width, height, title);
         Text(svg, width / 2, 20, title, "middle", 14, bold: true);
-        for (int i = 0; i < series.Count; i++)
-        {
-            double x = left + 10 + 150 * i;
-            svg.AppendLine(I($"<rect x=\"{x}\" y=\"30\" width=\"12\" height=\"12\" fill=\"{series[i].Colour}\" />"));
-            Text(svg, x + 16, 40, series[i].Name, "start", 12);
-        }
+        Legend(svg, left, 150, series.Select(x => (x.Name, x.Colour)));
         for (int tick = 0; tick <= 5; tick++)
         {
             double v = axisMax * tick / 5, y = Y(v);
@@ -71,12 +66,7 @@ public static class MiniReportCharts
 
         var svg = Begin(width, height, title);
         Text(svg, width / 2, 20, title, "middle", 14, bold: true);
-        for (int i = 0; i < lines.Count; i++)
-        {
-            double x = left + 10 + 190 * i;
-            svg.AppendLine(I($"<rect x=\"{x}\" y=\"30\" width=\"12\" height=\"12\" fill=\"{lines[i].Colour}\" />"));
-            Text(svg, x + 16, 40, lines[i].Name, "start", 12);
-        }
+        Legend(svg, left, 190, lines.Select(x => (x.Name, x.Colour)));
         for (int tick = 0; tick <= 5; tick++)
         {
             double v = yMin + (yMax - yMin) * tick / 5, y = Y(v);
@@ -102,6 +92,18 @@ public static class MiniReportCharts
         svg.AppendLine(I($"<line x1=\"{left}\" y1=\"{top + plotHeight}\" x2=\"{width - right}\" y2=\"{top + plotHeight}\" stroke=\"#444\" />"));
         Text(svg, left + plotWidth / 2, height - 10, xLabel, "middle", 12);
         return End(svg);
+    }
+
+    /// <summary>One row of colour swatches with names under the title, <paramref name="spacing"/> apart.</summary>
+    static void Legend(StringBuilder svg, double left, double spacing, IEnumerable<(string Name, string Colour)> entries)
+    {
+        int i = 0;
+        foreach (var (name, colour) in entries)
+        {
+            double x = left + 10 + spacing * i++;
+            svg.AppendLine(I($"<rect x=\"{x}\" y=\"30\" width=\"12\" height=\"12\" fill=\"{colour}\" />"));
+            Text(svg, x + 16, 40, name, "start", 12);
+        }
     }
 
     static StringBuilder Begin(double width, double height, string title)
