@@ -165,7 +165,8 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         {
             cancellationToken.ThrowIfCancellationRequested();
             IReadOnlyList<SftExample> batch = batches.At(state.Step);
-            double loss = Update(model, batch);
+            // The length batches already respect the token budget: one padded batch per update.
+            double loss = SftTrainer.AccumulateGradients(model, batch, int.MaxValue).Loss;
             double norm = Gradients.ClipByGlobalNorm(model.Parameters, 1.0);
             if (double.IsFinite(norm)) optimizer.Update(schedule.At(state.Step));
             model.ZeroGrad();
@@ -236,18 +237,6 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         };
         File.WriteAllText(Path.Combine(outDirectory, "pretrain.json"), JsonSerializer.Serialize(report, Json) + "\n");
         return report;
-    }
-
-    /// <summary>One update's loss: the token mean of −log p over every target of the batch; gradients accumulate in the model.</summary>
-    static double Update(LlamaModel model, IReadOnlyList<SftExample> batch)
-    {
-        int targets = batch.Sum(e => e.TargetPositions.Length);
-        float weight = 1f / targets;
-        var padded = new PaddedBatch(batch.Select(e => e.Tokens).ToList());
-        var weights = new float[padded.Batch * padded.SeqLen];
-        for (int b = 0; b < batch.Count; b++)
-            foreach (int p in batch[b].TargetPositions) weights[padded.At(b, p - 1)] = weight; // predicted one position before
-        return model.TrainCrossEntropy(padded.Tokens, padded.Targets, weights, padded.Batch, padded.SeqLen);
     }
 
     /// <summary>

@@ -64,12 +64,28 @@ public sealed class SftTrainer
     public SftUpdateResult Update(IReadOnlyList<SftExample> batch)
     {
         _model.ZeroGrad();
+        var (loss, targets, tokens) = AccumulateGradients(_model, batch, _config.Engine.MicroBatchTokens);
+        double norm = Gradients.ClipByGlobalNorm(_model.Parameters, _config.Optimizer.MaxGradNorm);
+        Step++;
+        double lr = _schedule.At(Step - 1); // Step counts updates from 1; the schedule from 0
+        if (double.IsFinite(norm)) Optimizer.Update(lr);
+        _model.ZeroGrad();
+        return new SftUpdateResult(loss, norm, lr, targets, tokens);
+    }
+
+    /// <summary>
+    /// Forward and backward of the token-mean −log p over every target of <paramref name="batch"/>, in micro-batches of
+    /// at most <paramref name="microBatchTokens"/> padded tokens; gradients accumulate in the model. Returns the loss,
+    /// the target count and the tokens processed.
+    /// </summary>
+    public static (double Loss, int Targets, long Tokens) AccumulateGradients(LlamaModel model, IReadOnlyList<SftExample> batch, int microBatchTokens)
+    {
         int targets = batch.Sum(e => e.TargetPositions.Length);
         if (targets == 0) throw new ArgumentException("an SFT minibatch without target tokens", nameof(batch));
         float weight = 1f / targets;
         double loss = 0;
         long tokens = 0;
-        foreach (var (first, count) in PaddedBatch.Groups(batch.Select(e => e.Tokens.Length).ToArray(), _config.Engine.MicroBatchTokens))
+        foreach (var (first, count) in PaddedBatch.Groups(batch.Select(e => e.Tokens.Length).ToArray(), microBatchTokens))
         {
             var group = batch.Skip(first).Take(count).ToList();
             var padded = new PaddedBatch(group.Select(e => e.Tokens).ToList());
@@ -78,16 +94,11 @@ public sealed class SftTrainer
                 foreach (int p in group[b].TargetPositions)
                 {
                     if (p < 1 || p >= group[b].Tokens.Length) throw new ArgumentException($"SFT example '{group[b].ProblemId}': target position {p} outside 1..{group[b].Tokens.Length - 1}");
-                    weights[padded.At(b, p - 1)] = weight;
+                    weights[padded.At(b, p - 1)] = weight; // the token at p is predicted one position before
                 }
-            loss += _model.TrainCrossEntropy(padded.Tokens, padded.Targets, weights, padded.Batch, padded.SeqLen);
+            loss += model.TrainCrossEntropy(padded.Tokens, padded.Targets, weights, padded.Batch, padded.SeqLen);
             tokens += group.Sum(e => (long)e.Tokens.Length);
         }
-        double norm = Gradients.ClipByGlobalNorm(_model.Parameters, _config.Optimizer.MaxGradNorm);
-        Step++;
-        double lr = _schedule.At(Step - 1); // Step counts updates from 1; the schedule from 0
-        if (double.IsFinite(norm)) Optimizer.Update(lr);
-        _model.ZeroGrad();
-        return new SftUpdateResult(loss, norm, lr, targets, tokens);
+        return (loss, targets, tokens);
     }
 }
