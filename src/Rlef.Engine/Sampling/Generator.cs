@@ -25,11 +25,14 @@ public sealed class Generator
     /// Samples a continuation of every prompt. decode turns token ids into text; it is needed only for stop strings, and
     /// only the last few tokens (enough to hold the longest stop string) are decoded at each step. Sequence i draws from
     /// its own random stream seeded by (options.Seed, i), so results do not depend on threading or on other sequences'
-    /// lengths.
+    /// lengths. <paramref name="sequenceSeeds"/>, when given, seeds sequence i's stream directly instead: a caller that
+    /// names each sequence (e.g. by task, rollout and turn) then gets the same draws however its requests were batched.
     /// </summary>
     public IReadOnlyList<Generation> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, SamplingOptions options,
-        Func<IReadOnlyList<int>, string>? decode = null)
+        Func<IReadOnlyList<int>, string>? decode = null, IReadOnlyList<int>? sequenceSeeds = null)
     {
+        if (sequenceSeeds != null && sequenceSeeds.Count != prompts.Count)
+            throw new ArgumentException($"{sequenceSeeds.Count} sequence seeds for {prompts.Count} prompts", nameof(sequenceSeeds));
         options.Validate();
         if (prompts.Count == 0) return [];
         if (options.StopStrings.Count > 0 && decode == null) throw new ArgumentException("Stop strings need a decode function.");
@@ -60,7 +63,7 @@ public sealed class Generator
         }
         _cache.Reset(start);
         var rngs = new Random[batch];
-        for (int b = 0; b < batch; b++) rngs[b] = new Random(SequenceSeed(options.Seed, b));
+        for (int b = 0; b < batch; b++) rngs[b] = new Random(sequenceSeeds?[b] ?? SequenceSeed(options.Seed, b));
 
         var tokens = new List<int>[batch];
         var logProbs = new List<float>[batch];
@@ -110,7 +113,7 @@ public sealed class Generator
     }
 
     // A fixed mix of (seed, index) (SplitMix64's finaliser): reproducible across processes, unlike HashCode.Combine.
-    internal static int SequenceSeed(int seed, int index)
+    public static int SequenceSeed(int seed, int index)
     {
         ulong z = ((ulong)(uint)seed << 32 | (uint)index) + 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;

@@ -191,6 +191,9 @@ public sealed record ScheduleConfig
     public int TotalUpdates { get; init; } = 12_000;
     /// <summary>Evaluate on the validation split every this many updates (RLEF.md §3).</summary>
     public int EvalEvery { get; init; } = 800;
+    /// <summary>Score the starting policy on the validation split before the first update, so the best checkpoint can
+    /// be the start itself (unspecified; the project's choice).</summary>
+    public bool ValidateAtStart { get; init; } = true;
     /// <summary>Checkpoint every this many updates (unspecified).</summary>
     public int CheckpointEvery { get; init; } = 100;
     /// <summary>Most recent checkpoints kept, besides the best on validation (unspecified).</summary>

@@ -94,8 +94,8 @@ public static class MiniReport
         string trainedFlow = Chart("transitions-trained", SvgCharts.OutcomeTransitions(evaluations["trained-real"]));
         string training = Chart("training", MiniReportCharts.Lines("RLEF training: rollouts of each iteration", "iteration",
         [
-            new("rollout solve rate", "#009E73", curve.Select(p => ((double)p.Iteration, p.SolveRate)).ToList()),
-            new("mean return", "#CC79A7", curve.Select(p => ((double)p.Iteration, p.MeanReturn)).ToList()),
+            new("rollout solve rate", "#009E73", curve.Where(p => p.Iteration > 0).Select(p => ((double)p.Iteration, p.SolveRate)).ToList()),
+            new("mean return", "#CC79A7", curve.Where(p => p.Iteration > 0).Select(p => ((double)p.Iteration, p.MeanReturn)).ToList()),
             new("validation solve rate", "#0072B2", curve.Where(p => p.ValidSolveRate is not null).Select(p => ((double)p.Iteration, p.ValidSolveRate!.Value)).ToList(), Dots: true),
         ], -1.5, 1.0));
 
@@ -108,6 +108,7 @@ public static class MiniReport
           I($"{System.Environment.ProcessorCount} cores. **Wall time of the whole run: {phases.Total / 60:0.0} min** (phases below)."));
         L();
         L(I($"Starting policy: `{startModel}`; trained policy: the checkpoint at update {source.Step} ({source.Selection}") +
+          (source.Step == 0 ? ": no later validation beat the starting policy, so the trained policy is the start itself" : "") +
           (source.ValidSolveRate is { } v ? I($", validation solve rate {100 * v:0.0}%") : "") + ").");
         L(I($"Test split: {sr.ProblemCount} generated problems, {sr.RolloutsPerProblemText} rollouts each, up to {turns} turns, ") +
           I($"temperature {settings.Temperature}, top-p {settings.TopP}; the random-feedback ablation {evaluations["start-random"].RolloutsPerProblemText} rollout(s) per problem. Every figure is computed from the stored rollouts ") +
@@ -181,7 +182,7 @@ public static class MiniReport
         L($"![training curve]({training})");
         L();
         L(I($"RLEF (PPO, turn-level value network, per-turn KL to the starting policy) from `{startModel}`: ") +
-          I($"{config.Schedule.TotalUpdates} updates = {curve.Count} iterations of {config.Rollout.RolloutsPerIteration} rollouts ") +
+          I($"{config.Schedule.TotalUpdates} updates = {curve.Count(p => p.Iteration > 0)} iterations of {config.Rollout.RolloutsPerIteration} rollouts ") +
           I($"({config.Rollout.UpdatesPerIteration} minibatch updates each), learning rate {config.Optimizer.LearningRate:G3} with ") +
           I($"{config.Optimizer.WarmupSteps} warm-up updates, β = {config.Reward.KlCoefficient:G3}, temperature {config.Rollout.Temperature:G3}, ") +
           I($"{config.Rollout.MaxReplyTokens} tokens per reply; validation on {config.Data.ValidProblems} problems every {config.Schedule.EvalEvery} updates."));
@@ -189,7 +190,8 @@ public static class MiniReport
         L("| iteration | updates | rollout solve rate | mean return | validation solve rate |");
         L("|---|---|---|---|---|");
         foreach (TrainingPoint p in curve)
-            L(I($"| {p.Iteration} | {p.LastStep} | {100 * p.SolveRate:0.0}% | {p.MeanReturn:0.000} | ") + (p.ValidSolveRate is { } vs ? I($"{100 * vs:0.0}%") : "") + " |");
+            L((p.Iteration == 0 ? "| 0 (start) | 0 | | | " : I($"| {p.Iteration} | {p.LastStep} | {100 * p.SolveRate:0.0}% | {p.MeanReturn:0.000} | ")) +
+              (p.ValidSolveRate is { } vs ? I($"{100 * vs:0.0}%") : "") + " |");
         L();
 
         L("## Wall time");
@@ -230,6 +232,13 @@ public static class MiniReport
             using var doc = JsonDocument.Parse(line);
             JsonElement e = doc.RootElement;
             long step = e.GetProperty("step").GetInt64();
+            if (step == 0)
+            {
+                // The starting policy's validation (before any update): iteration 0, no rollouts.
+                if (e.TryGetProperty("valid/solve_rate", out JsonElement start))
+                    points[0] = new TrainingPoint(0, 0, double.NaN, double.NaN, start.GetDouble());
+                continue;
+            }
             long iteration = (step - 1) / updatesPerIteration + 1;
             if (e.TryGetProperty("rollout/solve_rate", out JsonElement solve) && !points.ContainsKey(iteration))
                 points[iteration] = new TrainingPoint(iteration, step, solve.GetDouble(),

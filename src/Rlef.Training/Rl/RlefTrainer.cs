@@ -85,6 +85,8 @@ public sealed class RlefTrainer
     /// <summary>Iterates until schedule.total_updates; <paramref name="onIteration"/> sees each iteration.</summary>
     public async Task RunAsync(Action<IterationReport>? onIteration = null, CancellationToken cancellationToken = default)
     {
+        if (State.Step == 0 && State.Best is null && _valid.Count > 0 && _config.Schedule.ValidateAtStart)
+            await ValidateStartAsync(cancellationToken);
         while (State.Step < _config.Schedule.TotalUpdates)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -167,6 +169,22 @@ public sealed class RlefTrainer
         if (checkpoint) SaveCheckpoint();
         return new IterationReport(iteration, firstStep, step, problems.Select(p => p.Id).ToArray(), batch.Stats, updates, collected.GenerationSeconds,
             collected.SandboxSeconds, collected.ScoringSeconds, updateSeconds, validation, checkpoint);
+    }
+
+    /// <summary>
+    /// Scores the starting policy on the validation split at step 0 and checkpoints it, so that best-on-validation
+    /// selection can pick the start itself: a run that never beats its starting policy then hands back the start,
+    /// not a worse checkpoint.
+    /// </summary>
+    public async Task ValidateStartAsync(CancellationToken cancellationToken = default)
+    {
+        _progress?.Enter(Phase.Evaluation);
+        var clock = Stopwatch.StartNew();
+        double score = await ValidateAsync(cancellationToken);
+        _progress?.AddTime(Phase.Evaluation, clock.Elapsed);
+        State = State.WithValidation(ValidationMetric, score, out _);
+        _run.Metrics.Write(0, [new(ValidationMetric, score), new("valid/best", State.Best!.Score)]);
+        SaveCheckpoint();
     }
 
     /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (RLEF.md §4, 1@3).</summary>

@@ -22,7 +22,7 @@ public sealed record SampledTurn(int[] PromptTokens, int[] ReplyTokens, float[] 
 /// </summary>
 public sealed class EnginePolicy : IPolicy
 {
-    sealed record Request(int RolloutIndex, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
+    sealed record Request(int RolloutIndex, int Seed, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
 
     readonly LlamaModel _model;
     readonly IChatFormat _format;
@@ -91,11 +91,24 @@ public sealed class EnginePolicy : IPolicy
             all.AddRange(prompt);
             full = all.ToArray();
         }
-        var request = new Request(context.RolloutIndex, prompt, full, conversation.AssistantPrefix,
+        var request = new Request(context.RolloutIndex, TurnSeed(_sampling.Seed, context), prompt, full, conversation.AssistantPrefix,
             new TaskCompletionSource<PolicyReply>(TaskCreationOptions.RunContinuationsAsynchronously));
         cancellationToken.Register(() => request.Reply.TrySetCanceled(cancellationToken));
         _requests.Writer.TryWrite(request);
         return request.Reply.Task;
+    }
+
+    /// <summary>
+    /// The random stream of one reply, named by (seed, task, rollout, turn): a reply's draws do not depend on which
+    /// other requests shared its batch, so an evaluation is reproducible and two evaluations with the same seed (two
+    /// policies, or real vs random feedback) use common random numbers, which makes their difference less noisy.
+    /// </summary>
+    public static int TurnSeed(int seed, PolicyContext context)
+    {
+        uint task = 2166136261; // FNV-1a of the task id: stable across processes, unlike string.GetHashCode
+        foreach (char c in context.TaskId) task = (task ^ c) * 16777619;
+        int perTask = Generator.SequenceSeed(seed, unchecked((int)task));
+        return Generator.SequenceSeed(perTask, context.RolloutIndex * 64 + context.TurnIndex);
     }
 
     /// <summary>
@@ -126,12 +139,12 @@ public sealed class EnginePolicy : IPolicy
     void Sample(List<Request> batch)
     {
         var clock = Stopwatch.StartNew();
-        int call = Interlocked.Increment(ref _calls);
+        Interlocked.Increment(ref _calls);
         IReadOnlyList<Generation> generations;
         try
         {
-            generations = _generator.Generate(batch.Select(r => (IReadOnlyList<int>)r.FullContext).ToList(),
-                _sampling with { Seed = unchecked(_sampling.Seed * 1_000_003 + call) });
+            generations = _generator.Generate(batch.Select(r => (IReadOnlyList<int>)r.FullContext).ToList(), _sampling,
+                sequenceSeeds: batch.Select(r => r.Seed).ToList());
         }
         catch (Exception e)
         {

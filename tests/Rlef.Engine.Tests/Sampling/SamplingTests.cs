@@ -85,6 +85,29 @@ public class SamplingTests
     }
 
     [Fact]
+    public void Sequence_seeds_make_a_sequence_s_samples_independent_of_its_batch()
+    {
+        var model = TinyModels.Random(TinyModels.Config(), seed: 5);
+        int[][] prompts = [[1, 2, 3, 4, 5, 6], [7], [8, 9, 10]];
+        int[] seeds = [101, 202, 303];
+        var options = new SamplingOptions { Temperature = 1, MaxTokens = 9, Seed = 42 };
+        var generator = new Generator(model);
+        var batched = generator.Generate(prompts, options, sequenceSeeds: seeds);
+        for (int i = 0; i < prompts.Length; i++)
+        {
+            // Alone, or in a batch of another order and size, sequence i draws the same tokens from its own seed.
+            var alone = generator.Generate([prompts[i]], options with { Seed = 9 }, sequenceSeeds: [seeds[i]])[0];
+            Assert.Equal(batched[i].Tokens, alone.Tokens);
+        }
+        var reordered = generator.Generate([prompts[2], prompts[0]], options, sequenceSeeds: [seeds[2], seeds[0]]);
+        Assert.Equal(batched[2].Tokens, reordered[0].Tokens);
+        Assert.Equal(batched[0].Tokens, reordered[1].Tokens);
+        var otherSeeds = generator.Generate(prompts, options, sequenceSeeds: [1, 2, 3]);
+        Assert.NotEqual(batched.SelectMany(g => g.Tokens), otherSeeds.SelectMany(g => g.Tokens));
+        Assert.Throws<ArgumentException>(() => generator.Generate(prompts, options, sequenceSeeds: [1]));
+    }
+
+    [Fact]
     public void Generation_stops_on_stop_tokens_and_stop_strings()
     {
         var config = TinyModels.Config();

@@ -52,9 +52,11 @@ public sealed class MiniRunTests : IDisposable
         Assert.Equal(5, result.Targets.Count);
         Assert.Null(result.Targets[^1].Met); // the wall-time target is the full preset's
 
-        // Two iterations of two updates; the validation after the second.
-        Assert.Equal([1L, 2L], result.Curve.Select(p => p.Iteration));
+        // The starting policy's validation (iteration 0), then two iterations of two updates, each followed by a validation.
+        Assert.Equal([0L, 1L, 2L], result.Curve.Select(p => p.Iteration));
+        Assert.NotNull(result.Curve[0].ValidSolveRate);
         Assert.NotNull(result.Curve[^1].ValidSolveRate);
+        Assert.Contains("| 0 (start) | 0 | | | ", File.ReadAllText(result.ReportPath));
 
         // The figures are the rollouts': recompute the start policy's turn-1 outcomes from rollouts.jsonl.
         var rollouts = RolloutStore.Read(Path.Combine(_dir, "run", "eval", "start-real", EvaluationRun.RolloutsFile));
