@@ -117,7 +117,10 @@ public sealed class RlefTrainer
         foreach (int[] episodes in minibatches)
         {
             var clock = Stopwatch.StartNew();
-            PpoUpdateResult result = _updater.Update(batch.Minibatch(episodes), ++step);
+            // Longest first: the updater packs consecutive episodes into padded micro-batches, so episodes of similar
+            // length side by side waste the least padding (the loss does not depend on the order).
+            int[] byLength = episodes.OrderByDescending(e => batch.Episodes[e].Turns.Sum(t => t.PromptTokens.Length + t.ReplyTokens.Length)).ToArray();
+            PpoUpdateResult result = _updater.Update(batch.Minibatch(byLength), ++step);
             double seconds = clock.Elapsed.TotalSeconds;
             updateSeconds += seconds;
             updates.Add(result);
