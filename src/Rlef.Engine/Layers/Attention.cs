@@ -10,18 +10,49 @@ namespace Rlef.Engine.Layers;
 /// sit at columns [past, past + Tq) and see keys [start[b], column]. start[b] &gt; 0 masks a sequence's left padding.
 /// The forward saves only the log-sum-exp of each score row; the backward recomputes the probabilities from it
 /// (memory O(T) per head instead of O(T²), at the price of one more Q·Kᵀ) in the same pass that uses them.
+/// Two implementations: tile kernels (AttentionTiles.cs: small register-blocked products, one task per sequence and
+/// kv head so a group's query heads share its transposed keys) and the row kernels below (one dot product per
+/// score), used for decoding steps and where the tiles do not apply (no AVX-512, or d not a multiple of 16).
 /// </summary>
-public static class Attention
+public static partial class Attention
 {
     /// <summary>Floats of scratch that Forward and Backward need for these sizes (keys = past + Tq, or the cache capacity).</summary>
     public static int ScratchSize(int batch, int tq, int keys, int heads, int kvHeads, int headDim)
-        => batch * heads * Math.Max(keys, tq);
+    {
+        long rows = (long)batch * heads * Math.Max(keys, tq); // the row kernels: a score row per (sequence, head)
+        long tiles = (long)TileSlots(batch * kvHeads) * Math.Max(ForwardSlotSize(Math.Max(keys, tq), headDim), BackwardSlotSize(headDim));
+        return checked((int)Math.Max(rows, tiles));
+    }
 
     // output[B,Tq,H,d], lse[B,H,Tq], q[B,Tq,H,d]; k,v[B,capacity,KVH,d]; start[B] or null; scratch ≥ ScratchSize
     public static void Forward(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
         int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
     {
         CheckHeads(heads, kvHeads);
+        if (UseTiles(headDim) && tq >= TileRows)
+            ForwardTiles(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch);
+        else
+            ForwardRows(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch);
+    }
+
+    // Training-time backward (past = 0, capacity = T). Overwrites dq[B,T,H,d], dk and dv[B,T,KVH,d].
+    // With p = exp(s − lse) from the saved log-sum-exp, dp = dOut_i·v_j and D = Σ_j p_j·dp_j = dOut_i·out_i:
+    // ds = p·(dp − D), dq_i += ds·k_j, dk_j += ds·q_i, dv_j += p·dOut_i (ds times the 1/√d score scale).
+    public static void Backward(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
+        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+    {
+        CheckHeads(heads, kvHeads);
+        if (UseTiles(headDim))
+            BackwardTiles(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch);
+        else
+            BackwardRows(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch);
+    }
+
+    // The row kernel: one query row at a time, one dot product per score. Used for decoding (a few queries against
+    // many keys), where a tile would be mostly empty, and where the tile kernels do not apply; also the benchmark's baseline.
+    internal static void ForwardRows(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
+        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+    {
         int group = heads / kvHeads, d = headDim, tk = past + tq;
         float scale = 1f / MathF.Sqrt(d);
         Parallelism.For(batch * heads, (long)tq * tk * d * 2, bh =>
@@ -52,14 +83,12 @@ public static class Attention
         });
     }
 
-    // Training-time backward (past = 0, capacity = T). Overwrites dq[B,T,H,d], dk and dv[B,T,KVH,d].
+    // The row backward (the tile kernels' fallback and the benchmark's baseline).
     // Parallel over (sequence, kv head): every query head of a group writes the same dk/dv rows, so a group is one task.
-    // One pass per (query i, key j): p = exp(s − lse) from the saved log-sum-exp, dp = dOut_i·v_j,
-    // ds = p·(dp − D) with D = Σ_j p_j·dp_j = dOut_i·out_i; then dq_i += ds·k_j, dk_j += ds·q_i, dv_j += p·dOut_i.
-    public static void Backward(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
+    // One pass per (query i, key j).
+    internal static void BackwardRows(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
         float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
     {
-        CheckHeads(heads, kvHeads);
         int group = heads / kvHeads, d = headDim;
         float scale = 1f / MathF.Sqrt(d);
         Parallelism.For(batch * kvHeads, (long)group * t * t * d * 4, bg =>
