@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using Rlef.Engine.Kernels;
+
+namespace Rlef.Engine.Layers;
+
+/// <summary>One attention shape: B sequences of T tokens, query and key/value heads, head dim.</summary>
+public sealed record AttentionShape(string Name, int Batch, int Seq, int Heads, int KvHeads, int HeadDim);
+
+/// <summary>Median milliseconds of the row kernels (the former implementation) and the tile kernels on one shape and pass.</summary>
+public sealed record AttentionTiming(AttentionShape Shape, string Pass, double RowsMs, double TilesMs, int Rounds)
+{
+    public double Speedup => RowsMs / TilesMs;
+}
+
+/// <summary>
+/// Times <see cref="Attention"/>'s tile kernels against its row kernels on the training shapes that matter: the
+/// miniature policy (d = 32, GQA 6/2) and a GPT-2-like layer (d = 64, 12 heads). The two kernels alternate within
+/// one loop, so load from other processes on a shared machine hits both alike.
+/// </summary>
+public static class AttentionBenchmark
+{
+    public static IReadOnlyList<AttentionShape> Shapes { get; } =
+    [
+        new("mini B=8 T=512 H=6/2 d=32", 8, 512, 6, 2, 32),
+        new("gpt2 B=4 T=256 H=12 d=64", 4, 256, 12, 12, 64),
+    ];
+
+    /// <summary>Forward and backward timings of every shape, each pass alternating the kernels for at least minSeconds (≥ 3 rounds).</summary>
+    public static IReadOnlyList<AttentionTiming> Measure(int threads, double minSeconds = 1, Action<string>? progress = null)
+    {
+        int saved = EngineThreads.Degree;
+        EngineThreads.Degree = threads;
+        try
+        {
+            var results = new List<AttentionTiming>();
+            foreach (var s in Shapes)
+            {
+                var rng = new Random(1);
+                int b = s.Batch, t = s.Seq, h = s.Heads, kvh = s.KvHeads, d = s.HeadDim;
+                float[] q = RandomArray(rng, b * t * h * d), k = RandomArray(rng, b * t * kvh * d), v = RandomArray(rng, b * t * kvh * d);
+                float[] dOut = RandomArray(rng, b * t * h * d), output = new float[q.Length], lse = new float[b * h * t];
+                float[] dq = new float[q.Length], dk = new float[k.Length], dv = new float[v.Length];
+                var scratch = new float[Attention.ScratchSize(b, t, t, h, kvh, d)];
+                progress?.Invoke($"attention {s.Name}, forward…");
+                results.Add(Alternate(s, "forward", minSeconds,
+                    () => Attention.ForwardRows(output, lse, q, k, v, b, t, 0, t, h, kvh, d, null, scratch),
+                    () => Attention.Forward(output, lse, q, k, v, b, t, 0, t, h, kvh, d, null, scratch)));
+                progress?.Invoke($"attention {s.Name}, backward…");
+                results.Add(Alternate(s, "backward", minSeconds,
+                    () => Attention.BackwardRows(dq, dk, dv, dOut, q, k, v, output, lse, b, t, h, kvh, d, null, scratch),
+                    () => Attention.Backward(dq, dk, dv, dOut, q, k, v, output, lse, b, t, h, kvh, d, null, scratch)));
+            }
+            return results;
+        }
+        finally
+        {
+            EngineThreads.Degree = saved;
+        }
+    }
+
+    private static AttentionTiming Alternate(AttentionShape shape, string pass, double minSeconds, Action rows, Action tiles)
+    {
+        rows(); tiles(); // warm-up: JIT and caches
+        var rowTimes = new List<double>();
+        var tileTimes = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (rowTimes.Count < 3 || total.Elapsed.TotalSeconds < minSeconds)
+        {
+            rowTimes.Add(Time(rows));
+            tileTimes.Add(Time(tiles));
+        }
+        return new AttentionTiming(shape, pass, Median(rowTimes), Median(tileTimes), rowTimes.Count);
+    }
+
+    private static double Time(Action run)
+    {
+        long start = Stopwatch.GetTimestamp();
+        run();
+        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+    }
+
+    private static double Median(List<double> x)
+    {
+        x.Sort();
+        return x[x.Count / 2];
+    }
+
+    private static float[] RandomArray(Random rng, int n)
+    {
+        var x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
+        return x;
+    }
+}
