@@ -24,41 +24,44 @@ public static partial class Attention
         return checked((int)Math.Max(rows, tiles));
     }
 
-    // output[B,Tq,H,d], lse[B,H,Tq], q[B,Tq,H,d]; k,v[B,capacity,KVH,d]; start[B] or null; scratch ≥ ScratchSize
+    // output[B,Tq,H,d], lse[B,H,Tq], q[B,Tq,H,d]; k,v[B,capacity,KVH,d]; start[B] or null; scratch ≥ ScratchSize.
+    // end[B] (optional): columns ≥ end[b] are right padding whose outputs nothing reads (no loss, and causal attention
+    // keeps them out of earlier rows); their queries are skipped like left padding (output 0, lse = +∞).
     public static void Forward(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
-        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         CheckHeads(heads, kvHeads);
         if (UseTiles(headDim) && tq >= TileRows)
-            ForwardTiles(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch);
+            ForwardTiles(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
         else
-            ForwardRows(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch);
+            ForwardRows(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
     }
 
-    // Training-time backward (past = 0, capacity = T). Overwrites dq[B,T,H,d], dk and dv[B,T,KVH,d].
+    // Training-time backward (past = 0, capacity = T). Overwrites dq[B,T,H,d], dk and dv[B,T,KVH,d]. With end given
+    // (as in the forward), rows ≥ end[b] get zero gradients: exact when dOutput is zero there, as it is when no loss reads them.
     // With p = exp(s − lse) from the saved log-sum-exp, dp = dOut_i·v_j and D = Σ_j p_j·dp_j = dOut_i·out_i:
     // ds = p·(dp − D), dq_i += ds·k_j, dk_j += ds·q_i, dv_j += p·dOut_i (ds times the 1/√d score scale).
     public static void Backward(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
-        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         CheckHeads(heads, kvHeads);
         if (UseTiles(headDim))
-            BackwardTiles(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch);
+            BackwardTiles(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);
         else
-            BackwardRows(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch);
+            BackwardRows(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);
     }
 
     // The row kernel: one query row at a time, one dot product per score. Used for decoding (a few queries against
     // many keys), where a tile would be mostly empty, and where the tile kernels do not apply; also the benchmark's baseline.
     internal static void ForwardRows(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
-        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         int group = heads / kvHeads, d = headDim, tk = past + tq;
         float scale = 1f / MathF.Sqrt(d);
         Parallelism.For(batch * heads, (long)tq * tk * d * 2, bh =>
         {
             int b = bh / heads, h = bh % heads, g = h / group;
-            int s0 = start?[b] ?? 0;
+            int s0 = start?[b] ?? 0, e = end?[b] ?? tk;
             var scores = scratch.AsSpan(bh * tk, tk);
             ref float k0 = ref MemoryMarshal.GetArrayDataReference(k);
             ref float v0 = ref MemoryMarshal.GetArrayDataReference(v);
@@ -69,7 +72,7 @@ public static partial class Attention
                 ref float oi = ref output[row];
                 output.AsSpan(row, d).Clear();
                 int last = past + i;
-                if (last < s0) { lse[bh * tq + i] = float.PositiveInfinity; continue; } // a padding query: no keys
+                if (last < s0 || last >= e) { lse[bh * tq + i] = float.PositiveInfinity; continue; } // a padding query: no keys
                 for (int j = s0; j <= last; j++)
                     scores[j] = scale * Dot(ref qi, ref Unsafe.Add(ref k0, ((b * capacity + j) * kvHeads + g) * d), d);
                 var rowScores = scores[s0..(last + 1)];
@@ -87,14 +90,14 @@ public static partial class Attention
     // Parallel over (sequence, kv head): every query head of a group writes the same dk/dv rows, so a group is one task.
     // One pass per (query i, key j).
     internal static void BackwardRows(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
-        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         int group = heads / kvHeads, d = headDim;
         float scale = 1f / MathF.Sqrt(d);
         Parallelism.For(batch * kvHeads, (long)group * t * t * d * 4, bg =>
         {
             int b = bg / kvHeads, g = bg % kvHeads;
-            int s0 = start?[b] ?? 0;
+            int s0 = start?[b] ?? 0, e = end?[b] ?? t;
             for (int j = 0; j < t; j++)
             {
                 dk.AsSpan(((b * t + j) * kvHeads + g) * d, d).Clear();
@@ -109,7 +112,7 @@ public static partial class Attention
                 {
                     int row = ((b * t + i) * heads + h) * d;
                     dq.AsSpan(row, d).Clear();
-                    if (i < s0) continue;
+                    if (i < s0 || i >= e) continue;
                     ref float qi = ref q[row];
                     ref float doi = ref dOutput[row];
                     ref float dqi = ref dq[row];

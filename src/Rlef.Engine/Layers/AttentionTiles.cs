@@ -30,7 +30,7 @@ public static partial class Attention
     private static int BackwardSlotSize(int d) => (2 * d + 2 * BackwardQueries) * BackwardKeys;
 
     private static void ForwardTiles(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
-        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end)
     {
         int group = heads / kvHeads, d = headDim, tk = past + tq, slotSize = ForwardSlotSize(tk, d);
         float scale = 1f / MathF.Sqrt(d);
@@ -39,15 +39,17 @@ public static partial class Attention
         ForSlots(batch * kvHeads, slots, (long)group * tq * tk * d * 2, (bg, slot) =>
         {
             int b = bg / kvHeads, g = bg % kvHeads;
-            int s0 = start?[b] ?? 0, first = Math.Clamp(s0 - past, 0, tq); // queries before `first` see no key
+            // Queries before `first` see no key (left padding), queries from `stop` on are right padding.
+            int s0 = start?[b] ?? 0, first = Math.Clamp(s0 - past, 0, tq), stop = Math.Clamp((end?[b] ?? tk) - past, first, tq);
             for (int h = g * group; h < (g + 1) * group; h++)
-                for (int i = 0; i < first; i++)
+                for (int i = 0; i < tq; i++)
                 {
+                    if (i >= first && i < stop) continue;
                     output.AsSpan(((b * tq + i) * heads + h) * d, d).Clear();
                     lse[(b * heads + h) * tq + i] = float.PositiveInfinity;
                 }
-            if (first == tq) return;
-            int n = tk - s0, width = Round16(n), kt = slot * slotSize, sc = kt + d * width;
+            if (first == stop) return;
+            int n = past + stop - s0, width = Round16(n), kt = slot * slotSize, sc = kt + d * width;
             int kvStride = kvHeads * d, qStride = heads * d, kv = ((b * capacity + s0) * kvHeads + g) * d;
             Transpose(k, kv, kvStride, n, d, scratch, kt, width);
             ref float q0 = ref MemoryMarshal.GetArrayDataReference(q);
@@ -55,9 +57,9 @@ public static partial class Attention
             ref float s = ref MemoryMarshal.GetArrayDataReference(scratch);
             Span<float> inv = stackalloc float[TileRows];
             for (int h = g * group; h < (g + 1) * group; h++)
-                for (int i0 = first; i0 < tq; i0 += TileRows)
+                for (int i0 = first; i0 < stop; i0 += TileRows)
                 {
-                    int rows = Math.Min(TileRows, tq - i0);
+                    int rows = Math.Min(TileRows, stop - i0);
                     int seen = past + i0 + rows - s0; // keys the block's last row sees
                     var qRows = new Rows6(((b * tq + i0) * heads + h) * d, qStride, rows);
                     var sRows = new Rows6(sc, width, rows);
@@ -85,7 +87,7 @@ public static partial class Attention
     }
 
     private static void BackwardTiles(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
-        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end)
     {
         const int bq = BackwardQueries, bk = BackwardKeys;
         int group = heads / kvHeads, d = headDim, slotSize = BackwardSlotSize(d);
@@ -95,7 +97,7 @@ public static partial class Attention
         ForSlots(batch * kvHeads, slots, (long)group * t * t * d * 4, (bg, slot) =>
         {
             int b = bg / kvHeads, g = bg % kvHeads;
-            int s0 = start?[b] ?? 0, kvStride = kvHeads * d, qStride = heads * d;
+            int s0 = start?[b] ?? 0, stop = Math.Min(t, end?[b] ?? t), kvStride = kvHeads * d, qStride = heads * d;
             for (int j = 0; j < t; j++)
             {
                 dk.AsSpan(((b * t + j) * kvHeads + g) * d, d).Clear();
@@ -109,15 +111,15 @@ public static partial class Attention
             ref float dq0 = ref MemoryMarshal.GetArrayDataReference(dq);
             var vScale = Vector512.Create(scale);
             // Key tiles from the first real column (keys before start[b] get no gradient); each query tile below the diagonal.
-            for (int j0 = s0; j0 < t; j0 += bk)
+            for (int j0 = s0; j0 < stop; j0 += bk)
             {
-                int nk = Math.Min(bk, t - j0), kv = ((b * t + j0) * kvHeads + g) * d;
+                int nk = Math.Min(bk, stop - j0), kv = ((b * t + j0) * kvHeads + g) * d;
                 Transpose(k, kv, kvStride, nk, d, scratch, kt, bk);
                 Transpose(v, kv, kvStride, nk, d, scratch, vt, bk);
                 for (int h = g * group; h < (g + 1) * group; h++)
-                    for (int i0 = j0; i0 < t; i0 += bq)
+                    for (int i0 = j0; i0 < stop; i0 += bq)
                     {
-                        int nq = Math.Min(bq, t - i0), seen = Math.Min(nk, i0 + nq - j0), seenPad = Round16(seen);
+                        int nq = Math.Min(bq, stop - i0), seen = Math.Min(nk, i0 + nq - j0), seenPad = Round16(seen);
                         int qOffset = ((b * t + i0) * heads + h) * d;
                         // S = scale·Q·Kᵀ into the P tile, dP = dOut·Vᵀ into the dS tile.
                         for (int r0 = 0; r0 < nq; r0 += TileRows)

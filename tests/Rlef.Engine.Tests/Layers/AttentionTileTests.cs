@@ -92,6 +92,55 @@ public class AttentionTileTests
         AssertClose(dv2, dv, "dv vs row kernel");
     }
 
+    // b, tq, past, heads, kvHeads, d
+    [Theory]
+    [InlineData(3, 40, 0, 6, 2, 32)]
+    [InlineData(2, 30, 0, 4, 4, 64)]
+    [InlineData(2, 9, 20, 6, 2, 32)]
+    [InlineData(3, 1, 30, 6, 2, 32)]
+    [InlineData(2, 12, 0, 4, 2, 8)]
+    public void Forward_skips_right_padding_after_end(int b, int tq, int past, int heads, int kvHeads, int d)
+    {
+        var rng = new Random(7 + tq + d);
+        int capacity = past + tq, tk = past + tq;
+        var q = Random(rng, b * tq * heads * d, 1.5f);
+        var k = Random(rng, b * capacity * kvHeads * d, 1.5f);
+        var v = Random(rng, b * capacity * kvHeads * d, 1f);
+        int[] start = Enumerable.Range(0, b).Select(i => i == 1 ? 2 : 0).ToArray();
+        int[] end = Enumerable.Range(0, b).Select(i => i == 0 ? tk : Math.Max(start[i], tk - 1 - rng.Next(tq))).ToArray();
+        var output = Random(rng, b * tq * heads * d, 5f); var lse = new float[b * heads * tq];
+        var scratch = new float[Attention.ScratchSize(b, tq, capacity, heads, kvHeads, d)];
+        Attention.Forward(output, lse, q, k, v, b, tq, past, capacity, heads, kvHeads, d, start, scratch, end);
+        var (refOut, refLse) = NaiveForward(q, k, v, b, tq, past, capacity, heads, kvHeads, d, start, end);
+        AssertClose(refOut, output, "output");
+        AssertClose(refLse, lse, "lse");
+    }
+
+    [Theory]
+    [InlineData(3, 130, 6, 2, 32)]
+    [InlineData(2, 70, 4, 4, 64)]
+    [InlineData(2, 12, 4, 2, 8)]
+    public void Backward_with_end_matches_the_full_gradient_when_padding_gets_no_loss(int b, int t, int heads, int kvHeads, int d)
+    {
+        var rng = new Random(11 + t + d);
+        var q = Random(rng, b * t * heads * d, 1.5f);
+        var k = Random(rng, b * t * kvHeads * d, 1.5f);
+        var v = Random(rng, b * t * kvHeads * d, 1f);
+        var dOut = Random(rng, b * t * heads * d, 1f);
+        int[] start = Enumerable.Range(0, b).Select(i => i == 1 ? 3 : 0).ToArray();
+        int[] end = Enumerable.Range(0, b).Select(i => i == 0 ? t : t - 1 - rng.Next(t / 2)).ToArray();
+        for (int i = 0; i < b; i++) dOut.AsSpan(((i * t) + end[i]) * heads * d, (t - end[i]) * heads * d).Clear(); // no loss on padding
+        var output = new float[q.Length]; var lse = new float[b * heads * t];
+        var scratch = new float[Attention.ScratchSize(b, t, t, heads, kvHeads, d)];
+        Attention.Forward(output, lse, q, k, v, b, t, 0, t, heads, kvHeads, d, start, scratch, end);
+        var dq = new float[q.Length]; var dk = new float[k.Length]; var dv = new float[v.Length];
+        Attention.Backward(dq, dk, dv, dOut, q, k, v, output, lse, b, t, heads, kvHeads, d, start, scratch, end);
+        var (rq, rk, rv) = NaiveBackward(dOut, q, k, v, b, t, heads, kvHeads, d, start);
+        AssertClose(rq, dq, "dq");
+        AssertClose(rk, dk, "dk");
+        AssertClose(rv, dv, "dv");
+    }
+
     [Fact]
     public void A_scratch_too_small_for_one_tile_task_is_a_clear_error()
     {
@@ -102,7 +151,7 @@ public class AttentionTileTests
     }
 
     private static (double[] Output, double[] Lse) NaiveForward(float[] q, float[] k, float[] v, int batch, int tq, int past, int capacity,
-        int heads, int kvHeads, int d, int[]? start)
+        int heads, int kvHeads, int d, int[]? start, int[]? end = null)
     {
         var output = new double[batch * tq * heads * d];
         var lse = new double[batch * heads * tq];
@@ -112,7 +161,7 @@ public class AttentionTileTests
                 for (int i = 0; i < tq; i++)
                 {
                     int s0 = start?[b] ?? 0, last = past + i, g = h / (heads / kvHeads), row = ((b * tq + i) * heads + h) * d;
-                    if (last < s0) { lse[(b * heads + h) * tq + i] = double.PositiveInfinity; continue; }
+                    if (last < s0 || last >= (end?[b] ?? int.MaxValue)) { lse[(b * heads + h) * tq + i] = double.PositiveInfinity; continue; }
                     var scores = new double[last + 1];
                     for (int j = s0; j <= last; j++) scores[j] = scale * Dot(q, row, k, ((b * capacity + j) * kvHeads + g) * d, d);
                     double max = scores[s0..].Max(), sum = scores[s0..].Sum(s => Math.Exp(s - max));
