@@ -142,6 +142,23 @@ public class AttentionTileTests
     }
 
     [Fact]
+    public void The_fast_exp_is_accurate_to_about_one_ulp_and_keeps_special_values()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;
+        double worst = 0;
+        for (float x = -87.2f; x < 88.2f; x += 0.0037f)
+        {
+            double exact = Math.Exp(x);
+            worst = Math.Max(worst, Math.Abs(Attention.Exp(System.Runtime.Intrinsics.Vector512.Create(x))[0] - exact) / exact);
+        }
+        Assert.True(worst < 2.4e-7, $"worst relative error {worst}");
+        float[] special = [float.NaN, float.NegativeInfinity, -1000f, 0f, 1000f, float.PositiveInfinity];
+        float[] expected = [float.NaN, 0f, 0f, 1f, float.PositiveInfinity, float.PositiveInfinity];
+        for (int i = 0; i < special.Length; i++)
+            Assert.Equal(expected[i], Attention.Exp(System.Runtime.Intrinsics.Vector512.Create(special[i]))[0]);
+    }
+
+    [Fact]
     public void A_scratch_too_small_for_one_tile_task_is_a_clear_error()
     {
         const int b = 1, t = 40, h = 2, d = 32;
