@@ -93,12 +93,9 @@ public static partial class Attention
         {
             int b = bg / kvHeads, g = bg % kvHeads;
             int s0 = start?[b] ?? 0, stop = Math.Min(t, end?[b] ?? t), kvStride = kvHeads * d, qStride = heads * d;
-            for (int j = 0; j < t; j++)
-            {
-                dk.AsSpan(((b * t + j) * kvHeads + g) * d, d).Clear();
-                dv.AsSpan(((b * t + j) * kvHeads + g) * d, d).Clear();
-                for (int h = g * group; h < (g + 1) * group; h++) dq.AsSpan(((b * t + j) * heads + h) * d, d).Clear();
-            }
+            ClearRows(dk, (b * t * kvHeads + g) * d, kvStride, t, d);
+            ClearRows(dv, (b * t * kvHeads + g) * d, kvStride, t, d);
+            for (int h = g * group; h < (g + 1) * group; h++) ClearRows(dq, (b * t * heads + h) * d, qStride, t, d);
             int kt = slot * slotSize, vt = kt + d * bk, pt = vt + d * bk, dst = pt + bq * bk;
             ref float s = ref MemoryMarshal.GetArrayDataReference(scratch);
             ref float q0 = ref MemoryMarshal.GetArrayDataReference(q);
@@ -164,6 +161,7 @@ public static partial class Attention
     }
 
     // row[j] = exp(row[j] − max) for j < n and 0 for n ≤ j < Round16(width), with max over the first n; returns (max, Σ).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (float Max, float Sum) Softmax(ref float row, int n, int width)
     {
         var vMax = Vector512.Create(float.NegativeInfinity);
@@ -197,6 +195,7 @@ public static partial class Attention
     /// n = round(x·log₂e) and r = x − n·ln 2 (ln 2 in two parts so r stays exact), |r| ≤ ln2/2, and e^r by its Taylor
     /// series to r⁷ (truncation below 3e-9). Below −87.3 it gives 0 (e^x is subnormal there), above 88.3 +∞; NaN stays NaN.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector512<float> Exp(Vector512<float> x)
     {
         var n = Vector512.Round(x * Vector512.Create(1.44269504f));
@@ -228,12 +227,30 @@ public static partial class Attention
     // dst[c·dstStride + j] = src[srcOffset + j·srcStride + c] for j < n, and 0 for n ≤ j < Round16(n) (the tiles read whole vectors).
     private static void Transpose(float[] src, int srcOffset, int srcStride, int n, int d, float[] dst, int dstOffset, int dstStride)
     {
+        if (srcOffset + (long)(n - 1) * srcStride + d > src.Length || dstOffset + (long)(d - 1) * dstStride + Round16(n) > dst.Length)
+            throw new IndexOutOfRangeException("Attention transpose out of range.");
+        ref float from = ref src[srcOffset];
+        ref float to = ref dst[dstOffset];
         for (int j = 0; j < n; j++)
         {
-            var row = src.AsSpan(srcOffset + j * srcStride, d);
-            for (int c = 0; c < d; c++) dst[dstOffset + c * dstStride + j] = row[c];
+            ref float row = ref Unsafe.Add(ref from, (nint)j * srcStride);
+            for (int c = 0; c < d; c++) Unsafe.Add(ref to, (nint)c * dstStride + j) = Unsafe.Add(ref row, c);
         }
-        for (int c = 0; c < d; c++) dst.AsSpan(dstOffset + c * dstStride + n, Round16(n) - n).Clear();
+        for (int c = 0; c < d; c++)
+            for (int j = n; j < Round16(n); j++) Unsafe.Add(ref to, (nint)c * dstStride + j) = 0;
+    }
+
+    // Zeroes `rows` rows of d floats (d a multiple of 16) that are `stride` apart, starting at x[offset].
+    private static void ClearRows(float[] x, int offset, int stride, int rows, int d)
+    {
+        if (rows <= 0) return;
+        if (offset + (long)(rows - 1) * stride + d > x.Length) throw new IndexOutOfRangeException("Attention gradient rows out of range.");
+        ref float first = ref x[offset];
+        for (int r = 0; r < rows; r++)
+        {
+            ref float row = ref Unsafe.Add(ref first, (nint)r * stride);
+            for (int c = 0; c < d; c += 16) Vector512<float>.Zero.StoreUnsafe(ref row, (nuint)c);
+        }
     }
 
     /// <summary>Offsets of a tile's 6 rows: first + r·stride for r &lt; count; later rows repeat the last one, so reads stay in bounds.</summary>
