@@ -24,6 +24,9 @@ public static partial class Attention
         return checked((int)Math.Max(rows, tiles));
     }
 
+    /// <summary>Forces the row kernels everywhere: the baseline of <see cref="AttentionBenchmark"/>'s whole-model step.</summary>
+    internal static bool ForceRowKernels { get; set; }
+
     // output[B,Tq,H,d], lse[B,H,Tq], q[B,Tq,H,d]; k,v[B,capacity,KVH,d]; start[B] or null; scratch ≥ ScratchSize.
     // end[B] (optional): columns ≥ end[b] are right padding whose outputs nothing reads (no loss, and causal attention
     // keeps them out of earlier rows); their queries are skipped like left padding (output 0, lse = +∞).
@@ -31,7 +34,7 @@ public static partial class Attention
         int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         CheckHeads(heads, kvHeads);
-        if (UseTiles(headDim) && tq >= TileRows)
+        if (UseTiles(headDim) && tq >= TileRows && !ForceRowKernels)
             ForwardTiles(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
         else
             ForwardRows(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
@@ -45,7 +48,7 @@ public static partial class Attention
         float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         CheckHeads(heads, kvHeads);
-        if (UseTiles(headDim))
+        if (UseTiles(headDim) && !ForceRowKernels)
             BackwardTiles(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);
         else
             BackwardRows(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);

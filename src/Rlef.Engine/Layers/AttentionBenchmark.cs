@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Rlef.Engine.Kernels;
+using Rlef.Engine.Model;
 
 namespace Rlef.Engine.Layers;
 
@@ -21,8 +22,8 @@ public static class AttentionBenchmark
 {
     public static IReadOnlyList<AttentionShape> Shapes { get; } =
     [
-        new("mini B=8 T=512 H=6/2 d=32", 8, 512, 6, 2, 32),
-        new("gpt2 B=4 T=256 H=12 d=64", 4, 256, 12, 12, 64),
+        new("mini B8 T512 H6/2 d32", 8, 512, 6, 2, 32),
+        new("gpt2 B4 T256 H12 d64", 4, 256, 12, 12, 64),
     ];
 
     /// <summary>Forward and backward timings of every shape, each pass alternating the kernels for at least minSeconds (≥ 3 rounds).</summary>
@@ -50,12 +51,39 @@ public static class AttentionBenchmark
                     () => Attention.BackwardRows(dq, dk, dv, dOut, q, k, v, output, lse, b, t, h, kvh, d, null, scratch),
                     () => Attention.Backward(dq, dk, dv, dOut, q, k, v, output, lse, b, t, h, kvh, d, null, scratch)));
             }
+            results.Add(MeasureMiniStep(minSeconds, progress));
             return results;
         }
         finally
         {
             EngineThreads.Degree = saved;
+            Attention.ForceRowKernels = false;
         }
+    }
+
+    // A training step (log-prob forward and backward, every position scored) of the miniature policy's architecture:
+    // what the tiles change for a whole PPO/SFT update, where the layers around attention cost the same either way.
+    private static AttentionTiming MeasureMiniStep(double minSeconds, Action<string>? progress)
+    {
+        var shape = new AttentionShape("mini model 4L B8 T512", 8, 512, 6, 2, 32);
+        var config = LlamaConfig.Create(vocabSize: 2048, hiddenSize: 192, layers: 4, heads: 6, kvHeads: 2, intermediateSize: 512, maxPositions: 1024);
+        var model = LlamaModel.CreateRandom(config, seed: 1);
+        int n = shape.Batch * shape.Seq;
+        var rng = new Random(2);
+        var tokens = new int[n]; var targets = new int[n];
+        for (int i = 0; i < n; i++) { tokens[i] = rng.Next(config.VocabSize); targets[i] = rng.Next(config.VocabSize); }
+        var logp = new float[n];
+        var dLogp = new float[n];
+        Array.Fill(dLogp, -1f / n);
+        void Step(bool rows)
+        {
+            Attention.ForceRowKernels = rows;
+            model.ZeroGrad();
+            model.ForwardLogProbs(tokens, targets, shape.Batch, shape.Seq, logp);
+            model.BackwardLogProbs(dLogp);
+        }
+        progress?.Invoke($"attention {shape.Name}, train step…");
+        return Alternate(shape, "train step", minSeconds, () => Step(rows: true), () => Step(rows: false));
     }
 
     private static AttentionTiming Alternate(AttentionShape shape, string pass, double minSeconds, Action rows, Action tiles)
