@@ -34,6 +34,11 @@ public static partial class Attention
         int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         CheckHeads(heads, kvHeads);
+        long queries = (long)batch * tq * heads * headDim, cached = (long)batch * capacity * kvHeads * headDim;
+        if (past < 0 || past + tq > capacity) throw new ArgumentException($"Attention: past ({past}) + Tq ({tq}) exceeds the capacity ({capacity}).");
+        CheckLength(output, queries, nameof(output)); CheckLength(q, queries, nameof(q)); CheckLength(lse, (long)batch * heads * tq, nameof(lse));
+        CheckLength(k, cached, nameof(k)); CheckLength(v, cached, nameof(v));
+        CheckColumns(start, batch, capacity, nameof(start)); CheckColumns(end, batch, int.MaxValue, nameof(end));
         if (UseTiles(headDim) && tq >= TileRows && !ForceRowKernels)
             ForwardTiles(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
         else
@@ -48,6 +53,11 @@ public static partial class Attention
         float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         CheckHeads(heads, kvHeads);
+        long queries = (long)batch * t * heads * headDim, keys = (long)batch * t * kvHeads * headDim;
+        CheckLength(dq, queries, nameof(dq)); CheckLength(dOutput, queries, nameof(dOutput)); CheckLength(q, queries, nameof(q));
+        CheckLength(output, queries, nameof(output)); CheckLength(lse, (long)batch * heads * t, nameof(lse));
+        CheckLength(dk, keys, nameof(dk)); CheckLength(dv, keys, nameof(dv)); CheckLength(k, keys, nameof(k)); CheckLength(v, keys, nameof(v));
+        CheckColumns(start, batch, t, nameof(start)); CheckColumns(end, batch, int.MaxValue, nameof(end));
         if (UseTiles(headDim) && !ForceRowKernels)
             BackwardTiles(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);
         else
@@ -210,6 +220,20 @@ public static partial class Attention
                 Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref x, (nuint)c), Vector256.LoadUnsafe(ref y, (nuint)c)).StoreUnsafe(ref y, (nuint)c);
         }
         for (; c < d; c++) Unsafe.Add(ref y, c) += alpha * Unsafe.Add(ref x, c);
+    }
+
+    // The kernels index without bounds checks: every array must hold its whole shape.
+    private static void CheckLength(float[] x, long needed, string name)
+    {
+        if (x.Length < needed) throw new ArgumentException($"Attention: {name} holds {x.Length} floats; the shape needs {needed}.", name);
+    }
+
+    private static void CheckColumns(int[]? columns, int batch, int max, string name)
+    {
+        if (columns is null) return;
+        if (columns.Length < batch) throw new ArgumentException($"Attention: {name} has {columns.Length} entries for {batch} sequences.", name);
+        for (int b = 0; b < batch; b++)
+            if (columns[b] < 0 || columns[b] > max) throw new ArgumentException($"Attention: {name}[{b}] = {columns[b]} is outside [0, {max}].", name);
     }
 
     private static void CheckHeads(int heads, int kvHeads)

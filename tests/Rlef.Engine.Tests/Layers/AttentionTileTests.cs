@@ -168,6 +168,19 @@ public class AttentionTileTests
         Assert.Contains("ScratchSize", ex.Message);
     }
 
+    [Fact]
+    public void Arrays_shorter_than_their_shape_and_bad_columns_are_clear_errors()
+    {
+        const int b = 2, t = 12, h = 2, d = 32;
+        var x = new float[b * t * h * d]; var lse = new float[b * h * t]; var scratch = new float[Attention.ScratchSize(b, t, t, h, h, d)];
+        var ex = Assert.Throws<ArgumentException>(() => Attention.Forward(x, lse, new float[x.Length - 1], x, x, b, t, 0, t, h, h, d, null, scratch));
+        Assert.Contains("q holds", ex.Message);
+        Assert.Throws<ArgumentException>(() => Attention.Forward(x, lse, x, x, x, b, t, 0, t, h, h, d, [0, -1], scratch));
+        Assert.Throws<ArgumentException>(() => Attention.Forward(x, lse, x, x, x, b, t, 1, t, h, h, d, null, scratch)); // past + Tq > capacity
+        ex = Assert.Throws<ArgumentException>(() => Attention.Backward(x, new float[10], x, x, x, x, x, x, lse, b, t, h, h, d, null, scratch));
+        Assert.Contains("dk holds", ex.Message);
+    }
+
     private static (double[] Output, double[] Lse) NaiveForward(float[] q, float[] k, float[] v, int batch, int tq, int past, int capacity,
         int heads, int kvHeads, int d, int[]? start, int[]? end = null)
     {
