@@ -7,10 +7,14 @@ namespace Rlef.Engine.Layers;
 /// <summary>One attention shape: B sequences of T tokens, query and key/value heads, head dim.</summary>
 public sealed record AttentionShape(string Name, int Batch, int Seq, int Heads, int KvHeads, int HeadDim);
 
-/// <summary>Median milliseconds of the row kernels (the former implementation) and the tile kernels on one shape and pass.</summary>
-public sealed record AttentionTiming(AttentionShape Shape, string Pass, double RowsMs, double TilesMs, int Rounds)
+/// <summary>
+/// Median milliseconds of the row kernels (the former implementation) and the tile kernels on one shape and pass, by
+/// wall clock and by process CPU time (less sensitive to other processes taking the cores; it counts all threads).
+/// </summary>
+public sealed record AttentionTiming(AttentionShape Shape, string Pass, double RowsMs, double TilesMs, double RowsCpuMs, double TilesCpuMs, int Rounds)
 {
     public double Speedup => RowsMs / TilesMs;
+    public double CpuSpeedup => RowsCpuMs / TilesCpuMs;
 }
 
 /// <summary>
@@ -89,22 +93,23 @@ public static class AttentionBenchmark
     private static AttentionTiming Alternate(AttentionShape shape, string pass, double minSeconds, Action rows, Action tiles)
     {
         rows(); tiles(); // warm-up: JIT and caches
-        var rowTimes = new List<double>();
-        var tileTimes = new List<double>();
+        List<double> rowTimes = [], tileTimes = [], rowCpu = [], tileCpu = [];
         var total = Stopwatch.StartNew();
         while (rowTimes.Count < 3 || total.Elapsed.TotalSeconds < minSeconds)
         {
-            rowTimes.Add(Time(rows));
-            tileTimes.Add(Time(tiles));
+            Time(rows, rowTimes, rowCpu);
+            Time(tiles, tileTimes, tileCpu);
         }
-        return new AttentionTiming(shape, pass, Median(rowTimes), Median(tileTimes), rowTimes.Count);
+        return new AttentionTiming(shape, pass, Median(rowTimes), Median(tileTimes), Median(rowCpu), Median(tileCpu), rowTimes.Count);
     }
 
-    private static double Time(Action run)
+    private static void Time(Action run, List<double> wall, List<double> cpu)
     {
+        var cpuStart = Environment.CpuUsage.TotalTime;
         long start = Stopwatch.GetTimestamp();
         run();
-        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        wall.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
+        cpu.Add((Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds);
     }
 
     private static double Median(List<double> x)
