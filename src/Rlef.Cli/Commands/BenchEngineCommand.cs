@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Rlef.Engine.Kernels;
+using Rlef.Engine.Layers;
 using Rlef.Engine.Model;
 using Rlef.Engine.Optim;
 using Rlef.Engine.Sampling;
@@ -12,7 +13,8 @@ namespace Rlef.Cli.Commands;
 
 /// <summary>
 /// `rlef bench engine`: in one run, the FMA peak of this machine, SGEMM on the GPT-2-124M layer shapes against it,
-/// a training step of a ~124M-parameter Llama (forward, backward, AdamW) and decoding throughput at batch 1 and 32.
+/// a training step of a ~124M-parameter Llama (forward, backward, AdamW), decoding throughput at batch 1 and 32, and the
+/// attention kernels (tiles against the former row kernels, alternating in one loop) on the mini and GPT-2 shapes.
 /// </summary>
 public static class BenchEngineCommand
 {
@@ -26,9 +28,10 @@ public static class BenchEngineCommand
         var decodeTokens = new Option<int>("--decode-tokens") { Description = "Tokens generated per sequence in the decoding measurement.", DefaultValueFactory = _ => 32 };
         var skipGemm = new Option<bool>("--skip-gemm") { Description = "Skip the SGEMM shape sweep (peak, training and decoding still run)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of tables." };
+        var attentionOnly = new Option<bool>("--attention-only") { Description = "Only time the attention kernels (tiles vs rows)." };
         var command = new Command("engine", "Measure the engine: FMA peak, SGEMM vs peak, a 124M training step, decoding tokens/s.")
         {
-            steps, threads, batch, seq, intermediate, decodeTokens, skipGemm, json,
+            steps, threads, batch, seq, intermediate, decodeTokens, skipGemm, json, attentionOnly,
         };
         command.SetAction(parse =>
         {
@@ -38,6 +41,15 @@ public static class BenchEngineCommand
             {
                 Console.Error.WriteLine("rlef bench engine: --steps, --threads, --batch, --intermediate and --decode-tokens must be ≥ 1, --seq ≥ 2.");
                 return 2;
+            }
+            if (parse.GetValue(attentionOnly))
+            {
+                var rowsOnly = MeasureAttention(options.Threads, parse.GetValue(json) ? null : Console.Error);
+                if (parse.GetValue(json))
+                    Console.WriteLine(JsonSerializer.Serialize(rowsOnly, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
+                else
+                    PrintAttention(rowsOnly);
+                return 0;
             }
             var result = Run(options, parse.GetValue(json) ? null : Console.Error);
             if (parse.GetValue(json))
@@ -57,6 +69,17 @@ public static class BenchEngineCommand
         [property: JsonPropertyName("gflops")] double Gflops,
         [property: JsonPropertyName("best_gflops")] double BestGflops,
         [property: JsonPropertyName("cpu_gflops")] double CpuGflops);
+
+    public sealed record AttentionRow(
+        [property: JsonPropertyName("shape")] string Shape,
+        [property: JsonPropertyName("pass")] string Pass,
+        [property: JsonPropertyName("rows_ms")] double RowsMs,
+        [property: JsonPropertyName("tiles_ms")] double TilesMs,
+        [property: JsonPropertyName("speedup")] double Speedup,
+        [property: JsonPropertyName("rows_cpu_ms")] double RowsCpuMs,
+        [property: JsonPropertyName("tiles_cpu_ms")] double TilesCpuMs,
+        [property: JsonPropertyName("cpu_speedup")] double CpuSpeedup,
+        [property: JsonPropertyName("rounds")] int Rounds);
 
     // Wall-clock figures are what a user waits for; the *_cpu figures divide by the process's CPU time instead, which
     // estimates the rate with the cores to ourselves when other processes share them (it hides idle waits).
@@ -80,6 +103,7 @@ public static class BenchEngineCommand
         [property: JsonPropertyName("optimizer")] string Optimizer,
         [property: JsonPropertyName("decode_tokens_per_s_b1")] double DecodeTokensPerSB1,
         [property: JsonPropertyName("decode_tokens_per_s_b32")] double DecodeTokensPerSB32,
+        [property: JsonPropertyName("attention")] IReadOnlyList<AttentionRow> Attention,
         [property: JsonPropertyName("load_average")] double LoadAverage);
 
     private static EngineBenchResult Run(BenchOptions o, TextWriter? progress)
@@ -147,9 +171,27 @@ public static class BenchEngineCommand
         double b1 = DecodeTokensPerSecond(model, 1, o.DecodeTokens);
         double b32 = DecodeTokensPerSecond(model, 32, o.DecodeTokens);
 
+        var attention = MeasureAttention(o.Threads, progress);
+
         return new EngineBenchResult(o.Threads, Gemm.KernelName, peak1, peak, peakCpu, seconds > 0 ? flops / seconds / 1e9 : 0,
             cpuSeconds > 0 ? flops / cpuSeconds * o.Threads / 1e9 : 0, square, rows, model.ParameterCount, o.Batch, o.Seq, median, times[0],
-            cpuTimes[cpuTimes.Count / 2], stepFlops / (median / 1000) / 1e9, "AdamW (decoupled weight decay 0.1)", b1, b32, LoadAverage());
+            cpuTimes[cpuTimes.Count / 2], stepFlops / (median / 1000) / 1e9, "AdamW (decoupled weight decay 0.1)", b1, b32, attention, LoadAverage());
+    }
+
+    // Attention kernels: the tiles against the former row kernels on the mini and GPT-2-like training shapes.
+    private static List<AttentionRow> MeasureAttention(int threads, TextWriter? progress) =>
+        AttentionBenchmark.Measure(threads, minSeconds: 2, progress: progress is null ? null : progress.WriteLine)
+            .Select(m => new AttentionRow(m.Shape.Name, m.Pass, m.RowsMs, m.TilesMs, m.Speedup, m.RowsCpuMs, m.TilesCpuMs, m.CpuSpeedup, m.Rounds)).ToList();
+
+    private static void PrintAttention(IReadOnlyList<AttentionRow> rows)
+    {
+        var table = new Table().AddColumn("attention").AddColumn("pass").AddColumn(new TableColumn("rows").RightAligned())
+            .AddColumn(new TableColumn("tiles").RightAligned()).AddColumn(new TableColumn("speedup").RightAligned())
+            .AddColumn(new TableColumn("by CPU time").RightAligned());
+        foreach (var r in rows)
+            table.AddRow(r.Shape, r.Pass, $"{r.RowsMs:F1} ms", $"{r.TilesMs:F1} ms", $"{r.Speedup:F1}×", $"{r.CpuSpeedup:F1}×");
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLine("[grey]Medians; the two kernels alternate within one loop, so load from other processes hits both alike; rows = the former row kernels. CPU time counts every thread.[/]");
     }
 
     // The 1-minute load average from /proc/loadavg (NaN elsewhere): how shared the machine was during the run.
@@ -220,6 +262,7 @@ public static class BenchEngineCommand
             foreach (var row in r.Sgemm) shapes.AddRow(row.Shape, row.Layout, $"{row.Gflops:F0}", $"{row.BestGflops:F0}", $"{row.CpuGflops:F0}");
             AnsiConsole.Write(shapes);
         }
+        PrintAttention(r.Attention);
         AnsiConsole.MarkupLine($"[grey]Load average during the run: {r.LoadAverage:F1}. Timings on a shared machine are noisy; compare figures from one run.[/]");
     }
 }

@@ -10,24 +10,71 @@ namespace Rlef.Engine.Layers;
 /// sit at columns [past, past + Tq) and see keys [start[b], column]. start[b] &gt; 0 masks a sequence's left padding.
 /// The forward saves only the log-sum-exp of each score row; the backward recomputes the probabilities from it
 /// (memory O(T) per head instead of O(T²), at the price of one more Q·Kᵀ) in the same pass that uses them.
+/// Two implementations: tile kernels (AttentionTiles.cs: small register-blocked products, one task per sequence and
+/// kv head so a group's query heads share its transposed keys) and the row kernels below (one dot product per
+/// score), used for decoding steps and where the tiles do not apply (no AVX-512, or d not a multiple of 16).
 /// </summary>
-public static class Attention
+public static partial class Attention
 {
     /// <summary>Floats of scratch that Forward and Backward need for these sizes (keys = past + Tq, or the cache capacity).</summary>
     public static int ScratchSize(int batch, int tq, int keys, int heads, int kvHeads, int headDim)
-        => batch * heads * Math.Max(keys, tq);
+    {
+        long rows = (long)batch * heads * Math.Max(keys, tq); // the row kernels: a score row per (sequence, head)
+        long tiles = (long)TileSlots(batch * kvHeads) * Math.Max(ForwardSlotSize(Math.Max(keys, tq), headDim), BackwardSlotSize(headDim));
+        return checked((int)Math.Max(rows, tiles));
+    }
 
-    // output[B,Tq,H,d], lse[B,H,Tq], q[B,Tq,H,d]; k,v[B,capacity,KVH,d]; start[B] or null; scratch ≥ ScratchSize
+    /// <summary>Forces the row kernels everywhere: the baseline of <see cref="AttentionBenchmark"/>'s whole-model step.</summary>
+    internal static bool ForceRowKernels { get; set; }
+
+    // output[B,Tq,H,d], lse[B,H,Tq], q[B,Tq,H,d]; k,v[B,capacity,KVH,d]; start[B] or null; scratch ≥ ScratchSize.
+    // end[B] (optional): columns ≥ end[b] are right padding whose outputs nothing reads (no loss, and causal attention
+    // keeps them out of earlier rows); their queries are skipped like left padding (output 0, lse = +∞).
     public static void Forward(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
-        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
         CheckHeads(heads, kvHeads);
+        long queries = (long)batch * tq * heads * headDim, cached = (long)batch * capacity * kvHeads * headDim;
+        if (past < 0 || past + tq > capacity) throw new ArgumentException($"Attention: past ({past}) + Tq ({tq}) exceeds the capacity ({capacity}).");
+        CheckLength(output, queries, nameof(output)); CheckLength(q, queries, nameof(q)); CheckLength(lse, (long)batch * heads * tq, nameof(lse));
+        CheckLength(k, cached, nameof(k)); CheckLength(v, cached, nameof(v));
+        CheckColumns(start, batch, capacity, nameof(start)); CheckColumns(end, batch, int.MaxValue, nameof(end));
+        if (UseTiles(headDim) && tq >= TileRows && !ForceRowKernels)
+            ForwardTiles(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
+        else
+            ForwardRows(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
+    }
+
+    // Training-time backward (past = 0, capacity = T). Overwrites dq[B,T,H,d], dk and dv[B,T,KVH,d]. With end given
+    // (as in the forward), rows ≥ end[b] get zero gradients: exact when dOutput is zero there, as it is when no loss reads them.
+    // With p = exp(s − lse) from the saved log-sum-exp, dp = dOut_i·v_j and D = Σ_j p_j·dp_j = dOut_i·out_i:
+    // ds = p·(dp − D), dq_i += ds·k_j, dk_j += ds·q_i, dv_j += p·dOut_i (ds times the 1/√d score scale).
+    public static void Backward(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
+        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
+    {
+        CheckHeads(heads, kvHeads);
+        long queries = (long)batch * t * heads * headDim, keys = (long)batch * t * kvHeads * headDim;
+        CheckLength(dq, queries, nameof(dq)); CheckLength(dOutput, queries, nameof(dOutput)); CheckLength(q, queries, nameof(q));
+        CheckLength(output, queries, nameof(output)); CheckLength(lse, (long)batch * heads * t, nameof(lse));
+        CheckLength(dk, keys, nameof(dk)); CheckLength(dv, keys, nameof(dv)); CheckLength(k, keys, nameof(k)); CheckLength(v, keys, nameof(v));
+        CheckColumns(start, batch, t, nameof(start)); CheckColumns(end, batch, int.MaxValue, nameof(end));
+        if (UseTiles(headDim) && !ForceRowKernels)
+            BackwardTiles(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);
+        else
+            BackwardRows(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);
+    }
+
+    // The row kernel: one query row at a time, one dot product per score. Used for decoding (a few queries against
+    // many keys), where a tile would be mostly empty, and where the tile kernels do not apply; also the benchmark's baseline.
+    internal static void ForwardRows(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
+        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
+    {
         int group = heads / kvHeads, d = headDim, tk = past + tq;
         float scale = 1f / MathF.Sqrt(d);
         Parallelism.For(batch * heads, (long)tq * tk * d * 2, bh =>
         {
             int b = bh / heads, h = bh % heads, g = h / group;
-            int s0 = start?[b] ?? 0;
+            int s0 = start?[b] ?? 0, e = end?[b] ?? tk;
             var scores = scratch.AsSpan(bh * tk, tk);
             ref float k0 = ref MemoryMarshal.GetArrayDataReference(k);
             ref float v0 = ref MemoryMarshal.GetArrayDataReference(v);
@@ -38,7 +85,7 @@ public static class Attention
                 ref float oi = ref output[row];
                 output.AsSpan(row, d).Clear();
                 int last = past + i;
-                if (last < s0) { lse[bh * tq + i] = float.PositiveInfinity; continue; } // a padding query: no keys
+                if (last < s0 || last >= e) { lse[bh * tq + i] = float.PositiveInfinity; continue; } // a padding query: no keys
                 for (int j = s0; j <= last; j++)
                     scores[j] = scale * Dot(ref qi, ref Unsafe.Add(ref k0, ((b * capacity + j) * kvHeads + g) * d), d);
                 var rowScores = scores[s0..(last + 1)];
@@ -52,20 +99,18 @@ public static class Attention
         });
     }
 
-    // Training-time backward (past = 0, capacity = T). Overwrites dq[B,T,H,d], dk and dv[B,T,KVH,d].
+    // The row backward (the tile kernels' fallback and the benchmark's baseline).
     // Parallel over (sequence, kv head): every query head of a group writes the same dk/dv rows, so a group is one task.
-    // One pass per (query i, key j): p = exp(s − lse) from the saved log-sum-exp, dp = dOut_i·v_j,
-    // ds = p·(dp − D) with D = Σ_j p_j·dp_j = dOut_i·out_i; then dq_i += ds·k_j, dk_j += ds·q_i, dv_j += p·dOut_i.
-    public static void Backward(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
-        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch)
+    // One pass per (query i, key j).
+    internal static void BackwardRows(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
+        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end = null)
     {
-        CheckHeads(heads, kvHeads);
         int group = heads / kvHeads, d = headDim;
         float scale = 1f / MathF.Sqrt(d);
         Parallelism.For(batch * kvHeads, (long)group * t * t * d * 4, bg =>
         {
             int b = bg / kvHeads, g = bg % kvHeads;
-            int s0 = start?[b] ?? 0;
+            int s0 = start?[b] ?? 0, e = end?[b] ?? t;
             for (int j = 0; j < t; j++)
             {
                 dk.AsSpan(((b * t + j) * kvHeads + g) * d, d).Clear();
@@ -80,7 +125,7 @@ public static class Attention
                 {
                     int row = ((b * t + i) * heads + h) * d;
                     dq.AsSpan(row, d).Clear();
-                    if (i < s0) continue;
+                    if (i < s0 || i >= e) continue;
                     ref float qi = ref q[row];
                     ref float doi = ref dOutput[row];
                     ref float dqi = ref dq[row];
@@ -175,6 +220,20 @@ public static class Attention
                 Vector256.FusedMultiplyAdd(va, Vector256.LoadUnsafe(ref x, (nuint)c), Vector256.LoadUnsafe(ref y, (nuint)c)).StoreUnsafe(ref y, (nuint)c);
         }
         for (; c < d; c++) Unsafe.Add(ref y, c) += alpha * Unsafe.Add(ref x, c);
+    }
+
+    // The kernels index without bounds checks: every array must hold its whole shape.
+    private static void CheckLength(float[] x, long needed, string name)
+    {
+        if (x.Length < needed) throw new ArgumentException($"Attention: {name} holds {x.Length} floats; the shape needs {needed}.", name);
+    }
+
+    private static void CheckColumns(int[]? columns, int batch, int max, string name)
+    {
+        if (columns is null) return;
+        if (columns.Length < batch) throw new ArgumentException($"Attention: {name} has {columns.Length} entries for {batch} sequences.", name);
+        for (int b = 0; b < batch; b++)
+            if (columns[b] < 0 || columns[b] > max) throw new ArgumentException($"Attention: {name}[{b}] = {columns[b]} is outside [0, {max}].", name);
     }
 
     private static void CheckHeads(int heads, int kvHeads)

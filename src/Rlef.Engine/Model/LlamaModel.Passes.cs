@@ -25,7 +25,8 @@ public sealed partial class LlamaModel
         tokens.CopyTo(ws.Tokens);
         SetTrainingPositions(ws, batch, seqLen);
         SelectHeadRows(ws, n, targets, scored);
-        RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
+        _trainingEnds = ScoredEnds(scored, batch, seqLen);
+        RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null, _trainingEnds);
         LanguageHeadForward(ws, n, logProbs, entropy);
         ws.Batch = batch; ws.Seq = seqLen; ws.Kind = ForwardKind.LogProbs;
     }
@@ -94,6 +95,7 @@ public sealed partial class LlamaModel
         var ws = TrainingWorkspace(batch, seqLen);
         tokens.CopyTo(ws.Tokens);
         SetTrainingPositions(ws, batch, seqLen);
+        _trainingEnds = null;
         RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
         ValueHead(ws, n, values);
         ws.Batch = batch; ws.Seq = seqLen; ws.Kind = ForwardKind.Values;
@@ -136,7 +138,7 @@ public sealed partial class LlamaModel
         tokens.CopyTo(ws.Tokens);
         SetTrainingPositions(ws, batch, seqLen);
         SelectHeadRows(ws, n, targets, scored);
-        RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
+        RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null, ScoredEnds(scored, batch, seqLen));
         LanguageHeadForward(ws, n, logProbs, entropy);
     }
 
@@ -202,9 +204,23 @@ public sealed partial class LlamaModel
 
     // ───────────────────────────── the decoder stack ─────────────────────────────
 
+    // Sequence b's columns from ends[b] on, after its last scored position, feed no returned log-prob and (causal
+    // attention) no earlier column: attention skips their query rows (null: score everything).
+    private int[]? _trainingEnds;
+
+    private static int[]? ScoredEnds(ReadOnlySpan<bool> scored, int batch, int seqLen)
+    {
+        if (scored.IsEmpty) return null;
+        var ends = new int[batch];
+        for (int b = 0; b < batch; b++)
+            ends[b] = scored.Slice(b * seqLen, seqLen).LastIndexOf(true) + 1;
+        return ends;
+    }
+
     // Runs the layers over ws.Tokens[B·tq] at ws.Positions, leaving the final normed hidden state in ws.LnF.
     // Without a cache, keys/values stay in the layer's own buffers (past = 0); with one, they are appended to it.
-    private void RunTrunk(Workspace ws, int batch, int tq, int past, KvCache? cache, int[]? start)
+    // end[b] (optional): attention skips the query rows of columns ≥ end[b], whose outputs nothing reads.
+    private void RunTrunk(Workspace ws, int batch, int tq, int past, KvCache? cache, int[]? start, int[]? end = null)
     {
         var cfg = Config;
         int n = batch * tq, c = cfg.HiddenSize, qd = cfg.QDim, kvd = cfg.KvDim, inter = cfg.IntermediateSize;
@@ -246,7 +262,7 @@ public sealed partial class LlamaModel
                 }
             }
             Attention.Forward(a.Att, a.Lse, a.Q, keys, values, batch, tq, past, capacity, cfg.NumAttentionHeads, cfg.NumKeyValueHeads,
-                cfg.HeadDim, start, ws.AttScratch);
+                cfg.HeadDim, start, ws.AttScratch, end);
             Linear.Forward(ws.Proj.AsSpan(0, n * c), a.Att.AsSpan(0, n * qd), w.O.Data, Bias(w.OBias), n, qd, c);
             if (a.Mid != a.Input) a.Input.AsSpan(0, n * c).CopyTo(a.Mid);
             Residual.AddInPlace(a.Mid.AsSpan(0, n * c), ws.Proj.AsSpan(0, n * c));
@@ -292,7 +308,7 @@ public sealed partial class LlamaModel
             Linear.Backward(ws.DAtt.AsSpan(0, n * qd), false, Grad(w.O), Grad(w.OBias), dResid.AsSpan(0, n * c), a.Att.AsSpan(0, n * qd),
                 w.O.Data, n, qd, c);
             Attention.Backward(ws.DQ, ws.DK, ws.DV, ws.DAtt, a.Q, a.K, a.V, a.Att, a.Lse, batch, t, cfg.NumAttentionHeads,
-                cfg.NumKeyValueHeads, cfg.HeadDim, null, ws.AttScratch);
+                cfg.NumKeyValueHeads, cfg.HeadDim, null, ws.AttScratch, _trainingEnds);
             _rope.Apply(ws.DQ, ws.Positions, n, cfg.NumAttentionHeads, inverse: true);
             _rope.Apply(ws.DK, ws.Positions, n, cfg.NumKeyValueHeads, inverse: true);
             float[] dq = ws.DQ, dk = ws.DK;

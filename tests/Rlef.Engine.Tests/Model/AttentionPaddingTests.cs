@@ -1,0 +1,53 @@
+using Rlef.Engine.Model;
+using Xunit;
+
+namespace Rlef.Engine.Tests.Model;
+
+/// <summary>
+/// ForwardLogProbs lets attention skip the query rows after each sequence's last scored position (right padding of a
+/// training batch). Log-probs and gradients must equal those of a pass that computes every row.
+/// </summary>
+public class AttentionPaddingTests
+{
+    [Fact]
+    public void Skipping_rows_after_the_last_scored_position_changes_no_log_prob_or_gradient()
+    {
+        // Head dim 32: the tile kernels; one kv head for two query heads.
+        var config = LlamaConfig.Create(vocabSize: 23, hiddenSize: 64, layers: 2, heads: 2, kvHeads: 1, intermediateSize: 48, maxPositions: 64);
+        var model = TinyModels.Random(config, seed: 5);
+        const int b = 3, t = 40;
+        var rng = new Random(3);
+        var tokens = TinyModels.Tokens(rng, b * t, config.VocabSize);
+        var targets = TinyModels.Tokens(rng, b * t, config.VocabSize);
+        int[] lengths = [t, 25, 31];
+        var scored = new bool[b * t];
+        var dLogp = new float[b * t];
+        for (int s = 0; s < b; s++)
+            for (int i = 5; i < lengths[s] - 1; i++) { scored[s * t + i] = true; dLogp[s * t + i] = (float)(rng.NextDouble() - 0.5); }
+
+        var (logp, grads) = Pass(model, tokens, targets, scored, dLogp);
+        // The same batch with the last column scored too (its gradient 0): no sequence has rows to skip.
+        var all = (bool[])scored.Clone();
+        for (int s = 0; s < b; s++) all[s * t + t - 1] = true;
+        var (logpAll, gradsAll) = Pass(model, tokens, targets, all, dLogp);
+
+        for (int i = 0; i < b * t; i++)
+            if (scored[i]) Assert.Equal(logpAll[i], logp[i], 4);
+        for (int p = 0; p < grads.Count; p++)
+        {
+            float scale = 1e-4f * (1 + gradsAll[p].Max(Math.Abs));
+            for (int i = 0; i < grads[p].Length; i++)
+                Assert.True(Math.Abs(grads[p][i] - gradsAll[p][i]) <= scale, $"{model.Parameters[p].Name}[{i}]: {grads[p][i]} vs {gradsAll[p][i]}");
+        }
+    }
+
+    private static (float[] LogProbs, List<float[]> Grads) Pass(LlamaModel model, int[] tokens, int[] targets, bool[] scored, float[] dLogp)
+    {
+        int n = tokens.Length, t = 40, b = n / t;
+        var logp = new float[n];
+        model.ZeroGrad();
+        model.ForwardLogProbs(tokens, targets, b, t, logp, scored);
+        model.BackwardLogProbs(dLogp);
+        return (logp, model.Parameters.Select(p => (float[])p.Grad.Clone()).ToList());
+    }
+}
