@@ -198,8 +198,11 @@ public sealed partial class LlamaModel
         var w = _training;
         if (w != null && w.Fits(batch, seq)) return w;
         _training = null; // let the old buffers go before allocating bigger ones
-        int maxB = Math.Max(batch, w?.MaxBatch ?? 0), maxT = Math.Max(seq, w?.MaxSeq ?? 0);
-        return _training = new Workspace(Config, maxB, maxT, training: true, attentionKeys: maxT, headRows: HeadRowsFor(maxB * maxT));
+        // Per-token buffers are sized by the largest pass so far (batch × seq), not by the largest batch times the
+        // longest sequence: scoring packs many short or few long sequences per pass, and the product of the two
+        // maxima grew the workspace to many GB.
+        int maxB = Math.Max(batch, w?.MaxBatch ?? 0), maxT = Math.Max(seq, w?.MaxSeq ?? 0), rows = Math.Max(batch * seq, w?.Rows ?? 0);
+        return _training = new Workspace(Config, maxB, maxT, training: true, attentionKeys: maxT, headRows: HeadRowsFor(rows), rows: rows);
     }
 
     private Workspace InferenceWorkspace(int batch, int seq)
@@ -207,8 +210,11 @@ public sealed partial class LlamaModel
         var w = _inference;
         if (w != null && w.Fits(batch, seq)) return w;
         _inference = null;
-        int maxB = Math.Max(batch, w?.MaxBatch ?? 0), maxT = Math.Max(seq, w?.MaxSeq ?? 0);
-        return _inference = new Workspace(Config, maxB, maxT, training: false, attentionKeys: maxT, headRows: HeadRowsFor(maxB * maxT));
+        // Per-token buffers are sized by the largest pass so far (batch × seq), not by the largest batch times the
+        // longest sequence: scoring packs many short or few long sequences per pass, and the product of the two
+        // maxima grew the workspace to many GB.
+        int maxB = Math.Max(batch, w?.MaxBatch ?? 0), maxT = Math.Max(seq, w?.MaxSeq ?? 0), rows = Math.Max(batch * seq, w?.Rows ?? 0);
+        return _inference = new Workspace(Config, maxB, maxT, training: false, attentionKeys: maxT, headRows: HeadRowsFor(rows), rows: rows);
     }
 
     /// <summary>

@@ -58,10 +58,12 @@ internal sealed class LayerActivations
 // across layers.
 internal sealed class Workspace
 {
-    public Workspace(LlamaConfig c, int maxBatch, int maxSeq, bool training, int attentionKeys, int headRows)
+    /// <param name="rows">Tokens per pass (batch × seq); at most maxBatch × maxSeq, and by default exactly that. Callers
+    /// whose passes are sometimes wide and short, sometimes narrow and long, size it by the largest pass instead.</param>
+    public Workspace(LlamaConfig c, int maxBatch, int maxSeq, bool training, int attentionKeys, int headRows, int rows = 0)
     {
         MaxBatch = maxBatch; MaxSeq = maxSeq; Training = training;
-        int rows = maxBatch * maxSeq;
+        rows = rows > 0 ? Math.Min(rows, maxBatch * maxSeq) : maxBatch * maxSeq;
         Rows = rows;
         Tokens = new int[rows];
         Positions = new int[rows];
@@ -140,7 +142,7 @@ internal sealed class Workspace
     /// <summary>True when the last forward's logits for all rows are still in <see cref="Logits"/>.</summary>
     public bool LogitsCoverAllRows;
 
-    public bool Fits(int batch, int seq) => batch <= MaxBatch && seq <= MaxSeq;
+    public bool Fits(int batch, int seq) => batch <= MaxBatch && seq <= MaxSeq && batch * seq <= Rows;
 }
 
 internal enum ForwardKind { None, LogProbs, Values }
