@@ -14,8 +14,7 @@ public static partial class Attention
 {
     private const int TileRows = 6;        // output rows of one Tile call (12 accumulators at 32 columns)
     private const int BackwardQueries = 48; // query rows of a backward tile
-    // Keys of a backward tile (a multiple of 16): fewer at large d keep the slot's tiles near L1's 48 KiB.
-    private static int BackwardKeys(int d) => d > 32 ? 32 : 64;
+    private const int BackwardKeys = 64;    // keys of a backward tile (a multiple of 16)
 
     private static bool UseTiles(int headDim) => Vector512.IsHardwareAccelerated && headDim % 16 == 0;
 
@@ -28,7 +27,7 @@ public static partial class Attention
     private static int ForwardSlotSize(int keys, int d) => (d + TileRows) * Round16(keys);
 
     // Backward slot: transposed key and value tiles [d][BackwardKeys], then the P and dS tiles [BackwardQueries][BackwardKeys].
-    private static int BackwardSlotSize(int d) => (2 * d + 2 * BackwardQueries) * BackwardKeys(d);
+    private static int BackwardSlotSize(int d) => (2 * d + 2 * BackwardQueries) * BackwardKeys;
 
     private static void ForwardTiles(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
         int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end)
@@ -85,8 +84,8 @@ public static partial class Attention
     private static void BackwardTiles(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
         float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end)
     {
-        const int bq = BackwardQueries;
-        int bk = BackwardKeys(headDim), group = heads / kvHeads, d = headDim, slotSize = BackwardSlotSize(d);
+        const int bq = BackwardQueries, bk = BackwardKeys;
+        int group = heads / kvHeads, d = headDim, slotSize = BackwardSlotSize(d);
         float scale = 1f / MathF.Sqrt(d);
         int slots = Math.Min(batch * kvHeads, scratch.Length / slotSize);
         if (slots < 1) throw new ArgumentException($"Attention scratch holds {scratch.Length} floats; it needs at least {slotSize} (see ScratchSize).", nameof(scratch));
