@@ -86,8 +86,12 @@ public sealed partial class LlamaModel
         return (float)loss;
     }
 
-    /// <summary>Training forward of the value model: values[b,t] = V(tokens[b,0..t]). Follow with <see cref="BackwardValues"/>.</summary>
-    public void ForwardValues(ReadOnlySpan<int> tokens, int batch, int seqLen, Span<float> values)
+    /// <summary>
+    /// Training forward of the value model: values[b,t] = V(tokens[b,0..t]). Follow with <see cref="BackwardValues"/>.
+    /// used[b,t] (optional) marks the values the caller reads: each sequence's columns after its last used one are
+    /// skipped by attention (right padding) and get value 0, and their dValues must be 0.
+    /// </summary>
+    public void ForwardValues(ReadOnlySpan<int> tokens, int batch, int seqLen, Span<float> values, ReadOnlySpan<bool> used = default)
     {
         RequireHead(ModelHead.Value);
         int n = CheckShape(tokens, batch, seqLen);
@@ -95,9 +99,12 @@ public sealed partial class LlamaModel
         var ws = TrainingWorkspace(batch, seqLen);
         tokens.CopyTo(ws.Tokens);
         SetTrainingPositions(ws, batch, seqLen);
-        _trainingEnds = null;
-        RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
+        if (!used.IsEmpty && used.Length != n) throw new ArgumentException($"used must have {n} = B·T entries.");
+        _trainingEnds = ScoredEnds(used, batch, seqLen);
+        RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null, _trainingEnds);
         ValueHead(ws, n, values);
+        if (_trainingEnds != null)
+            for (int b = 0; b < batch; b++) values.Slice(b * seqLen + _trainingEnds[b], seqLen - _trainingEnds[b]).Clear();
         ws.Batch = batch; ws.Seq = seqLen; ws.Kind = ForwardKind.Values;
     }
 
@@ -107,6 +114,10 @@ public sealed partial class LlamaModel
         var ws = RequireTrainingPass(ForwardKind.Values);
         int n = ws.Batch * ws.Seq, c = Config.HiddenSize;
         if (dValues.Length != n) throw new ArgumentException($"dValues must have {n} = B·T entries.");
+        if (_trainingEnds != null)
+            for (int b = 0; b < ws.Batch; b++)
+                for (int t = _trainingEnds[b]; t < ws.Seq; t++)
+                    if (dValues[b * ws.Seq + t] != 0) throw new ArgumentException($"dValues[{b},{t}] is non-zero after sequence {b}'s last used position.");
         var w = ValueWeight!; var bias = ValueBias!;
         // values[n] = LnF[n]·w + b  ⇒  dLnF[n] = dv[n]·w, dw += Σ dv[n]·LnF[n], db += Σ dv[n].
         for (int r = 0; r < n; r++)

@@ -61,6 +61,7 @@ public class AttentionTileTests
         { 2, 70, 8, 2, 32, false },
         { 2, 20, 3, 1, 16, true },
         { 2, 12, 4, 2, 8, true },    // row-kernel fallback
+        { 2, 4, 6, 2, 32, true },    // shorter than a tile: a row-kernel forward, a tile backward
     };
 
     [Theory]

@@ -4,7 +4,7 @@ using Xunit;
 namespace Rlef.Engine.Tests.Model;
 
 /// <summary>
-/// ForwardLogProbs lets attention skip the query rows after each sequence's last scored position (right padding of a
+/// ForwardLogProbs (and ForwardValues given `used`) let attention skip the query rows after each sequence's last scored (used) position (right padding of a
 /// training batch). Log-probs and gradients must equal those of a pass that computes every row.
 /// </summary>
 public class AttentionPaddingTests
@@ -39,6 +39,45 @@ public class AttentionPaddingTests
             for (int i = 0; i < grads[p].Length; i++)
                 Assert.True(Math.Abs(grads[p][i] - gradsAll[p][i]) <= scale, $"{model.Parameters[p].Name}[{i}]: {grads[p][i]} vs {gradsAll[p][i]}");
         }
+    }
+
+    [Fact]
+    public void The_value_model_skips_rows_after_the_last_used_value_without_changing_values_or_gradients()
+    {
+        var config = LlamaConfig.Create(vocabSize: 23, hiddenSize: 64, layers: 2, heads: 2, kvHeads: 1, intermediateSize: 48, maxPositions: 64);
+        var model = TinyModels.Random(config, seed: 6, ModelHead.Value);
+        const int b = 3, t = 40, n = b * t;
+        var rng = new Random(4);
+        var tokens = TinyModels.Tokens(rng, n, config.VocabSize);
+        int[] lengths = [t, 22, 35];
+        var used = new bool[n];
+        var dValues = new float[n];
+        for (int s = 0; s < b; s++)
+            for (int i = 3; i < lengths[s]; i++) { used[s * t + i] = true; dValues[s * t + i] = (float)(rng.NextDouble() - 0.5); }
+
+        List<float[]> Grads() => model.Parameters.Select(p => (float[])p.Grad.Clone()).ToList();
+        var values = new float[n];
+        model.ZeroGrad();
+        model.ForwardValues(tokens, b, t, values, used);
+        model.BackwardValues(dValues);
+        var grads = Grads();
+        var all = new float[n];
+        model.ZeroGrad();
+        model.ForwardValues(tokens, b, t, all);
+        model.BackwardValues(dValues);
+        var gradsAll = Grads();
+
+        for (int i = 0; i < n; i++) Assert.Equal(used[i] ? all[i] : (i % t < lengths[i / t] ? all[i] : 0f), values[i], 4);
+        for (int p = 0; p < grads.Count; p++)
+        {
+            float scale = 1e-4f * (1 + gradsAll[p].Max(Math.Abs));
+            for (int i = 0; i < grads[p].Length; i++)
+                Assert.True(Math.Abs(grads[p][i] - gradsAll[p][i]) <= scale, $"{model.Parameters[p].Name}[{i}]: {grads[p][i]} vs {gradsAll[p][i]}");
+        }
+        // A gradient on a skipped position is refused.
+        model.ForwardValues(tokens, b, t, values, used);
+        dValues[t + 30] = 1;
+        Assert.Throws<ArgumentException>(() => model.BackwardValues(dValues));
     }
 
     private static (float[] LogProbs, List<float[]> Grads) Pass(LlamaModel model, int[] tokens, int[] targets, bool[] scored, float[] dLogp)
