@@ -104,7 +104,9 @@ public sealed class PpoUpdater
         var entropy = new float[n];
         _policy.ForwardLogProbs(batch.Tokens, batch.Targets, batch.Batch, batch.SeqLen, logp, scored, entropy);
         var values = new float[n];
-        _value.ForwardValues(batch.Tokens, batch.Batch, batch.SeqLen, values);
+        var valueUsed = new bool[n]; // only these positions are read: the value model skips the padding after them
+        foreach (int i in valueAt) valueUsed[i] = true;
+        _value.ForwardValues(batch.Tokens, batch.Batch, batch.SeqLen, values, valueUsed);
         float[] replyLogProbs = replyAt.Select(i => logp[i]).ToArray();
         float[] pointValues = valueAt.Select(i => values[i]).ToArray();
         float[] entropies = replyAt.Select(i => entropy[i]).ToArray(); // of π_θ's whole next-token distribution, logged only
