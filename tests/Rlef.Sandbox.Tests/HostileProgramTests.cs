@@ -143,6 +143,40 @@ public class HostileProgramTests(PoolFixture f)
     }
 
     [Fact]
+    public async Task LeftoversAreKilledBetweenTestsOfOneJob()
+    {
+        // Test 0 leaves two processes behind: a detached grandchild and one made by a bare clone() without an exit
+        // signal (invisible to a plain wait()). The job's next tests, sent to the worker in the same request, must
+        // see neither of them nor the file they would write.
+        string code = """
+            import ctypes, os, time
+            def linger():
+                time.sleep(0.3)
+                open('/tmp/late-%d' % os.getpid(), 'w').write('I survived')
+                time.sleep(60)
+            if input() == '0':
+                if os.fork() == 0:
+                    os.setsid()
+                    if os.fork() == 0:
+                        linger()
+                    os._exit(0)
+                if ctypes.CDLL(None).syscall(56, 0, 0, 0, 0, 0) == 0:  # clone(flags=0)
+                    linger()
+                print('left two behind')
+            else:
+                time.sleep(0.5)
+                print(len([p for p in os.listdir('/proc') if p.isdigit()]), os.listdir('/tmp'))
+            """;
+        var report = await f.Pool.RunAsync(new ExecutionRequest
+        {
+            Code = code,
+            Tests = [TestCase.Stdio("0", "left two behind"), TestCase.Stdio("1", "2 []"), TestCase.Stdio("2", "2 []")],
+        });
+        Assert.All(report.Results, r => Assert.True(r.Verdict == Verdict.Passed, $"{r.Verdict}: {r.Stdout} {r.Error}"));
+        await f.AssertStillServes();
+    }
+
+    [Fact]
     public async Task KillingItsParentAndEveryoneElse()
     {
         string code = """

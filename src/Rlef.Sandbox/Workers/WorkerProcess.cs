@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
@@ -94,26 +95,54 @@ internal sealed class WorkerProcess : IDisposable
     /// <summary>Sends one message and waits for its reply; kills the worker on timeout or protocol failure.</summary>
     public async Task<JsonElement> CallAsync(JsonObject message, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        await SendAsync(message, cancellationToken);
+        return await ReceiveAsync(timeout, cancellationToken);
+    }
+
+    /// <summary>Sends one message (length and body in one write). The worker reads a whole message before it
+    /// answers, so this returns once the message is in the pipe or read.</summary>
+    public async Task SendAsync(JsonObject message, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        buffer.GetSpan(4);
+        buffer.Advance(4);
+        using (var writer = new Utf8JsonWriter(buffer))
+            message.WriteTo(writer);
+        byte[] frame = buffer.WrittenSpan.ToArray();
+        BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length - 4);
+        await Guard(async token =>
+        {
+            await _toWorker.WriteAsync(frame, token);
+            await _toWorker.FlushAsync(token);
+            return default(JsonElement);
+        }, TimeSpan.FromSeconds(60), cancellationToken);
+    }
+
+    /// <summary>Waits for the worker's next reply (the one to the oldest message not yet answered).</summary>
+    public Task<JsonElement> ReceiveAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        Guard(async token =>
+        {
+            await _fromWorker.ReadExactlyAsync(_header, token);
+            int length = BinaryPrimitives.ReadInt32BigEndian(_header);
+            if (length < 0 || length > MaxReplyBytes)
+                throw Fail($"reply length {length} out of range");
+            var reply = new byte[length];
+            await _fromWorker.ReadExactlyAsync(reply, token);
+            using var doc = JsonDocument.Parse(reply);
+            return doc.RootElement.Clone();
+        }, timeout, cancellationToken);
+
+    /// <summary>Runs one pipe operation under a timeout; any failure kills the worker and becomes a
+    /// <see cref="WorkerFailedException"/> (retried by the pool), except the caller's own cancellation.</summary>
+    private async Task<JsonElement> Guard(Func<CancellationToken, Task<JsonElement>> operation, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(timeout);
         try
         {
-            byte[] body = JsonSerializer.SerializeToUtf8Bytes(message);
-            var header = new byte[4];
-            BinaryPrimitives.WriteInt32BigEndian(header, body.Length);
-            await _toWorker.WriteAsync(header, timer.Token);
-            await _toWorker.WriteAsync(body, timer.Token);
-            await _toWorker.FlushAsync(timer.Token);
-
-            await _fromWorker.ReadExactlyAsync(_header, timer.Token);
-            int length = BinaryPrimitives.ReadInt32BigEndian(_header);
-            if (length < 0 || length > MaxReplyBytes)
-                throw Fail($"reply length {length} out of range");
-            var reply = new byte[length];
-            await _fromWorker.ReadExactlyAsync(reply, timer.Token);
-            using var doc = JsonDocument.Parse(reply);
-            return doc.RootElement.Clone();
+            return await operation(timer.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
