@@ -116,6 +116,40 @@ public class HostileProgramTests(PoolFixture f)
     }
 
     [Fact]
+    public async Task MemoryCapKillsAreChargedToTheirOwnTest()
+    {
+        // The worker runs the tests of one request back to back: the cgroup's OOM kill of the middle test must be
+        // charged to it, not to a neighbour whose reply the host happens to read at that moment.
+        if (!WorkerCgroup.Available)
+            return;
+        string code = """
+            import os, time
+            if input() == 'bomb':
+                kids = []
+                for _ in range(4):
+                    pid = os.fork()
+                    if pid == 0:
+                        x = bytearray(200 << 20)
+                        x[::4096] = b'1' * len(x[::4096])
+                        time.sleep(2)
+                        os._exit(0)
+                    kids.append(pid)
+                print(all(os.waitpid(k, 0)[1] == 0 for k in kids))
+            else:
+                time.sleep(0.2)
+                print('fine')
+            """;
+        var report = await f.Pool.RunAsync(new ExecutionRequest
+        {
+            Code = code,
+            Tests = [TestCase.Stdio("a", "fine"), TestCase.Stdio("bomb", "True"), TestCase.Stdio("b", "fine"), TestCase.Stdio("bomb", "True")],
+            Limits = new ExecutionLimits { MemoryMb = 256, WallTimeSeconds = 8 },
+        });
+        Assert.Equal([Verdict.Passed, Verdict.MemoryLimit, Verdict.Passed, Verdict.MemoryLimit], report.Results.Select(r => r.Verdict));
+        await f.AssertStillServes();
+    }
+
+    [Fact]
     public async Task ProcessThatTriesToOutliveItsTest()
     {
         // A detached grandchild (new session, double fork) that would keep running and write later.

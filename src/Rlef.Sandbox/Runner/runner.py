@@ -1,6 +1,6 @@
 # The warm worker that runs inside the bubblewrap sandbox (started by Rlef.Sandbox.WorkerProcess; argv: WORK_DIR).
 #
-# Protocol on fds 0 (requests) and 1 (replies), moved to high fds at start: every message is a 4-byte
+# argv: WORK_DIR [OOM_FD]. Protocol on fds 0 (requests) and 1 (replies), moved to high fds at start: every message is a 4-byte
 # big-endian length followed by UTF-8 JSON. Never pickle: the host must not trust anything it decodes.
 #   host -> {"op": "job", "code": str, "limits": {...}}   reply {"ok": true} or {"syntax_error": str}
 #   host -> {"op": "tests", "tests": [{"kind": "stdio"|"call"|"assert", ...}, ...]}
@@ -41,8 +41,13 @@ TEST_STDIO = (
     open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False),
 )
 
-# argv: WORK_DIR (the private writable directory; /tmp inside the sandbox).
+# argv: WORK_DIR (the private writable directory; /tmp inside the sandbox), then, where the worker has a memory
+# cgroup, the fd on which the launch opened the cgroup's memory.oom_control (moved to a non-inheritable fd).
 WORK_DIR = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
+OOM_FD = None
+if len(sys.argv) > 2:
+    OOM_FD = os.dup(int(sys.argv[2]))
+    os.close(int(sys.argv[2]))
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Not dumpable: a test process (same uid) can then neither ptrace the worker nor open /proc/<worker>/mem or fd.
@@ -470,6 +475,13 @@ def run_test(job_code, test, limits):
     return result
 
 
+def oom_kills():
+    for line in os.pread(OOM_FD, 4096, 0).decode().splitlines():
+        if line.startswith("oom_kill "):
+            return int(line.split()[1])
+    return 0
+
+
 def vm_size():
     with open("/proc/self/status") as f:
         for line in f:
@@ -503,7 +515,12 @@ def main():
                 send({"syntax_error": shorten(text)})
         elif op == "tests":
             for test in msg["tests"]:
-                send(run_test(job_code, test, limits) if job_code is not None else {"status": "infra", "error": "no compiled job"})
+                result = run_test(job_code, test, limits) if job_code is not None else {"status": "infra", "error": "no compiled job"}
+                if OOM_FD is not None:
+                    # Read once every process of this test is gone and before the next test starts: the host
+                    # charges each new OOM kill of the worker's cgroup to exactly this test.
+                    result["oom_kills"] = oom_kills()
+                send(result)
         elif op == "end":
             job_code = None
             send({"ok": True})

@@ -97,7 +97,7 @@ internal static class JobRunner
                     throw new WorkerFailedException("sandbox worker: " + Text(raw, "error"));
                 recycle |= raw.TryGetProperty("recycle", out var r) && r.GetBoolean();
                 TestResult result = ToResult(test, raw, status, request) with { HostMs = hostMs };
-                if (worker.Cgroup?.NewOomKills() > 0)
+                if (worker.Cgroup != null && worker.Cgroup.NewOomKills(OomKills(raw)) > 0)
                 {
                     // The processes of this test together went past the worker's memory cap and the kernel killed one.
                     result = result with { Verdict = Verdict.MemoryLimit, Error = MemoryMessage(limits) };
@@ -173,6 +173,11 @@ internal static class JobRunner
                 return result with { Verdict = Verdict.Passed };
         }
     }
+
+    private static long OomKills(JsonElement raw) =>
+        raw.TryGetProperty("oom_kills", out var n) && n.TryGetInt64(out long total)
+            ? total
+            : throw new WorkerFailedException("sandbox worker: no oom_kills in a test result although the worker has a memory cgroup");
 
     private static string MemoryMessage(ExecutionLimits limits) =>
         string.Create(CultureInfo.InvariantCulture, $"memory limit of {limits.MemoryMb} MB exceeded");
