@@ -40,7 +40,12 @@ internal sealed class WorkerCgroup : IDisposable
     {
         if (Parents.Value is not { } parents)
             return null;
-        string name = "w" + Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
+        string name;
+        do
+            name = "w" + Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
+        // Never reuse a cgroup: one left by an earlier process that had our pid (the parent's name holds the pid)
+        // may still hold its OOM kill count, which would be charged to our first test, or its processes.
+        while (Directory.Exists(Path.Combine(parents.Memory, name)) || Directory.Exists(Path.Combine(parents.Pids, name)));
         try
         {
             var cg = new WorkerCgroup(Directory.CreateDirectory(Path.Combine(parents.Memory, name)).FullName,
