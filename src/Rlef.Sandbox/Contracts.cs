@@ -143,9 +143,9 @@ public sealed record TestResult
     /// <summary>Wall time of the test's own process inside the sandbox (fork to exit), in milliseconds.</summary>
     public double TimeMs { get; init; }
     /// <summary>
-    /// Latency of this test as the host saw it. <see cref="SandboxPool"/>: the time from the previous test's reply
-    /// (or from sending the request, for its first test) to this test's reply; a warm worker gets several tests of
-    /// a job in one request and runs them back to back, so this is the time the test added to its job.
+    /// Latency of this test as the host saw it. <see cref="SandboxPool"/>: a warm worker gets several tests of a job
+    /// in one request and runs them back to back; this is the time from when the worker began this test (not
+    /// before the request was sent) until the host had its reply.
     /// <see cref="FreshProcessExecutor"/>: the whole fresh sandbox start, job and test. 0 when not measured.
     /// </summary>
     public double HostMs { get; init; }

@@ -515,7 +515,9 @@ def main():
                 send({"syntax_error": shorten(text)})
         elif op == "tests":
             for test in msg["tests"]:
+                started = time.monotonic()  # the host's clock too (CLOCK_MONOTONIC): it times each test from here
                 result = run_test(job_code, test, limits) if job_code is not None else {"status": "infra", "error": "no compiled job"}
+                result["started"] = started
                 if OOM_FD is not None:
                     # Read once every process of this test is gone and before the next test starts: the host
                     # charges each new OOM kill of the worker's cgroup to exactly this test.

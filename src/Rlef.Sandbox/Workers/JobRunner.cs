@@ -83,14 +83,19 @@ internal static class JobRunner
                 count++;
             }
             while (!request.StopAtFirstFailure && first + count < request.Tests.Count && bytes < BatchChars);
-            long previous = Stopwatch.GetTimestamp();
+            long sent = Stopwatch.GetTimestamp(), previous = sent;
             await worker.SendAsync(new JsonObject { ["op"] = "tests", ["tests"] = tests }, cancellationToken);
             for (int i = 0; i < count; i++)
             {
                 TestCase test = request.Tests[first + i];
                 JsonElement raw = await worker.ReceiveAsync(replyTimeout, cancellationToken);
+                // From when the worker began this test to now: the wait behind earlier tests of the request does not
+                // count, a late read of the reply by a busy host does.
                 long now = Stopwatch.GetTimestamp();
-                double hostMs = Stopwatch.GetElapsedTime(previous, now).TotalMilliseconds;
+                long from = raw.TryGetProperty("started", out var s) && s.TryGetDouble(out double seconds)
+                    ? Math.Clamp((long)(seconds * Stopwatch.Frequency), sent, now)
+                    : previous;
+                double hostMs = Stopwatch.GetElapsedTime(from, now).TotalMilliseconds;
                 previous = now;
                 string status = raw.GetProperty("status").GetString() ?? "";
                 if (status == "infra")
