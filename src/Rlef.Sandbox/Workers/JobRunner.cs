@@ -88,10 +88,9 @@ internal static class JobRunner
             for (int i = 0; i < count; i++)
             {
                 TestCase test = request.Tests[first + i];
-                JsonElement raw = await worker.ReceiveAsync(replyTimeout, cancellationToken);
-                // From when the worker began this test to now: the wait behind earlier tests of the request does not
-                // count, a late read of the reply by a busy host does.
-                long now = Stopwatch.GetTimestamp();
+                (JsonElement raw, long now) = await worker.ReceiveAsync(replyTimeout, cancellationToken);
+                // From when the worker began this test to when the host had read its reply: the wait behind earlier
+                // tests of the request does not count, a late read by a busy host does.
                 long from = raw.TryGetProperty("started", out var s) && s.TryGetDouble(out double seconds)
                     ? Math.Clamp((long)(seconds * Stopwatch.Frequency), sent, now)
                     : previous;
