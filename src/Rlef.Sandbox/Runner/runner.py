@@ -1,6 +1,7 @@
-# The warm worker that runs inside the bubblewrap sandbox (started by Rlef.Sandbox.WorkerProcess; argv: WORK_DIR).
+# The warm worker that runs inside the bubblewrap sandbox (started by Rlef.Sandbox.WorkerProcess; argv: WORK_DIR
+# [OOM_FD]).
 #
-# argv: WORK_DIR [OOM_FD]. Protocol on fds 0 (requests) and 1 (replies), moved to high fds at start: every message is a 4-byte
+# Protocol on fds 0 (requests) and 1 (replies), moved to high fds at start: every message is a 4-byte
 # big-endian length followed by UTF-8 JSON. Never pickle: the host must not trust anything it decodes.
 #   host -> {"op": "job", "code": str, "limits": {...}}   reply {"ok": true} or {"syntax_error": str}
 #   host -> {"op": "tests", "tests": [{"kind": "stdio"|"call"|"assert", ...}, ...]}
