@@ -143,8 +143,10 @@ public sealed record TestResult
     /// <summary>Wall time of the test's own process inside the sandbox (fork to exit), in milliseconds.</summary>
     public double TimeMs { get; init; }
     /// <summary>
-    /// Latency of this test as the host saw it: the round trip to a warm worker (<see cref="SandboxPool"/>), or
-    /// the whole fresh sandbox start, job and test (<see cref="FreshProcessExecutor"/>). 0 when not measured.
+    /// Latency of this test as the host saw it. <see cref="SandboxPool"/>: a warm worker gets several tests of a job
+    /// in one request and runs them back to back; this is the time from when the worker began this test (not
+    /// before the request was sent) until the host had its reply.
+    /// <see cref="FreshProcessExecutor"/>: the whole fresh sandbox start, job and test. 0 when not measured.
     /// </summary>
     public double HostMs { get; init; }
     /// <summary>Expected output / value (wrong answers).</summary>

@@ -116,6 +116,40 @@ public class HostileProgramTests(PoolFixture f)
     }
 
     [Fact]
+    public async Task MemoryCapKillsAreChargedToTheirOwnTest()
+    {
+        // The worker runs the tests of one request back to back: the cgroup's OOM kill of the middle test must be
+        // charged to it, not to a neighbour whose reply the host happens to read at that moment.
+        if (!WorkerCgroup.Available)
+            return;
+        string code = """
+            import os, time
+            if input() == 'bomb':
+                kids = []
+                for _ in range(4):
+                    pid = os.fork()
+                    if pid == 0:
+                        x = bytearray(200 << 20)
+                        x[::4096] = b'1' * len(x[::4096])
+                        time.sleep(2)
+                        os._exit(0)
+                    kids.append(pid)
+                print(all(os.waitpid(k, 0)[1] == 0 for k in kids))
+            else:
+                time.sleep(0.2)
+                print('fine')
+            """;
+        var report = await f.Pool.RunAsync(new ExecutionRequest
+        {
+            Code = code,
+            Tests = [TestCase.Stdio("a", "fine"), TestCase.Stdio("bomb", "True"), TestCase.Stdio("b", "fine"), TestCase.Stdio("bomb", "True")],
+            Limits = new ExecutionLimits { MemoryMb = 256, WallTimeSeconds = 8 },
+        });
+        Assert.Equal([Verdict.Passed, Verdict.MemoryLimit, Verdict.Passed, Verdict.MemoryLimit], report.Results.Select(r => r.Verdict));
+        await f.AssertStillServes();
+    }
+
+    [Fact]
     public async Task ProcessThatTriesToOutliveItsTest()
     {
         // A detached grandchild (new session, double fork) that would keep running and write later.
@@ -140,6 +174,40 @@ public class HostileProgramTests(PoolFixture f)
             var probe = await f.RunStdio("import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]), os.path.exists('/tmp/late'))", "", "2 False");
             Assert.True(probe.Verdict == Verdict.Passed, probe.Stdout);
         }
+    }
+
+    [Fact]
+    public async Task LeftoversAreKilledBetweenTestsOfOneJob()
+    {
+        // Test 0 leaves two processes behind: a detached grandchild and one made by a bare clone() without an exit
+        // signal (invisible to a plain wait()). The job's next tests, sent to the worker in the same request, must
+        // see neither of them nor the file they would write.
+        string code = """
+            import ctypes, os, time
+            def linger():
+                time.sleep(0.3)
+                open('/tmp/late-%d' % os.getpid(), 'w').write('I survived')
+                time.sleep(60)
+            if input() == '0':
+                if os.fork() == 0:
+                    os.setsid()
+                    if os.fork() == 0:
+                        linger()
+                    os._exit(0)
+                if ctypes.CDLL(None).syscall(56, 0, 0, 0, 0, 0) == 0:  # clone(flags=0)
+                    linger()
+                print('left two behind')
+            else:
+                time.sleep(0.5)
+                print(len([p for p in os.listdir('/proc') if p.isdigit()]), os.listdir('/tmp'))
+            """;
+        var report = await f.Pool.RunAsync(new ExecutionRequest
+        {
+            Code = code,
+            Tests = [TestCase.Stdio("0", "left two behind"), TestCase.Stdio("1", "2 []"), TestCase.Stdio("2", "2 []")],
+        });
+        Assert.All(report.Results, r => Assert.True(r.Verdict == Verdict.Passed, $"{r.Verdict}: {r.Stdout} {r.Error}"));
+        await f.AssertStillServes();
     }
 
     [Fact]

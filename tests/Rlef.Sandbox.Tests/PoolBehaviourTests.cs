@@ -31,6 +31,29 @@ public class PoolBehaviourTests
     }
 
     [Fact]
+    public void AWorkerNeverReusesALeftoverCgroup()
+    {
+        // Cgroups left by an earlier process that had this pid (pids are reused) keep their OOM kill counts.
+        using WorkerCgroup? first = WorkerCgroup.TryCreate();
+        if (first == null)
+            return;  // no cgroups v1 here
+        string dir = Path.GetDirectoryName(first.OomControlFile)!, parent = Path.GetDirectoryName(dir)!;
+        int n = int.Parse(Path.GetFileName(dir)[1..], System.Globalization.CultureInfo.InvariantCulture);
+        var leftovers = Enumerable.Range(n + 1, 20).Select(i => Directory.CreateDirectory(Path.Combine(parent, $"w{i}")).FullName).ToList();
+        try
+        {
+            using WorkerCgroup? second = WorkerCgroup.TryCreate();
+            Assert.NotNull(second);
+            Assert.DoesNotContain(Path.GetDirectoryName(second.OomControlFile), leftovers);
+        }
+        finally
+        {
+            foreach (string d in leftovers)
+                Directory.Delete(d);
+        }
+    }
+
+    [Fact]
     public async Task WorkersAreRecycledAfterJobsPerWorker()
     {
         await using var pool = new SandboxPool(new SandboxOptions { Workers = 1, JobsPerWorker = 2 });

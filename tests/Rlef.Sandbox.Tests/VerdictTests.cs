@@ -164,6 +164,17 @@ public class VerdictTests(PoolFixture f)
     }
 
     [Fact]
+    public async Task TestsBeyondOneRequestsBudgetKeepTheirOrder()
+    {
+        // A worker gets a job's tests in requests of about 1 MB of test data: these five make three requests.
+        var tests = Enumerable.Range(1, 5).Select(i => TestCase.Stdio(new string('x', i * 150_000) + "\n", $"{i * 150_000}")).ToList();
+        var report = await f.Pool.RunAsync(new ExecutionRequest { Code = "print(len(input()))", Tests = tests });
+        Assert.Equal(5, report.Results.Count);
+        Assert.All(report.Results, r => Assert.Equal(Verdict.Passed, r.Verdict));
+        Assert.Equal(["150000\n", "300000\n", "450000\n", "600000\n", "750000\n"], report.Results.Select(r => r.Actual));
+    }
+
+    [Fact]
     public async Task UnicodeRoundTrips()
     {
         var r = await f.RunStdio("s = input()\nprint(s.upper(), len(s))", "héllo 中文\n", "HÉLLO 中文 8", comparison: Comparison.Exact);

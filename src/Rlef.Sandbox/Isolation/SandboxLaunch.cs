@@ -59,19 +59,24 @@ internal sealed partial class SandboxLaunch
         return new SandboxLaunch(python, bwrap, drop, options.WorkDirMb << 20);
     }
 
+    /// <summary>The descriptor on which a worker with cgroups finds its memory cgroup's oom_control file, opened
+    /// read-only by the launch wrapper (so no cgroup file system is mounted inside the sandbox).</summary>
+    public const int OomControlFd = 3;
+
     /// <summary>The process start for one worker. <paramref name="hostWorkDir"/> is used only without isolation.</summary>
     public ProcessStartInfo StartInfo(string runnerSource, string? hostWorkDir, WorkerCgroup? cgroup)
     {
-        ProcessStartInfo psi = StartInfo(runnerSource, hostWorkDir);
+        ProcessStartInfo psi = StartInfo(runnerSource, hostWorkDir, withOomFd: cgroup != null);
         if (cgroup == null)
             return psi;
         // A tiny wrapper moves itself into the worker's cgroups and then execs the real command, so that every
         // process of the sandbox is born inside them (moving bubblewrap after its start would race its fork).
         var args = psi.ArgumentList.ToList();
         psi.ArgumentList.Clear();
-        psi.ArgumentList.Add("-c", "for f in \"$1\" \"$2\"; do echo $$ > \"$f\" || exit 111; done; shift 2; exec \"$@\"", "rlef-sandbox");
+        psi.ArgumentList.Add("-c", "for f in \"$1\" \"$2\"; do echo $$ > \"$f\" || exit 111; done; exec 3< \"$3\" || exit 111; shift 3; exec \"$@\"", "rlef-sandbox");
         foreach (string file in cgroup.ProcsFiles)
             psi.ArgumentList.Add(file);
+        psi.ArgumentList.Add(cgroup.OomControlFile);
         psi.ArgumentList.Add(psi.FileName);
         foreach (string a in args)
             psi.ArgumentList.Add(a);
@@ -79,7 +84,7 @@ internal sealed partial class SandboxLaunch
         return psi;
     }
 
-    private ProcessStartInfo StartInfo(string runnerSource, string? hostWorkDir)
+    private ProcessStartInfo StartInfo(string runnerSource, string? hostWorkDir, bool withOomFd)
     {
         var psi = new ProcessStartInfo
         {
@@ -95,7 +100,7 @@ internal sealed partial class SandboxLaunch
         {
             psi.FileName = _python;
             psi.WorkingDirectory = hostWorkDir!;
-            AddPython(a, runnerSource, hostWorkDir!);
+            AddPython(a, runnerSource, hostWorkDir!, withOomFd);
             return psi;
         }
         psi.WorkingDirectory = "/";
@@ -135,14 +140,16 @@ internal sealed partial class SandboxLaunch
         a.Add("--remount-ro", "/");
         a.Add("--chdir", "/tmp");
         a.Add(_python);
-        AddPython(a, runnerSource, "/tmp");
+        AddPython(a, runnerSource, "/tmp", withOomFd);
         return psi;
     }
 
-    private static void AddPython(System.Collections.ObjectModel.Collection<string> a, string runnerSource, string workDir)
+    private static void AddPython(System.Collections.ObjectModel.Collection<string> a, string runnerSource, string workDir, bool withOomFd)
     {
         // -S: no site module, -I: isolated (no env vars, no user site, no cwd on sys.path), -B: no .pyc writes.
         a.Add("-S", "-I", "-B", "-c", runnerSource, workDir);
+        if (withOomFd)
+            a.Add(OomControlFd.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static void Bind(System.Collections.ObjectModel.Collection<string> a, string path) => a.Add("--ro-bind", path, path);

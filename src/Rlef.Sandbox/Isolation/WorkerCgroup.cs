@@ -31,12 +31,21 @@ internal sealed class WorkerCgroup : IDisposable
     /// <summary>The cgroup.procs files the launch wrapper writes its pid into.</summary>
     public IEnumerable<string> ProcsFiles => [Path.Combine(_memory, "cgroup.procs"), Path.Combine(_pids, "cgroup.procs")];
 
+    /// <summary>The memory cgroup's OOM report; the worker reads its oom_kill counter after each test (the launch
+    /// wrapper opens it on fd <see cref="SandboxLaunch.OomControlFd"/>).</summary>
+    public string OomControlFile => Path.Combine(_memory, "memory.oom_control");
+
     /// <summary>A fresh cgroup pair for one worker, or null where cgroups v1 are not available to us.</summary>
     public static WorkerCgroup? TryCreate()
     {
         if (Parents.Value is not { } parents)
             return null;
-        string name = "w" + Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
+        string name;
+        do
+            name = "w" + Interlocked.Increment(ref _counter).ToString(CultureInfo.InvariantCulture);
+        // Never reuse a cgroup: one left by an earlier process that had our pid (the parent's name holds the pid)
+        // may still hold its OOM kill count, which would be charged to our first test, or its processes.
+        while (Directory.Exists(Path.Combine(parents.Memory, name)) || Directory.Exists(Path.Combine(parents.Pids, name)));
         try
         {
             var cg = new WorkerCgroup(Directory.CreateDirectory(Path.Combine(parents.Memory, name)).FullName,
@@ -58,20 +67,13 @@ internal sealed class WorkerCgroup : IDisposable
         File.WriteAllText(Path.Combine(_pids, "pids.max"), processes.ToString(CultureInfo.InvariantCulture));
     }
 
-    /// <summary>OOM kills in this cgroup since the previous call.</summary>
-    public long NewOomKills()
+    /// <summary>
+    /// OOM kills in this cgroup since the previous call, given the counter's <paramref name="total"/> as the worker
+    /// read it right after a test's processes were all gone and before the next test started: the host cannot read
+    /// it at that moment itself, as the worker already runs the next test of a request when the host gets a reply.
+    /// </summary>
+    public long NewOomKills(long total)
     {
-        long total = 0;
-        try
-        {
-            foreach (string line in File.ReadLines(Path.Combine(_memory, "memory.oom_control")))
-                if (line.StartsWith("oom_kill ", StringComparison.Ordinal))
-                    total = long.Parse(line.AsSpan(9), CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
         long fresh = total - _oomKillsSeen;
         _oomKillsSeen = total;
         return fresh;

@@ -1,10 +1,14 @@
-# The warm worker that runs inside the bubblewrap sandbox (started by Rlef.Sandbox.WorkerProcess; argv: WORK_DIR).
+# The warm worker that runs inside the bubblewrap sandbox (started by Rlef.Sandbox.WorkerProcess; argv: WORK_DIR
+# [OOM_FD]).
 #
 # Protocol on fds 0 (requests) and 1 (replies), moved to high fds at start: every message is a 4-byte
 # big-endian length followed by UTF-8 JSON. Never pickle: the host must not trust anything it decodes.
 #   host -> {"op": "job", "code": str, "limits": {...}}   reply {"ok": true} or {"syntax_error": str}
-#   host -> {"op": "test", "kind": "stdio"|"call"|"assert", ...}   reply: one result object (see run_test)
+#   host -> {"op": "tests", "tests": [{"kind": "stdio"|"call"|"assert", ...}, ...]}
+#                                                          replies: one result object per test, in order (run_test)
 #   host -> {"op": "end"}                                  reply {"ok": true}; the worker waits for the next job
+# Several tests in one request spare a host round trip per test: the worker goes from one test's reply straight
+# to the next test, while the host judges the previous result.
 # The solution is compiled once per job and executed only in a forked child per test, so nothing it does can
 # reach the worker or the next test. Expected outputs never enter the sandbox: the host compares.
 import builtins
@@ -38,8 +42,13 @@ TEST_STDIO = (
     open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False),
 )
 
-# argv: WORK_DIR (the private writable directory; /tmp inside the sandbox).
+# argv: WORK_DIR (the private writable directory; /tmp inside the sandbox), then, where the worker has a memory
+# cgroup, the fd on which the launch opened the cgroup's memory.oom_control (moved to a non-inheritable fd).
 WORK_DIR = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
+OOM_FD = None
+if len(sys.argv) > 2:
+    OOM_FD = os.dup(int(sys.argv[2]))
+    os.close(int(sys.argv[2]))
 
 _libc = ctypes.CDLL(None, use_errno=True)
 # Not dumpable: a test process (same uid) can then neither ptrace the worker nor open /proc/<worker>/mem or fd.
@@ -274,14 +283,15 @@ def my_children():
 
 def sweep():
     """Kill whatever a test left running. Returns whether anything had to be killed (the worker is then
-    recycled: a test that escapes its process group is an anomaly)."""
+    recycled: a test that escapes its process group is an anomaly). Called once the test's own process is
+    reaped: whatever is left is a child of this worker (see my_children), so wait()'s "no children at all"
+    proves there is nothing to kill, and /proc is read only when something is left."""
     killed = False
     for _ in range(200):
-        reap()
-        children = my_children()
-        if not children:
+        if not reap():
             return killed
-        killed = True
+        children = my_children()
+        killed = killed or bool(children)
         for p in children:
             kill_tree(p)
         time.sleep(0.001)
@@ -299,14 +309,18 @@ def kill_tree(pid):
             pass
 
 
+WAIT_ALL = 0x40000000  # __WALL: children with any exit signal too (a clone() child must not hide from wait)
+
+
 def reap():
+    """Reaps the children that have exited; returns whether any child is still alive."""
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _ = os.waitpid(-1, os.WNOHANG | WAIT_ALL)
         except ChildProcessError:
-            return
+            return False
         if pid == 0:
-            return
+            return True
 
 
 def clean_work_dir():
@@ -462,6 +476,13 @@ def run_test(job_code, test, limits):
     return result
 
 
+def oom_kills():
+    for line in os.pread(OOM_FD, 4096, 0).decode().splitlines():
+        if line.startswith("oom_kill "):
+            return int(line.split()[1])
+    return 0
+
+
 def vm_size():
     with open("/proc/self/status") as f:
         for line in f:
@@ -493,11 +514,16 @@ def main():
                 job_code = None
                 text = "".join(traceback.format_exception_only(type(e), e)).rstrip("\n")
                 send({"syntax_error": shorten(text)})
-        elif op == "test":
-            if job_code is None:
-                send({"status": "infra", "error": "no compiled job"})
-                continue
-            send(run_test(job_code, msg, limits))
+        elif op == "tests":
+            for test in msg["tests"]:
+                started = time.monotonic()  # the host's clock too (CLOCK_MONOTONIC): it times each test from here
+                result = run_test(job_code, test, limits) if job_code is not None else {"status": "infra", "error": "no compiled job"}
+                result["started"] = started
+                if OOM_FD is not None:
+                    # Read once every process of this test is gone and before the next test starts: the host
+                    # charges each new OOM kill of the worker's cgroup to exactly this test.
+                    result["oom_kills"] = oom_kills()
+                send(result)
         elif op == "end":
             job_code = None
             send({"ok": True})

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -15,6 +16,9 @@ internal static class JobRunner
 
     /// <summary>Grace beyond the test's own wall limit before the host gives up on a silent worker.</summary>
     private static readonly TimeSpan ReplyGrace = TimeSpan.FromSeconds(15);
+
+    /// <summary>Test data (characters) per request: the worker holds a whole request in memory, inside its cap.</summary>
+    private const int BatchChars = 1 << 20;
 
     /// <summary>
     /// Continues <paramref name="results"/> (results.Count = the first test still to run) on this worker.
@@ -66,23 +70,46 @@ internal static class JobRunner
         TimeSpan replyTimeout = TimeSpan.FromSeconds(limits.WallTimeSeconds) + ReplyGrace;
         while (results.Count < request.Tests.Count)
         {
-            TestCase test = request.Tests[results.Count];
-            long started = System.Diagnostics.Stopwatch.GetTimestamp();
-            JsonElement raw = await worker.CallAsync(TestMessage(test), replyTimeout, cancellationToken);
-            double hostMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            string status = raw.GetProperty("status").GetString() ?? "";
-            if (status == "infra")
-                throw new WorkerFailedException("sandbox worker: " + Text(raw, "error"));
-            recycle |= raw.TryGetProperty("recycle", out var r) && r.GetBoolean();
-            TestResult result = ToResult(test, raw, status, request) with { HostMs = hostMs };
-            if (worker.Cgroup?.NewOomKills() > 0)
+            // Several tests per request: the worker runs them back to back while the host judges each reply.
+            // Stopping at the first failure sends one at a time (a test after a failure must not run).
+            int first = results.Count, count = 0;
+            long bytes = 0;
+            var tests = new JsonArray();
+            do
             {
-                // The processes of this test together went past the worker's memory cap and the kernel killed one.
-                result = result with { Verdict = Verdict.MemoryLimit, Error = MemoryMessage(limits) };
-                recycle = true;
+                TestCase t = request.Tests[first + count];
+                bytes += t.Input.Length + (t.ArgumentsJson?.Length ?? 0) + (t.AssertSource?.Length ?? 0);
+                tests.Add(TestMessage(t));
+                count++;
             }
-            results.Add(result);
-            if (request.StopAtFirstFailure && result.Verdict != Verdict.Passed)
+            while (!request.StopAtFirstFailure && first + count < request.Tests.Count && bytes < BatchChars);
+            long sent = Stopwatch.GetTimestamp(), previous = sent;
+            await worker.SendAsync(new JsonObject { ["op"] = "tests", ["tests"] = tests }, cancellationToken);
+            for (int i = 0; i < count; i++)
+            {
+                TestCase test = request.Tests[first + i];
+                (JsonElement raw, long now) = await worker.ReceiveAsync(replyTimeout, cancellationToken);
+                // From when the worker began this test to when the host had read its reply: the wait behind earlier
+                // tests of the request does not count, a late read by a busy host does.
+                long from = raw.TryGetProperty("started", out var s) && s.TryGetDouble(out double seconds)
+                    ? Math.Clamp((long)(seconds * Stopwatch.Frequency), sent, now)
+                    : previous;
+                double hostMs = Stopwatch.GetElapsedTime(from, now).TotalMilliseconds;
+                previous = now;
+                string status = raw.GetProperty("status").GetString() ?? "";
+                if (status == "infra")
+                    throw new WorkerFailedException("sandbox worker: " + Text(raw, "error"));
+                recycle |= raw.TryGetProperty("recycle", out var r) && r.GetBoolean();
+                TestResult result = ToResult(test, raw, status, request) with { HostMs = hostMs };
+                if (worker.Cgroup != null && worker.Cgroup.NewOomKills(OomKills(raw)) > 0)
+                {
+                    // The processes of this test together went past the worker's memory cap and the kernel killed one.
+                    result = result with { Verdict = Verdict.MemoryLimit, Error = MemoryMessage(limits) };
+                    recycle = true;
+                }
+                results.Add(result);
+            }
+            if (request.StopAtFirstFailure && results[^1].Verdict != Verdict.Passed)
                 break;
         }
         await worker.CallAsync(new JsonObject { ["op"] = "end" }, TimeSpan.FromSeconds(30), cancellationToken);
@@ -150,6 +177,11 @@ internal static class JobRunner
                 return result with { Verdict = Verdict.Passed };
         }
     }
+
+    private static long OomKills(JsonElement raw) =>
+        raw.TryGetProperty("oom_kills", out var n) && n.TryGetInt64(out long total)
+            ? total
+            : throw new WorkerFailedException("sandbox worker: no oom_kills in a test result although the worker has a memory cgroup");
 
     private static string MemoryMessage(ExecutionLimits limits) =>
         string.Create(CultureInfo.InvariantCulture, $"memory limit of {limits.MemoryMb} MB exceeded");

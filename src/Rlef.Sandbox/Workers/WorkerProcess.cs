@@ -1,17 +1,24 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Threading.Channels;
 
 namespace Rlef.Sandbox;
 
 /// <summary>The worker died, broke the protocol or did not answer: an infrastructure failure (retried).</summary>
 internal sealed class WorkerFailedException(string message) : Exception(message);
 
+/// <summary>One reply of a worker and the <see cref="Stopwatch"/> timestamp at which the host had read it.</summary>
+internal readonly record struct WorkerReply(JsonElement Body, long ReadAt);
+
 /// <summary>
 /// One started runner (Runner/runner.py) and its pipes. Messages both ways: a 4-byte big-endian length, then
-/// UTF-8 JSON. Not thread-safe: one job at a time (the pool guarantees it).
+/// UTF-8 JSON. Not thread-safe: one job at a time (the pool guarantees it). Replies are read by a thread of the
+/// worker's own, blocked in read() until one comes: on a busy machine a reply is taken as soon as the kernel
+/// wakes that thread, instead of waiting for a thread-pool thread as well.
 /// </summary>
 internal sealed class WorkerProcess : IDisposable
 {
@@ -23,7 +30,7 @@ internal sealed class WorkerProcess : IDisposable
     private readonly Stream _fromWorker;
     private readonly string? _hostWorkDir;
     private readonly StringBuilder _stderr = new();
-    private readonly byte[] _header = new byte[4];
+    private readonly Channel<WorkerReply> _replies = Channel.CreateUnbounded<WorkerReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private bool _disposed;
 
     public int JobsDone { get; set; }
@@ -48,6 +55,32 @@ internal sealed class WorkerProcess : IDisposable
                     _stderr.AppendLine(e.Data);
         };
         process.BeginErrorReadLine();
+        new Thread(ReadReplies) { IsBackground = true, Name = "rlef-sandbox-replies" }.Start();
+    }
+
+    /// <summary>The reader thread: queues each reply until the worker's output ends or breaks the protocol.</summary>
+    private void ReadReplies()
+    {
+        try
+        {
+            var header = new byte[4];
+            while (true)
+            {
+                _fromWorker.ReadExactly(header);
+                int length = BinaryPrimitives.ReadInt32BigEndian(header);
+                if (length < 0 || length > MaxReplyBytes)
+                    throw new InvalidDataException($"reply length {length} out of range");
+                var body = new byte[length];
+                _fromWorker.ReadExactly(body);
+                long readAt = Stopwatch.GetTimestamp();
+                using var doc = JsonDocument.Parse(body);
+                _replies.Writer.TryWrite(new WorkerReply(doc.RootElement.Clone(), readAt));
+            }
+        }
+        catch (Exception e)
+        {
+            _replies.Writer.TryComplete(e);
+        }
     }
 
     public static async Task<WorkerProcess> StartAsync(SandboxLaunch launch, CancellationToken cancellationToken)
@@ -94,26 +127,54 @@ internal sealed class WorkerProcess : IDisposable
     /// <summary>Sends one message and waits for its reply; kills the worker on timeout or protocol failure.</summary>
     public async Task<JsonElement> CallAsync(JsonObject message, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        await SendAsync(message, cancellationToken);
+        return (await ReceiveAsync(timeout, cancellationToken)).Body;
+    }
+
+    /// <summary>Sends one message (length and body in one write). The worker reads a whole message before it
+    /// answers, so this returns once the message is in the pipe or read.</summary>
+    public async Task SendAsync(JsonObject message, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        buffer.GetSpan(4);
+        buffer.Advance(4);
+        using (var writer = new Utf8JsonWriter(buffer))
+            message.WriteTo(writer);
+        byte[] frame = buffer.WrittenSpan.ToArray();
+        BinaryPrimitives.WriteInt32BigEndian(frame, frame.Length - 4);
+        await Guard(async token =>
+        {
+            await _toWorker.WriteAsync(frame, token);
+            await _toWorker.FlushAsync(token);
+            return true;
+        }, TimeSpan.FromSeconds(60), cancellationToken);
+    }
+
+    /// <summary>Waits for the worker's next reply (the one to the oldest message not yet answered).</summary>
+    public Task<WorkerReply> ReceiveAsync(TimeSpan timeout, CancellationToken cancellationToken) =>
+        Guard(async token =>
+        {
+            try
+            {
+                return await _replies.Reader.ReadAsync(token);
+            }
+            catch (ChannelClosedException e)
+            {
+                throw e.InnerException as IOException ?? new IOException(e.InnerException?.Message ?? "the worker's output ended", e);
+            }
+        }, timeout, cancellationToken);
+
+    /// <summary>Runs one pipe operation under a timeout; any failure kills the worker and becomes a
+    /// <see cref="WorkerFailedException"/> (retried by the pool), except the caller's own cancellation.</summary>
+    private async Task<T> Guard<T>(Func<CancellationToken, Task<T>> operation, TimeSpan timeout, CancellationToken cancellationToken)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timer.CancelAfter(timeout);
         try
         {
-            byte[] body = JsonSerializer.SerializeToUtf8Bytes(message);
-            var header = new byte[4];
-            BinaryPrimitives.WriteInt32BigEndian(header, body.Length);
-            await _toWorker.WriteAsync(header, timer.Token);
-            await _toWorker.WriteAsync(body, timer.Token);
-            await _toWorker.FlushAsync(timer.Token);
-
-            await _fromWorker.ReadExactlyAsync(_header, timer.Token);
-            int length = BinaryPrimitives.ReadInt32BigEndian(_header);
-            if (length < 0 || length > MaxReplyBytes)
-                throw Fail($"reply length {length} out of range");
-            var reply = new byte[length];
-            await _fromWorker.ReadExactlyAsync(reply, timer.Token);
-            using var doc = JsonDocument.Parse(reply);
-            return doc.RootElement.Clone();
+            return await operation(timer.Token);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
