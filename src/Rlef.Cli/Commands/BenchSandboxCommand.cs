@@ -111,7 +111,7 @@ public static class BenchSandboxCommand
             AnsiConsole.Write(table);
             AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"speedup (throughput): {speedup:0.0}x   p50 latency ratio: {baseline.P50Ms / warm.P50Ms:0.0}x   verdict disagreements: {disagreements}   workers started: {started}"));
-            AnsiConsole.WriteLine("Per-test latency is host-observed: warm = round trip to a worker; baseline = sandbox start + job + test.");
+            AnsiConsole.WriteLine("Per-test latency is host-observed: warm = from the worker starting the test to the host holding its result; baseline = sandbox start + job + test.");
         }
         return warmFailed == 0 && baseFailed == 0 && disagreements == 0 ? 0 : 1;
     }
