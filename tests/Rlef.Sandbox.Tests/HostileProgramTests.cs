@@ -91,12 +91,10 @@ public class HostileProgramTests(PoolFixture f)
         await f.AssertStillServes();
     }
 
-    [Fact]
-    public async Task ForkedMemoryBombIsCappedAsAWhole()
-    {
-        // Each process stays under its own address-space limit; only the worker's memory cgroup stops the family.
-        string code = """
-            import os, time
+    // Four processes of 200 MB each: every one stays under its own address-space limit, the family does not.
+    const string ForkedFamily = """
+        import os, time
+        def fork_family():
             kids = []
             for _ in range(4):
                 pid = os.fork()
@@ -106,8 +104,15 @@ public class HostileProgramTests(PoolFixture f)
                     time.sleep(2)
                     os._exit(0)
                 kids.append(pid)
-            print(all(os.waitpid(k, 0)[1] == 0 for k in kids))
-            """;
+            return all(os.waitpid(k, 0)[1] == 0 for k in kids)
+
+        """;
+
+    [Fact]
+    public async Task ForkedMemoryBombIsCappedAsAWhole()
+    {
+        // Each process stays under its own address-space limit; only the worker's memory cgroup stops the family.
+        string code = ForkedFamily + "print(fork_family())\n";
         var r = await f.RunStdio(code, "", "True", limits: new ExecutionLimits { MemoryMb = 256, WallTimeSeconds = 8 });
         if (!WorkerCgroup.Available)
             return;  // without cgroups (not root / no v1 controllers) only the per-process limit exists
@@ -122,19 +127,9 @@ public class HostileProgramTests(PoolFixture f)
         // charged to it, not to a neighbour whose reply the host happens to read at that moment.
         if (!WorkerCgroup.Available)
             return;
-        string code = """
-            import os, time
+        string code = ForkedFamily + """
             if input() == 'bomb':
-                kids = []
-                for _ in range(4):
-                    pid = os.fork()
-                    if pid == 0:
-                        x = bytearray(200 << 20)
-                        x[::4096] = b'1' * len(x[::4096])
-                        time.sleep(2)
-                        os._exit(0)
-                    kids.append(pid)
-                print(all(os.waitpid(k, 0)[1] == 0 for k in kids))
+                print(fork_family())
             else:
                 time.sleep(0.2)
                 print('fine')
