@@ -15,7 +15,6 @@ namespace Rlef.Engine.Tests.Tokenizers;
 /// </summary>
 public sealed class BpeTrainerTests(ITestOutputHelper output)
 {
-    private static readonly string NpmDir = Path.Combine(RepoPaths.Root, "tests", "fixtures", "npm");
 
     private const string PythonSample = """
         import sys
@@ -226,7 +225,7 @@ public sealed class BpeTrainerTests(ITestOutputHelper output)
     [Fact]
     public void Ids_and_chat_rendering_equal_the_reference_implementation()
     {
-        if (!Directory.Exists(Path.Combine(NpmDir, "node_modules", "@huggingface", "tokenizers")))
+        if (!ReferenceScript.PackagesInstalled)
         {
             output.WriteLine("skipped: tests/fixtures/npm/node_modules is missing (run `npm ci` in tests/fixtures/npm)");
             return;
@@ -244,7 +243,7 @@ public sealed class BpeTrainerTests(ITestOutputHelper output)
         JsonDocument reference;
         try
         {
-            reference = JsonDocument.Parse(RunNode(casesPath));
+            reference = JsonDocument.Parse(ReferenceScript.Run(casesPath));
         }
         catch (System.ComponentModel.Win32Exception)
         {
@@ -276,21 +275,6 @@ public sealed class BpeTrainerTests(ITestOutputHelper output)
         int i = 0;
         while (i < Math.Min(a.Length, b.Length) && a[i] == b[i]) i++;
         return i;
-    }
-
-    private static string RunNode(string casesPath)
-    {
-        var psi = new ProcessStartInfo("node", ["reference.mjs", casesPath])
-        {
-            WorkingDirectory = NpmDir, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
-        };
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("node reference.mjs ran over 120 s"); }
-        if (p.ExitCode != 0) throw new InvalidOperationException($"node reference.mjs failed ({p.ExitCode}): {stderr.Result}");
-        return stdout.Result;
     }
 
     [Theory]

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Rlef.Engine.Tokenizers;
 using Rlef.Tests;
@@ -17,28 +16,18 @@ namespace Rlef.Engine.Tests.Tokenizers;
 /// </summary>
 public sealed class ReferenceParityTests(ITestOutputHelper output)
 {
-    private static readonly string NpmDir = Path.Combine(RepoPaths.Root, "tests", "fixtures", "npm");
+    private static readonly string NpmDir = ReferenceScript.NpmDir;
     private static readonly string CasesPath = Path.Combine(RepoPaths.Root, "tests", "fixtures", "tokenizers", "cases.json");
     private static readonly string GoldenPath = Path.Combine(RepoPaths.Root, "tests", "fixtures", "tokenizers", "golden.json");
     private static readonly Lazy<(JsonDocument Doc, string Source)> Expected = new(LoadExpected);
 
     private static (JsonDocument, string) LoadExpected()
     {
-        if (Directory.Exists(Path.Combine(NpmDir, "node_modules", "@huggingface", "tokenizers")))
+        if (ReferenceScript.PackagesInstalled)
         {
-            var psi = new ProcessStartInfo("node", ["reference.mjs", CasesPath, WriteCorpus()])
-            {
-                WorkingDirectory = NpmDir, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
-            };
             try
             {
-                using var p = Process.Start(psi)!;
-                p.StandardInput.Close();
-                var stdout = p.StandardOutput.ReadToEndAsync();
-                var stderr = p.StandardError.ReadToEndAsync();
-                if (!p.WaitForExit(120_000)) { p.Kill(true); throw new TimeoutException("node reference.mjs ran over 120 s"); }
-                if (p.ExitCode != 0) throw new InvalidOperationException($"node reference.mjs failed ({p.ExitCode}): {stderr.Result}");
-                return (JsonDocument.Parse(stdout.Result), "live: node tests/fixtures/npm/reference.mjs");
+                return (JsonDocument.Parse(ReferenceScript.Run(CasesPath, WriteCorpus())), "live: node tests/fixtures/npm/reference.mjs");
             }
             catch (System.ComponentModel.Win32Exception)
             {
