@@ -193,28 +193,20 @@ public sealed partial class LlamaModel
         return new KvCache(Config, batch, capacity, chunk);
     }
 
-    private Workspace TrainingWorkspace(int batch, int seq)
-    {
-        var w = _training;
-        if (w != null && w.Fits(batch, seq)) return w;
-        _training = null; // let the old buffers go before allocating bigger ones
-        // Per-token buffers are sized by the largest pass so far (batch × seq), not by the largest batch times the
-        // longest sequence: scoring packs many short or few long sequences per pass, and the product of the two
-        // maxima grew the workspace to many GB.
-        int maxB = Math.Max(batch, w?.MaxBatch ?? 0), maxT = Math.Max(seq, w?.MaxSeq ?? 0), rows = Math.Max(batch * seq, w?.Rows ?? 0);
-        return _training = new Workspace(Config, maxB, maxT, training: true, attentionKeys: maxT, headRows: HeadRowsFor(rows), rows: rows);
-    }
+    private Workspace TrainingWorkspace(int batch, int seq) => _training = Grown(ref _training, batch, seq, training: true);
 
-    private Workspace InferenceWorkspace(int batch, int seq)
+    private Workspace InferenceWorkspace(int batch, int seq) => _inference = Grown(ref _inference, batch, seq, training: false);
+
+    // The workspace itself when it fits this pass, else a bigger one. Per-token buffers are sized by the largest pass
+    // so far (batch × seq), not by the largest batch times the longest sequence: scoring packs many short or few long
+    // sequences per pass, and the product of the two maxima grew the workspace to many GB.
+    private Workspace Grown(ref Workspace? current, int batch, int seq, bool training)
     {
-        var w = _inference;
+        var w = current;
         if (w != null && w.Fits(batch, seq)) return w;
-        _inference = null;
-        // Per-token buffers are sized by the largest pass so far (batch × seq), not by the largest batch times the
-        // longest sequence: scoring packs many short or few long sequences per pass, and the product of the two
-        // maxima grew the workspace to many GB.
+        current = null; // let the old buffers go before allocating bigger ones
         int maxB = Math.Max(batch, w?.MaxBatch ?? 0), maxT = Math.Max(seq, w?.MaxSeq ?? 0), rows = Math.Max(batch * seq, w?.Rows ?? 0);
-        return _inference = new Workspace(Config, maxB, maxT, training: false, attentionKeys: maxT, headRows: HeadRowsFor(rows), rows: rows);
+        return new Workspace(Config, maxB, maxT, training, attentionKeys: maxT, headRows: HeadRowsFor(rows), rows: rows);
     }
 
     /// <summary>

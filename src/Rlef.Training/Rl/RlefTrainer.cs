@@ -160,14 +160,7 @@ public sealed class RlefTrainer
 
         double? validation = null;
         if (_valid.Count > 0 && Crossed(before, step, _config.Schedule.EvalEvery))
-        {
-            _progress?.Enter(Phase.Evaluation);
-            var clock = Stopwatch.StartNew();
-            validation = await ValidateAsync(cancellationToken);
-            _progress?.AddTime(Phase.Evaluation, clock.Elapsed);
-            State = State.WithValidation(ValidationMetric, validation.Value, out _);
-            _run.Metrics.Write(step, [new(ValidationMetric, validation.Value), new("valid/best", State.Best!.Score)]);
-        }
+            validation = await ValidateAndRecordAsync(cancellationToken);
         bool checkpoint = validation is not null || Crossed(before, step, _config.Schedule.CheckpointEvery) || step >= _config.Schedule.TotalUpdates;
         if (checkpoint) SaveCheckpoint();
         return new IterationReport(iteration, firstStep, step, problems.Select(p => p.Id).ToArray(), batch.Stats, updates, collected.GenerationSeconds,
@@ -181,13 +174,20 @@ public sealed class RlefTrainer
     /// </summary>
     public async Task ValidateStartAsync(CancellationToken cancellationToken = default)
     {
+        await ValidateAndRecordAsync(cancellationToken);
+        SaveCheckpoint();
+    }
+
+    /// <summary>Validates the policy as it is at the current step, records the score as a candidate best and logs it.</summary>
+    async Task<double> ValidateAndRecordAsync(CancellationToken cancellationToken)
+    {
         _progress?.Enter(Phase.Evaluation);
         var clock = Stopwatch.StartNew();
         double score = await ValidateAsync(cancellationToken);
         _progress?.AddTime(Phase.Evaluation, clock.Elapsed);
         State = State.WithValidation(ValidationMetric, score, out _);
-        _run.Metrics.Write(0, [new(ValidationMetric, score), new("valid/best", State.Best!.Score)]);
-        SaveCheckpoint();
+        _run.Metrics.Write(State.Step, [new(ValidationMetric, score), new("valid/best", State.Best!.Score)]);
+        return score;
     }
 
     /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (RLEF.md §4, 1@3).</summary>
