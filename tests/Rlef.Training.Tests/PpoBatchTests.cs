@@ -136,4 +136,32 @@ public class PpoBatchTests
         var single = new RlefConfig { Ablation = new AblationConfig { SingleTurn = true } };
         Assert.Contains("over the limit", Assert.Throws<ArgumentException>(() => PpoBatch.Build(tooLong, single)).Message);
     }
+
+    [Fact]
+    public void Group_mean_baseline_is_the_other_rollouts_mean_first_turn_return_for_every_turn()
+    {
+        // Problem "A": episode A (2 turns, solved, G_1 = 0.7875) and C (1 turn, failed, G_1 = −1); problem "Q": B alone.
+        List<TrainingEpisode> episodes = [Episodes()[0], Episodes()[1] with { ProblemId = "Q" }, Episodes()[1] with { ProblemId = "A" }];
+        var config = new RlefConfig
+        {
+            Rollout = new RolloutConfig { RolloutsPerProblem = 2 },
+            Ppo = new PpoConfig { Baseline = AdvantageBaseline.GroupMean },
+        };
+        Assert.Empty(config.Validate());
+        PpoBatch batch = PpoBatch.Build(episodes, config);
+        // A's turns are measured against C's return (−1), C against A's first-turn return, B (alone) keeps V = 0.
+        double[] raw = [0.7875 + 1, 1.0125 + 1, -1 - 0, -1 - 0.7875];
+        double mean = raw.Average();
+        double std = Math.Sqrt(raw.Sum(a => (a - mean) * (a - mean)) / raw.Length);
+        for (int i = 0; i < raw.Length; i++) Assert.Equal((raw[i] - mean) / std, batch.Advantages[i], 1e-6);
+    }
+
+    [Fact]
+    public void Group_mean_baseline_needs_groups()
+    {
+        var config = new RlefConfig { Ppo = new PpoConfig { Baseline = AdvantageBaseline.GroupMean } };
+        Assert.Contains(config.Validate(), e => e.Contains("rollouts_per_problem"));
+        var uneven = new RlefConfig { Rollout = new RolloutConfig { RolloutsPerIteration = 10, UpdatesPerIteration = 1, RolloutsPerProblem = 4 } };
+        Assert.Contains(uneven.Validate(), e => e.Contains("must be >= 1 and divide"));
+    }
 }

@@ -50,6 +50,7 @@ public sealed record RlefConfig
         Require(Ppo.ValueClip > 0, $"ppo.value_clip must be > 0 (got {Ppo.ValueClip})");
         Require(Ppo.AdvantageEpsilon > 0, $"ppo.advantage_epsilon must be > 0 (got {Ppo.AdvantageEpsilon})");
         Require(Optimizer.LearningRate > 0, $"optimizer.learning_rate must be > 0 (got {Optimizer.LearningRate})");
+        Require(Optimizer.ValueLearningRate is null or > 0, $"optimizer.value_learning_rate must be > 0 (got {Optimizer.ValueLearningRate})");
         Require(Optimizer.WeightDecay >= 0, $"optimizer.weight_decay must be >= 0 (got {Optimizer.WeightDecay})");
         Require(Optimizer.WarmupSteps >= 0, $"optimizer.warmup_steps must be >= 0 (got {Optimizer.WarmupSteps})");
         Require(Optimizer.Beta1 is >= 0 and < 1, $"optimizer.beta1 must be in [0, 1) (got {Optimizer.Beta1})");
@@ -59,6 +60,12 @@ public sealed record RlefConfig
         Require(Rollout.UpdatesPerIteration > 0, $"rollout.updates_per_iteration must be > 0 (got {Rollout.UpdatesPerIteration})");
         Require(Rollout.UpdatesPerIteration <= 0 || Rollout.RolloutsPerIteration % Rollout.UpdatesPerIteration == 0,
             $"rollout.rollouts_per_iteration ({Rollout.RolloutsPerIteration}) must be divisible by rollout.updates_per_iteration ({Rollout.UpdatesPerIteration})");
+        Require(Rollout.RolloutsPerProblem >= 1 && Rollout.RolloutsPerIteration % Math.Max(1, Rollout.RolloutsPerProblem) == 0,
+            $"rollout.rollouts_per_problem ({Rollout.RolloutsPerProblem}) must be >= 1 and divide rollout.rollouts_per_iteration ({Rollout.RolloutsPerIteration})");
+        Require(Ppo.Baseline != AdvantageBaseline.GroupMean || Rollout.RolloutsPerProblem >= 2,
+            "ppo.baseline: group_mean needs rollout.rollouts_per_problem >= 2");
+        Require(Ppo.Baseline != AdvantageBaseline.GroupMean || Ablation.ValueFunction == ValueLevel.Turn,
+            "ppo.baseline: group_mean replaces the turn-level value; it does not combine with ablation.value_function: token");
         Require(Rollout.TurnLimit >= 1, $"rollout.turn_limit must be >= 1 (got {Rollout.TurnLimit})");
         Require(Rollout.Temperature > 0, $"rollout.temperature must be > 0 (got {Rollout.Temperature})");
         Require(Rollout.TopP is > 0 and <= 1, $"rollout.top_p must be in (0, 1] (got {Rollout.TopP})");
@@ -103,6 +110,10 @@ public sealed record PpoConfig
     public double ValueLossCoefficient { get; init; } = 1.0;
     /// <summary>Added to the standard deviation when normalising advantages (unspecified).</summary>
     public double AdvantageEpsilon { get; init; } = 1e-8;
+    /// <summary>What is subtracted from the return G_t to make the advantage: the value network's V(c_t) (the paper),
+    /// or, with several rollouts per problem, the mean first-turn return of the problem's other rollouts (a
+    /// Monte-Carlo estimate of V(c_1) that needs no training; for runs too short to train a value network).</summary>
+    public AdvantageBaseline Baseline { get; init; } = AdvantageBaseline.Value;
 }
 
 /// <summary>AdamW with linear warm-up (RLEF.md §3).</summary>
@@ -110,6 +121,9 @@ public sealed record OptimizerConfig
 {
     /// <summary>Peak learning rate (RLEF.md §3).</summary>
     public double LearningRate { get; init; } = 2e-7;
+    /// <summary>Peak learning rate of the value network; unset = <see cref="LearningRate"/> (the paper names one rate).
+    /// A short run needs a faster value network than policy: its random head starts far from the returns.</summary>
+    public double? ValueLearningRate { get; init; }
     /// <summary>Decoupled weight decay (RLEF.md §3).</summary>
     public double WeightDecay { get; init; } = 0.1;
     /// <summary>Updates of linear warm-up from 0 to the peak learning rate (RLEF.md §3).</summary>
@@ -129,6 +143,9 @@ public sealed record RolloutConfig
 {
     /// <summary>Episodes collected per iteration (RLEF.md §3).</summary>
     public int RolloutsPerIteration { get; init; } = 1024;
+    /// <summary>Rollouts of each problem in an iteration (1 in the paper, which does not say; more give
+    /// <see cref="AdvantageBaseline.GroupMean"/> its groups). RolloutsPerIteration must be a multiple of it.</summary>
+    public int RolloutsPerProblem { get; init; } = 1;
     /// <summary>Minibatch updates per iteration, each on RolloutsPerIteration / this episodes (RLEF.md §3: 4 × 256).</summary>
     public int UpdatesPerIteration { get; init; } = 4;
     /// <summary>Maximum turns per episode (RLEF.md §1).</summary>
@@ -139,6 +156,16 @@ public sealed record RolloutConfig
     public double TopP { get; init; } = 1.0;
     /// <summary>Longest reply sampled per turn (unspecified).</summary>
     public int MaxReplyTokens { get; init; } = 2048;
+}
+
+/// <summary>The baseline of the advantage A_t = G_t − b_t (see <see cref="PpoConfig.Baseline"/>).</summary>
+public enum AdvantageBaseline
+{
+    /// <summary>b_t = V(c_t) from the value network (RLEF.md §3).</summary>
+    Value,
+    /// <summary>b = the mean of G_1 over the other rollouts of the same problem in the iteration (leave-one-out, so
+    /// it does not depend on the episode's own actions and the gradient stays unbiased), for every turn.</summary>
+    GroupMean,
 }
 
 /// <summary>Where the value function is read (RLEF.md §3 and its token-level ablation).</summary>

@@ -102,8 +102,11 @@ public sealed class PpoBatch
         double explained;
         if (level == ValueLevel.Turn)
         {
+            double[] baselines = config.Ppo.Baseline == AdvantageBaseline.GroupMean
+                ? PpoMath.GroupMeanBaselines(episodes.Select(e => e.ProblemId).ToArray(), turnStart, turnReturns, turnValues)
+                : turnValues;
             advantages = new double[turnCount];
-            for (int i = 0; i < turnCount; i++) advantages[i] = turnReturns[i] - turnValues[i];
+            for (int i = 0; i < turnCount; i++) advantages[i] = turnReturns[i] - baselines[i];
             explained = PpoMath.ExplainedVariance(turnValues, turnReturns);
         }
         else

@@ -78,6 +78,36 @@ public static class PpoMath
     // ---- 3. advantages ----
 
     /// <summary>
+    /// The group-mean baseline per turn: for episode e, the mean first-turn return G_1 of the other episodes of the
+    /// same problem (leave-one-out: independent of e's own actions, so the policy gradient stays unbiased), used for
+    /// every turn of e. An episode whose problem has no other rollout in the batch keeps its value-network baseline.
+    /// </summary>
+    /// <param name="problemIds">Per episode.</param>
+    /// <param name="turnStart">[episodes + 1]: episode e owns turns [turnStart[e], turnStart[e+1]).</param>
+    /// <param name="turnReturns">G_t per turn (flat).</param>
+    /// <param name="turnValues">V(c_t) per turn (flat), the fallback.</param>
+    public static double[] GroupMeanBaselines(IReadOnlyList<string> problemIds, ReadOnlySpan<int> turnStart,
+        ReadOnlySpan<double> turnReturns, ReadOnlySpan<double> turnValues)
+    {
+        if (turnStart.Length != problemIds.Count + 1) throw new ArgumentException("need episodes + 1 turn offsets");
+        var sums = new Dictionary<string, (double Sum, int Count)>(StringComparer.Ordinal);
+        for (int e = 0; e < problemIds.Count; e++)
+        {
+            var (sum, count) = sums.GetValueOrDefault(problemIds[e]);
+            sums[problemIds[e]] = (sum + turnReturns[turnStart[e]], count + 1);
+        }
+        var baselines = turnValues.ToArray();
+        for (int e = 0; e < problemIds.Count; e++)
+        {
+            var (sum, count) = sums[problemIds[e]];
+            if (count < 2) continue;
+            double others = (sum - turnReturns[turnStart[e]]) / (count - 1);
+            for (int j = turnStart[e]; j < turnStart[e + 1]; j++) baselines[j] = others;
+        }
+        return baselines;
+    }
+
+    /// <summary>
     /// Normalises in place to (x − mean) / (std + ε), mean and population std over all entries. The trainer calls
     /// it once per iteration on the advantages of every turn in the collected batch (every reply token for the
     /// token-level ablation), before minibatching: RLEF.md §3 leaves "normalised over the batch" open, and the whole

@@ -35,12 +35,15 @@ public sealed class PpoUpdater
         PolicyOptimizer = new AdamW(policy.Parameters, options);
         ValueOptimizer = new AdamW(value.Parameters, options);
         Schedule = new LearningRateSchedule(config.Optimizer.LearningRate, config.Optimizer.WarmupSteps);
+        ValueSchedule = new LearningRateSchedule(config.Optimizer.ValueLearningRate ?? config.Optimizer.LearningRate, config.Optimizer.WarmupSteps);
     }
 
     public AdamW PolicyOptimizer { get; }
     public AdamW ValueOptimizer { get; }
     /// <summary>Linear warm-up to the peak, then constant (RLEF.md §3 names no decay).</summary>
     public LearningRateSchedule Schedule { get; }
+    /// <summary>The value network's: the same shape, its own peak (optimizer.value_learning_rate).</summary>
+    public LearningRateSchedule ValueSchedule { get; }
 
     /// <summary>The learning rate of update <paramref name="step"/>, counted from 1 as updates are (the schedule counts from 0).</summary>
     public double LearningRateAt(long step) => Schedule.At(step - 1);
@@ -61,10 +64,9 @@ public sealed class PpoUpdater
         }
         double policyNorm = Gradients.ClipByGlobalNorm(_policy.Parameters, _config.Optimizer.MaxGradNorm);
         double valueNorm = Gradients.ClipByGlobalNorm(_value.Parameters, _config.Optimizer.MaxGradNorm);
-        double lr = LearningRateAt(step);
         // A non-finite gradient would poison the weights and the moments: skip that network's step (the norm is logged).
-        if (double.IsFinite(policyNorm)) PolicyOptimizer.Update(lr);
-        if (double.IsFinite(valueNorm)) ValueOptimizer.Update(lr);
+        if (double.IsFinite(policyNorm)) PolicyOptimizer.Update(LearningRateAt(step));
+        if (double.IsFinite(valueNorm)) ValueOptimizer.Update(ValueSchedule.At(step - 1));
         _policy.ZeroGrad();
         _value.ZeroGrad();
         return new PpoUpdateResult(PpoLossResult.Sum(parts), policyNorm, valueNorm, tokens);

@@ -100,7 +100,10 @@ public sealed class RlefTrainer
     {
         long iteration = State.Iteration;
         long firstStep = State.Step + 1;
-        Problem[] problems = _order.Take(_config.Rollout.RolloutsPerIteration).Select(i => _train[i]).ToArray();
+        // Each problem rollout.rollouts_per_problem times, side by side (the group-mean baseline compares them).
+        int perProblem = _config.Rollout.RolloutsPerProblem;
+        Problem[] problems = _order.Take(_config.Rollout.RolloutsPerIteration / perProblem)
+            .SelectMany(i => Enumerable.Repeat(_train[i], perProblem)).ToArray();
 
         _progress?.Enter(Phase.Generation);
         int seed = unchecked((int)_config.Schedule.Seed * 7919 + (int)iteration);

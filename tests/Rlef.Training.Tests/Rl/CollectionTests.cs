@@ -101,6 +101,34 @@ public sealed class CollectionTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task GroupMeanBaselineRollsEachProblemOutSeveralTimesSideBySide()
+    {
+        RlefConfig config = PrintTask.Config(rolloutsPerIteration: 8, updatesPerIteration: 2, totalUpdates: 2, learningRate: 1e-3) with
+        {
+            Ppo = new PpoConfig { Baseline = AdvantageBaseline.GroupMean },
+            Rollout = new RolloutConfig { RolloutsPerIteration = 8, UpdatesPerIteration = 2, RolloutsPerProblem = 4, MaxReplyTokens = 8 },
+        };
+        string dir = Path.Combine(Path.GetTempPath(), $"rlef-group-{Guid.NewGuid():N}");
+        try
+        {
+            await using var executor = new SandboxPool();
+            using var run = RunDirectory.Create(dir, config);
+            var trainer = new RlefTrainer(run, PrintTask.Model(seed: 2), PrintTask.Format, executor, PrintTask.Problems(6, seed: 3), []);
+            IterationReport report = await trainer.IterationAsync();
+            // Two problems, each four times in a row; the next iteration moves on to the next two.
+            Assert.Equal(2, report.ProblemIds.Distinct().Count());
+            Assert.All(report.ProblemIds.Chunk(4), group => Assert.Single(group.Distinct()));
+            IterationReport next = await trainer.IterationAsync();
+            Assert.Empty(next.ProblemIds.Intersect(report.ProblemIds));
+            Assert.All(report.Updates.Concat(next.Updates), u => Assert.True(double.IsFinite(u.Loss.PolicyLoss)));
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+
     /// <summary>The time split of one PPO iteration on a small model (printed; timings are never asserted).</summary>
     [Fact]
     public async Task OneIterationTimeSplitIsReported()
