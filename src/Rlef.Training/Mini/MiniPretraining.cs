@@ -7,6 +7,7 @@ using Rlef.Engine.Optim;
 using Rlef.Engine.Tokenizers;
 using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
+using Rlef.Evaluation.Estimators;
 using Rlef.Sandbox;
 using Rlef.Training.Config;
 using Rlef.Training.Data;
@@ -247,8 +248,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         Action<string> log, CancellationToken cancellationToken = default, string? rolloutsPath = null)
     {
         var clock = Stopwatch.StartNew();
-        LlamaModel model = LlamaModel.Load(modelDirectory);
-        IChatFormat format = TokenizerLoader.Load(modelDirectory).ChatFormat ?? throw new InvalidDataException($"{modelDirectory}: no chat template");
+        (LlamaModel model, IChatFormat format) = RunSetup.LoadDirectory(modelDirectory);
         var sampling = new Rlef.Engine.Sampling.SamplingOptions { Temperature = 0.2f, TopP = 0.95f, Seed = seed };
         RlefConfig Config(bool singleTurn) => new()
         {
@@ -261,14 +261,12 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         var tripled = problems.SelectMany(p => Enumerable.Repeat(p, 3)).ToList();
         var single = await new RolloutCollector(executor, format, Config(true)).SampleAsync(model, sampling with { Seed = seed + 1 }, tripled, cancellationToken);
 
-        // Single-turn 1@3: of the three replies, those passing the public tests are the candidates; one is submitted
-        // at random, so the problem counts correct/candidates (0 without candidates).
+        // Single-turn 1@3: of the three replies, those passing the public tests are the candidates, one is submitted.
         double st = 0;
         for (int p = 0; p < problems.Count; p++)
         {
-            var three = single.Skip(3 * p).Take(3).ToList();
-            int candidates = three.Count(r => r.Turns[0].PublicOutcome == TurnOutcome.Passed);
-            if (candidates > 0) st += (double)three.Count(r => r.PassedAll) / candidates;
+            var candidates = single.Skip(3 * p).Take(3).Where(r => r.Turns[0].PublicOutcome == TurnOutcome.Passed).ToList();
+            st += NAtKEstimator.Estimate(rollouts: 3, candidates.Count, candidates.Count(r => r.PassedAll), submissions: 1, drawn: 3);
         }
         var figures = new MiniStartFigures(
             problems.Count, 0.2, 0.95,

@@ -19,25 +19,41 @@ public static class RunSetup
     public static InitialPolicy LoadPolicy(RlefConfig config)
     {
         ModelConfig m = config.Model;
-        string tokenizerSpec = m.Tokenizer.Length > 0 ? m.Tokenizer : m.Directory.Length > 0 ? m.Directory : "byte";
-        LoadedTokenizer tokenizer = TokenizerLoader.Load(tokenizerSpec);
-        IChatFormat format = tokenizer.ChatFormat
-            ?? throw new InvalidDataException($"model.tokenizer '{tokenizerSpec}': no chat template found (RLEF episodes are chats)");
-        LlamaModel model;
+        InitialPolicy policy;
         if (m.Directory.Length > 0)
-        {
-            LlamaConfig llama = LlamaConfig.Load(Path.Combine(m.Directory, "config.json"));
-            model = LlamaModel.CreateEmpty(llama);
-            HfWeights.Load(m.Directory, model.Parameters, allowMissingLmHead: llama.TieWordEmbeddings);
-        }
+            policy = LoadDirectory(m.Directory, m.Tokenizer.Length > 0 ? m.Tokenizer : null);
         else
         {
+            string tokenizerSpec = m.Tokenizer.Length > 0 ? m.Tokenizer : "byte";
+            LoadedTokenizer tokenizer = TokenizerLoader.Load(tokenizerSpec);
+            IChatFormat format = tokenizer.ChatFormat
+                ?? throw new InvalidDataException($"model.tokenizer '{tokenizerSpec}': no chat template found (RLEF episodes are chats)");
             var llama = LlamaConfig.Create(tokenizer.Tokenizer.VocabSize, m.HiddenSize, m.Layers, m.Heads, m.Heads, m.IntermediateSize, m.MaxPositions);
-            model = LlamaModel.CreateRandom(llama, m.InitSeed);
+            policy = new InitialPolicy(LlamaModel.CreateRandom(llama, m.InitSeed), format);
         }
+        if (m.InitWeights.Length > 0) ModelFiles.LoadWeights(m.InitWeights, policy.Model);
+        return policy;
+    }
+
+    /// <summary>
+    /// A Hugging Face model directory (config.json, *.safetensors) with the chat format of its tokenizer
+    /// (tokenizer.json and a tokenizer_config.json with a chat template), or of <paramref name="tokenizerSpec"/> when
+    /// given. The one place that checks such a directory: `rlef train`, `rlef eval --policy model:DIR` and the mini.
+    /// </summary>
+    public static InitialPolicy LoadDirectory(string directory, string? tokenizerSpec = null)
+    {
+        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"model directory '{directory}' does not exist");
+        string configPath = Path.Combine(directory, "config.json");
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"model directory '{directory}' has no config.json", configPath);
+        string spec = tokenizerSpec ?? directory;
+        LoadedTokenizer tokenizer = TokenizerLoader.Load(spec);
+        IChatFormat format = tokenizer.ChatFormat
+            ?? throw new InvalidDataException($"tokenizer '{spec}': no chat template (tokenizer_config.json with chat_template beside tokenizer.json; RLEF episodes are chats)");
+        LlamaConfig llama = LlamaConfig.Load(configPath);
+        LlamaModel model = LlamaModel.CreateEmpty(llama);
+        HfWeights.Load(directory, model.Parameters, allowMissingLmHead: llama.TieWordEmbeddings);
         if (model.Config.VocabSize < tokenizer.Tokenizer.VocabSize)
-            throw new InvalidDataException($"model.tokenizer '{tokenizerSpec}' has {tokenizer.Tokenizer.VocabSize} ids but the model's vocabulary is {model.Config.VocabSize}");
-        if (m.InitWeights.Length > 0) ModelFiles.LoadWeights(m.InitWeights, model);
+            throw new InvalidDataException($"{directory}: the tokenizer '{spec}' has {tokenizer.Tokenizer.VocabSize} ids but the model's vocabulary is {model.Config.VocabSize}");
         return new InitialPolicy(model, format);
     }
 

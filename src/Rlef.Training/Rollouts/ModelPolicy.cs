@@ -2,6 +2,7 @@ using Rlef.Engine.Model;
 using Rlef.Engine.Sampling;
 using Rlef.Engine.Tokenizers;
 using Rlef.Environment.Policies;
+using Rlef.Training.Rl;
 
 namespace Rlef.Training.Rollouts;
 
@@ -46,15 +47,7 @@ public sealed class ModelPolicy : IPolicy, IDisposable
     /// <param name="label">Names the policy in <see cref="Describe"/> (default: model:DIRECTORY).</param>
     public static ModelPolicy Load(string directory, SamplingOptions sampling, int concurrentEpisodes, string? label = null)
     {
-        if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"model directory '{directory}' does not exist");
-        if (!File.Exists(Path.Combine(directory, "config.json")))
-            throw new FileNotFoundException($"model directory '{directory}' has no config.json", Path.Combine(directory, "config.json"));
-        LoadedTokenizer tokenizer = TokenizerLoader.Load(directory);
-        IChatFormat format = tokenizer.ChatFormat
-            ?? throw new InvalidDataException($"{Path.Combine(directory, "tokenizer_config.json")}: no chat template (RLEF episodes are chats)");
-        LlamaModel model = LlamaModel.Load(directory);
-        if (model.Config.VocabSize < tokenizer.Tokenizer.VocabSize)
-            throw new InvalidDataException($"{directory}: the tokenizer has {tokenizer.Tokenizer.VocabSize} ids but the model's vocabulary is {model.Config.VocabSize}");
+        (LlamaModel model, IChatFormat format) = RunSetup.LoadDirectory(directory);
         return new ModelPolicy(model, format, sampling, concurrentEpisodes, $"{label ?? "model:" + directory} seed {sampling.Seed}");
     }
 
