@@ -118,6 +118,9 @@ public sealed class MiniPretrainingTests
             var policy = RunSetup.LoadPolicy(new RlefConfig { Model = new ModelConfig { Directory = output } });
             Assert.Equal(2048, policy.Model.Config.MaxPositionEmbeddings);
             Assert.IsType<ChatMlFormat>(policy.Format);
+            // A broken directory is named with what is missing.
+            Assert.Contains("has no config.json", Assert.Throws<FileNotFoundException>(() => RunSetup.LoadDirectory(work)).Message);
+            Assert.Contains("does not exist", Assert.Throws<DirectoryNotFoundException>(() => RunSetup.LoadDirectory(Path.Combine(work, "nowhere"))).Message);
 
             // Same command again: resumes from the last checkpoint (one update before the end) instead of starting over.
             log.Clear();
