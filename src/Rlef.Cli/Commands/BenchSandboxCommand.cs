@@ -21,11 +21,12 @@ public static class BenchSandboxCommand
         var workers = new Option<int>("--workers") { Description = "Parallel sandboxes for both executors (default: one per core).", DefaultValueFactory = _ => System.Environment.ProcessorCount };
         var jobsPerProgram = new Option<int>("--jobs-per-program") { Description = "Jobs (requests) per program in the batch.", DefaultValueFactory = _ => 4 };
         var testsPerJob = new Option<int>("--tests-per-job") { Description = "Tests per job.", DefaultValueFactory = _ => 10 };
+        var programs = new Option<string?>("--programs") { Description = "Only these programs of the batch, comma-separated (trivial, sort, lis, sieve, call, assert; default: all)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (warm_p50_ms, warm_tests_per_s, baseline_p50_ms, baseline_tests_per_s, speedup, ...)." };
         var command = new Command("sandbox", "Compare the warm sandbox pool with one fresh bubblewrap+python process per test on the same batch " +
             "(a trivial program and realistic ones: sorting, LIS, a sieve, a function-call test, assert tests).")
         {
-            workers, jobsPerProgram, testsPerJob, json,
+            workers, jobsPerProgram, testsPerJob, programs, json,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -37,7 +38,7 @@ public static class BenchSandboxCommand
             }
             try
             {
-                return await RunAsync(w, jp, tj, parse.GetValue(json), ct);
+                return await RunAsync(w, jp, tj, parse.GetValue(programs), parse.GetValue(json), ct);
             }
             catch (InvalidOperationException e)
             {
@@ -53,9 +54,17 @@ public static class BenchSandboxCommand
     private sealed record Measurement(double P50Ms, double P95Ms, double TrivialP50Ms, double InSandboxP50Ms, double TestsPerSecond, double Seconds, ExecutionReport[] Reports,
         double HostCpuMsPerTest, double SandboxCpuMsPerTest);
 
-    private static async Task<int> RunAsync(int workers, int jobsPerProgram, int testsPerJob, bool json, CancellationToken ct)
+    private static async Task<int> RunAsync(int workers, int jobsPerProgram, int testsPerJob, string? programs, bool json, CancellationToken ct)
     {
         var batch = BenchBatch.Build(jobsPerProgram, testsPerJob, seed: 1234);
+        if (programs != null)
+        {
+            string[] names = programs.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            string[] known = batch.Select(j => j.Program).Distinct().ToArray();
+            if (names.FirstOrDefault(n => !known.Contains(n)) is { } unknown)
+                throw new InvalidOperationException($"--programs: unknown program '{unknown}' (known: {string.Join(", ", known)})");
+            batch = batch.Where(j => names.Contains(j.Program)).ToList();
+        }
         int tests = batch.Sum(j => j.Request.Tests.Count);
         if (!json)
             AnsiConsole.MarkupLine("[yellow]Timings depend on the machine's load: compare the two rows of one run, not runs on different days.[/]");
