@@ -79,11 +79,21 @@ public static class BenchSandboxCommand
             baseline = await MeasureAsync(fresh, batch, ct);
         }
         Measurement warm;
-        int started;
+        int started, warmUpPasses = 0;
         await using (var pool = new SandboxPool(options))
         {
             await pool.WarmUpAsync(ct);
-            await Task.WhenAll(batch.Select(j => pool.RunAsync(j.Request, ct)));  // untimed pass: JIT, worker caches
+            // Untimed passes (worker caches, JIT) until one compiles no method: tiered compilation recompiles hot
+            // methods on a background thread in stages, and after a single pass it still ran through the timed pass,
+            // taking about half of the host's CPU there (a one-off cost of a fresh process, not a per-test one).
+            long compiled = -1;
+            while (warmUpPasses < 10 && System.Runtime.JitInfo.GetCompiledMethodCount() != compiled)
+            {
+                compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+                await Task.WhenAll(batch.Select(j => pool.RunAsync(j.Request, ct)));
+                await Task.Delay(200, ct);
+                warmUpPasses++;
+            }
             Log(json, "warm pool ...");
             warm = await MeasureAsync(pool, batch, ct);
             started = pool.WorkersStarted;
@@ -108,7 +118,7 @@ public static class BenchSandboxCommand
                 ["warm_trivial_p50_ms"] = R(warm.TrivialP50Ms), ["baseline_trivial_p50_ms"] = R(baseline.TrivialP50Ms),
                 ["warm_in_sandbox_p50_ms"] = R(warm.InSandboxP50Ms), ["baseline_in_sandbox_p50_ms"] = R(baseline.InSandboxP50Ms),
                 ["tests"] = tests, ["jobs"] = batch.Count, ["workers"] = workers, ["cores"] = System.Environment.ProcessorCount,
-                ["warm_workers_started"] = started,
+                ["warm_workers_started"] = started, ["warm_up_passes"] = warmUpPasses,
                 ["warm_host_cpu_ms_per_test"] = R(warm.HostCpuMsPerTest), ["warm_sandbox_cpu_ms_per_test"] = R(warm.SandboxCpuMsPerTest),
                 ["warm_not_passed"] = warmFailed, ["baseline_not_passed"] = baseFailed, ["verdict_disagreements"] = disagreements,
             };
@@ -132,8 +142,8 @@ public static class BenchSandboxCommand
     private static async Task<Measurement> MeasureAsync(ICodeExecutor executor, IReadOnlyList<BenchJob> batch, CancellationToken ct)
     {
         using var self = Process.GetCurrentProcess();
+        double sandboxCpu = DescendantsCpuSeconds();  // before the host's reading: this walk of /proc is not the pool's
         TimeSpan hostCpu = self.TotalProcessorTime;
-        double sandboxCpu = DescendantsCpuSeconds();
         var sw = Stopwatch.StartNew();
         ExecutionReport[] reports = await Task.WhenAll(batch.Select(j => executor.RunAsync(j.Request, ct)));
         double seconds = sw.Elapsed.TotalSeconds;
