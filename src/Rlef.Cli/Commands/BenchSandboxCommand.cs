@@ -80,20 +80,25 @@ public static class BenchSandboxCommand
         }
         Measurement warm;
         int started, warmUpPasses = 0;
-        await using (var pool = new SandboxPool(options))
+        // JIT first, on a pool of its own: untimed passes until one compiles no method. Tiered compilation recompiles
+        // hot methods on a background thread in stages; after a single pass it still ran through the timed pass and
+        // took about half of the host's CPU there (a one-off cost of a fresh process, not a per-test one). Its own
+        // pool, because the passes would wear the measured workers down to their recycling (JobsPerWorker).
+        await using (var jitPool = new SandboxPool(options))
         {
-            await pool.WarmUpAsync(ct);
-            // Untimed passes (worker caches, JIT) until one compiles no method: tiered compilation recompiles hot
-            // methods on a background thread in stages, and after a single pass it still ran through the timed pass,
-            // taking about half of the host's CPU there (a one-off cost of a fresh process, not a per-test one).
             long compiled = -1;
             while (warmUpPasses < 10 && System.Runtime.JitInfo.GetCompiledMethodCount() != compiled)
             {
                 compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
-                await Task.WhenAll(batch.Select(j => pool.RunAsync(j.Request, ct)));
+                await Task.WhenAll(batch.Select(j => jitPool.RunAsync(j.Request, ct)));
                 await Task.Delay(200, ct);
                 warmUpPasses++;
             }
+        }
+        await using (var pool = new SandboxPool(options))
+        {
+            await pool.WarmUpAsync(ct);
+            await Task.WhenAll(batch.Select(j => pool.RunAsync(j.Request, ct)));  // untimed pass: worker caches
             Log(json, "warm pool ...");
             warm = await MeasureAsync(pool, batch, ct);
             started = pool.WorkersStarted;
