@@ -23,6 +23,27 @@ public class HostileProgramTests(PoolFixture f)
     }
 
     [Fact]
+    public async Task TheOomKillerPrefersTheTestAndTheTestCannotChangeThat()
+    {
+        // The worker (pid 1 of the sandbox) lends its oom_score_adj of 1000 to each test at fork and takes its own back.
+        var r = await f.RunStdio("""
+            mine = open('/proc/self/oom_score_adj').read().strip()
+            worker = open('/proc/1/oom_score_adj').read().strip()
+            try:
+                open('/proc/self/oom_score_adj', 'w').write('0')
+                print(mine, worker, 'lowered')
+            except OSError:
+                print(mine, worker, 'denied')
+            """);
+        Assert.Equal(Verdict.Passed, r.Verdict);
+        string[] parts = r.Stdout.Split();
+        Assert.Equal("1000", parts[0]);
+        Assert.NotEqual("1000", parts[1]);
+        Assert.Equal("denied", parts[2]);
+        await f.AssertStillServes();
+    }
+
+    [Fact]
     public async Task CannotWriteOutsideTheWorkDir()
     {
         string marker = $"/tmp/rlef-sandbox-escape-{Guid.NewGuid():N}";

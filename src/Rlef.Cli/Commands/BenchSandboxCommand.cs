@@ -21,11 +21,12 @@ public static class BenchSandboxCommand
         var workers = new Option<int>("--workers") { Description = "Parallel sandboxes for both executors (default: one per core).", DefaultValueFactory = _ => System.Environment.ProcessorCount };
         var jobsPerProgram = new Option<int>("--jobs-per-program") { Description = "Jobs (requests) per program in the batch.", DefaultValueFactory = _ => 4 };
         var testsPerJob = new Option<int>("--tests-per-job") { Description = "Tests per job.", DefaultValueFactory = _ => 10 };
+        var programs = new Option<string?>("--programs") { Description = "Only these programs of the batch, comma-separated (trivial, sort, lis, sieve, call, assert; default: all)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (warm_p50_ms, warm_tests_per_s, baseline_p50_ms, baseline_tests_per_s, speedup, ...)." };
         var command = new Command("sandbox", "Compare the warm sandbox pool with one fresh bubblewrap+python process per test on the same batch " +
             "(a trivial program and realistic ones: sorting, LIS, a sieve, a function-call test, assert tests).")
         {
-            workers, jobsPerProgram, testsPerJob, json,
+            workers, jobsPerProgram, testsPerJob, programs, json,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -37,7 +38,7 @@ public static class BenchSandboxCommand
             }
             try
             {
-                return await RunAsync(w, jp, tj, parse.GetValue(json), ct);
+                return await RunAsync(w, jp, tj, parse.GetValue(programs), parse.GetValue(json), ct);
             }
             catch (InvalidOperationException e)
             {
@@ -50,11 +51,20 @@ public static class BenchSandboxCommand
 
     /// <summary>Host-observed latencies (p50, p95, p50 of the trivial program = pure overhead), the test processes' own
     /// p50 inside the sandbox, and throughput over the whole batch.</summary>
-    private sealed record Measurement(double P50Ms, double P95Ms, double TrivialP50Ms, double InSandboxP50Ms, double TestsPerSecond, double Seconds, ExecutionReport[] Reports);
+    private sealed record Measurement(double P50Ms, double P95Ms, double TrivialP50Ms, double InSandboxP50Ms, double TestsPerSecond, double Seconds, ExecutionReport[] Reports,
+        double HostCpuMsPerTest, double SandboxCpuMsPerTest);
 
-    private static async Task<int> RunAsync(int workers, int jobsPerProgram, int testsPerJob, bool json, CancellationToken ct)
+    private static async Task<int> RunAsync(int workers, int jobsPerProgram, int testsPerJob, string? programs, bool json, CancellationToken ct)
     {
         var batch = BenchBatch.Build(jobsPerProgram, testsPerJob, seed: 1234);
+        if (programs != null)
+        {
+            string[] names = programs.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            string[] known = batch.Select(j => j.Program).Distinct().ToArray();
+            if (names.FirstOrDefault(n => !known.Contains(n)) is { } unknown)
+                throw new InvalidOperationException($"--programs: unknown program '{unknown}' (known: {string.Join(", ", known)})");
+            batch = batch.Where(j => names.Contains(j.Program)).ToList();
+        }
         int tests = batch.Sum(j => j.Request.Tests.Count);
         if (!json)
             AnsiConsole.MarkupLine("[yellow]Timings depend on the machine's load: compare the two rows of one run, not runs on different days.[/]");
@@ -69,11 +79,26 @@ public static class BenchSandboxCommand
             baseline = await MeasureAsync(fresh, batch, ct);
         }
         Measurement warm;
-        int started;
+        int started, warmUpPasses = 0;
+        // JIT first, on a pool of its own: untimed passes until one compiles no method. Tiered compilation recompiles
+        // hot methods on a background thread in stages; after a single pass it still ran through the timed pass and
+        // took about half of the host's CPU there (a one-off cost of a fresh process, not a per-test one). Its own
+        // pool, because the passes would wear the measured workers down to their recycling (JobsPerWorker).
+        await using (var jitPool = new SandboxPool(options))
+        {
+            long compiled = -1;
+            while (warmUpPasses < 10 && System.Runtime.JitInfo.GetCompiledMethodCount() != compiled)
+            {
+                compiled = System.Runtime.JitInfo.GetCompiledMethodCount();
+                await Task.WhenAll(batch.Select(j => jitPool.RunAsync(j.Request, ct)));
+                await Task.Delay(200, ct);
+                warmUpPasses++;
+            }
+        }
         await using (var pool = new SandboxPool(options))
         {
             await pool.WarmUpAsync(ct);
-            await Task.WhenAll(batch.Select(j => pool.RunAsync(j.Request, ct)));  // untimed pass: JIT, worker caches
+            await Task.WhenAll(batch.Select(j => pool.RunAsync(j.Request, ct)));  // untimed pass: worker caches
             Log(json, "warm pool ...");
             warm = await MeasureAsync(pool, batch, ct);
             started = pool.WorkersStarted;
@@ -98,7 +123,8 @@ public static class BenchSandboxCommand
                 ["warm_trivial_p50_ms"] = R(warm.TrivialP50Ms), ["baseline_trivial_p50_ms"] = R(baseline.TrivialP50Ms),
                 ["warm_in_sandbox_p50_ms"] = R(warm.InSandboxP50Ms), ["baseline_in_sandbox_p50_ms"] = R(baseline.InSandboxP50Ms),
                 ["tests"] = tests, ["jobs"] = batch.Count, ["workers"] = workers, ["cores"] = System.Environment.ProcessorCount,
-                ["warm_workers_started"] = started,
+                ["warm_workers_started"] = started, ["warm_up_passes"] = warmUpPasses,
+                ["warm_host_cpu_ms_per_test"] = R(warm.HostCpuMsPerTest), ["warm_sandbox_cpu_ms_per_test"] = R(warm.SandboxCpuMsPerTest),
                 ["warm_not_passed"] = warmFailed, ["baseline_not_passed"] = baseFailed, ["verdict_disagreements"] = disagreements,
             };
             Console.WriteLine(JsonSerializer.Serialize(o));
@@ -111,6 +137,8 @@ public static class BenchSandboxCommand
             AnsiConsole.Write(table);
             AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"speedup (throughput): {speedup:0.0}x   p50 latency ratio: {baseline.P50Ms / warm.P50Ms:0.0}x   verdict disagreements: {disagreements}   workers started: {started}"));
+            AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"warm pool CPU per test: host {warm.HostCpuMsPerTest:0.000} ms, sandboxes (workers and test processes) {warm.SandboxCpuMsPerTest:0.000} ms"));
             AnsiConsole.WriteLine("Per-test latency is host-observed: warm = from the worker starting the test to the host holding its result; baseline = sandbox start + job + test.");
         }
         return warmFailed == 0 && baseFailed == 0 && disagreements == 0 ? 0 : 1;
@@ -118,13 +146,56 @@ public static class BenchSandboxCommand
 
     private static async Task<Measurement> MeasureAsync(ICodeExecutor executor, IReadOnlyList<BenchJob> batch, CancellationToken ct)
     {
+        using var self = Process.GetCurrentProcess();
+        double sandboxCpu = DescendantsCpuSeconds();  // before the host's reading: this walk of /proc is not the pool's
+        TimeSpan hostCpu = self.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         ExecutionReport[] reports = await Task.WhenAll(batch.Select(j => executor.RunAsync(j.Request, ct)));
         double seconds = sw.Elapsed.TotalSeconds;
+        self.Refresh();
+        double hostCpuMs = (self.TotalProcessorTime - hostCpu).TotalMilliseconds;
+        double sandboxCpuMs = (DescendantsCpuSeconds() - sandboxCpu) * 1000;
         var all = reports.SelectMany(r => r.Results.Select(x => x.HostMs)).Order().ToArray();
         var trivial = batch.Zip(reports).Where(p => p.First.Program == "trivial").SelectMany(p => p.Second.Results.Select(x => x.HostMs)).Order().ToArray();
         var inSandbox = reports.SelectMany(r => r.Results.Select(x => x.TimeMs)).Order().ToArray();
-        return new Measurement(Percentile(all, 0.5), Percentile(all, 0.95), Percentile(trivial, 0.5), Percentile(inSandbox, 0.5), all.Length / seconds, seconds, reports);
+        return new Measurement(Percentile(all, 0.5), Percentile(all, 0.95), Percentile(trivial, 0.5), Percentile(inSandbox, 0.5), all.Length / seconds, seconds, reports,
+            hostCpuMs / all.Length, sandboxCpuMs / all.Length);
+    }
+
+    /// <summary>CPU seconds of this process's descendants (the sandboxes: launch chain, workers and, through the
+    /// workers' reaped-children times, their test processes), from /proc; 0 where /proc is missing. A process that
+    /// ends between two readings takes its time with it, so only compare readings over which the workers live.</summary>
+    private static double DescendantsCpuSeconds()
+    {
+        if (!Directory.Exists("/proc/self"))
+            return 0;
+        var stats = new Dictionary<int, (int Parent, long Ticks)>();
+        foreach (string dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+                continue;
+            string stat;
+            try { stat = File.ReadAllText(Path.Combine(dir, "stat")); }
+            catch (IOException) { continue; }
+            catch (UnauthorizedAccessException) { continue; }
+            // Fields after the command's closing parenthesis: state ppid ... utime(12) stime(13) cutime(14) cstime(15).
+            string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            if (f.Length > 14)
+                stats[pid] = (int.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)
+                    + long.Parse(f[13], CultureInfo.InvariantCulture) + long.Parse(f[14], CultureInfo.InvariantCulture));
+        }
+        int self = System.Environment.ProcessId;
+        long ticks = 0;
+        foreach (var (pid, (_, t)) in stats)
+        {
+            // A descendant: following parents from it reaches this process.
+            int p = stats[pid].Parent;
+            for (int depth = 0; depth < 64 && p > 1 && p != self && stats.TryGetValue(p, out var up); depth++)
+                p = up.Parent;
+            if (p == self)
+                ticks += t;
+        }
+        return ticks / 100.0;  // USER_HZ is 100 on Linux
     }
 
     private static int Failures(Measurement m) => m.Reports.Sum(r => r.Results.Count(x => x.Verdict != Verdict.Passed));

@@ -50,6 +50,14 @@ if len(sys.argv) > 2:
     OOM_FD = os.dup(int(sys.argv[2]))
     os.close(int(sys.argv[2]))
 
+# The OOM killer must take a test, never the worker: the worker raises its own oom_score_adj to 1000 just before
+# each fork (the child inherits it) and lowers it back right after. Writing the file needs this fd, opened while the
+# worker is still dumpable (afterwards /proc/self is root-owned); lowering back to the starting value is always
+# allowed. Done here, not in the child, so the child runs no Python for it.
+OOM_ADJ_FD = os.open("/proc/self/oom_score_adj", os.O_RDWR)
+OOM_ADJ_START = os.pread(OOM_ADJ_FD, 16, 0).strip()
+os.set_inheritable(OOM_ADJ_FD, False)
+
 _libc = ctypes.CDLL(None, use_errno=True)
 # Not dumpable: a test process (same uid) can then neither ptrace the worker nor open /proc/<worker>/mem or fd.
 _libc.prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE = 4
@@ -63,6 +71,20 @@ TRACE_CAP = 512
 SOLUTION = "solution.py"
 TESTFILE = "test.py"
 MY_PID = os.getpid()
+
+
+def _exit_builtin(code=None):
+    raise SystemExit(code)
+
+
+# What every test process gets, set once in the worker and inherited through fork (each step done in the child
+# costs it copy-on-write page faults): the work dir as cwd, argv, exit()/quit() (normally added by `site`, which
+# -S skips), sys.stdin/stdout (the worker never uses them) and no core dumps.
+os.chdir(WORK_DIR)
+sys.argv = [SOLUTION]
+builtins.exit = builtins.quit = _exit_builtin
+sys.stdin, sys.stdout = TEST_STDIO[0], TEST_STDIO[1]
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def read_exact(n):
@@ -152,42 +174,38 @@ def format_exception(exc):
 
 
 # ---------------------------------------------------------------- the child: one test
-def _exit_builtin(code=None):
-    raise SystemExit(code)
+def report(obj):
+    """The child's structured result, on fd 3 (the result pipe)."""
+    os.write(3, json.dumps(obj).encode("utf-8", "surrogatepass"))
 
 
-def child_main(job_code, test, limits, out_w, err_w, res_w, stdin_fd):
-    def report(obj):
-        data = json.dumps(obj).encode("utf-8", "surrogatepass")
-        os.write(res_w, data)
+def job_rlimits(limits):
+    """The (resource, (soft, hard)) pairs every test process of a job gets, computed once per job."""
+    cpu = max(1, int(limits["cpu"] + 0.999))
+    pairs = [(resource.RLIMIT_CPU, (cpu, cpu + 1)), (resource.RLIMIT_FSIZE, (limits["fsize"], limits["fsize"]))]
+    if limits.get("nproc"):
+        # RLIMIT_NPROC counts every process of the sandbox's uid, the worker included.
+        pairs.append((resource.RLIMIT_NPROC, (limits["nproc"] + 1, limits["nproc"] + 1)))
+    if limits.get("as_bytes"):
+        pairs.append((resource.RLIMIT_AS, (limits["as_bytes"], limits["as_bytes"])))
+    return pairs
 
+
+def child_main(job_code, test, rlimits, out_w, err_w, res_w, stdin_fd):
+    # Only what differs per test or must not touch the worker; the rest is inherited (see the startup above).
+    # The child stays non-dumpable like the worker: its /proc/self is root-owned.
     try:
         os.setpgid(0, 0)
-        _libc.prctl(4, 1, 0, 0, 0)  # dumpable again (inherited 0 makes /proc/self root-owned and unwritable)
-        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)  # the OOM killer takes the test, never the worker
-        os.write(fd, b"1000")
-        os.close(fd)
-        cpu = max(1, int(limits["cpu"] + 0.999))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits["fsize"], limits["fsize"]))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if limits.get("nproc"):
-            # RLIMIT_NPROC counts every process of the sandbox's uid, the worker included.
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits["nproc"] + 1, limits["nproc"] + 1))
-        if limits.get("as_bytes"):
-            resource.setrlimit(resource.RLIMIT_AS, (limits["as_bytes"], limits["as_bytes"]))
+        for r, v in rlimits:
+            resource.setrlimit(r, v)
         os.dup2(stdin_fd, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.dup2(res_w, 3)
-        res_w = 3
         os.closerange(4, 1 << 16)
-        os.chdir(WORK_DIR)
-        sys.stdin, sys.stdout, sys.stderr = TEST_STDIO
-        sys.argv = [SOLUTION]
-        builtins.exit = builtins.quit = _exit_builtin  # normally added by `site`, which -S skips
+        sys.stderr = TEST_STDIO[2]
     except BaseException as e:
-        os.write(3 if res_w == 3 else res_w, json.dumps({"status": "infra", "error": "child setup: %r" % e}).encode())
+        os.write(res_w, json.dumps({"status": "infra", "error": "child setup: %r" % e}).encode())
         os._exit(70)
 
     kind = test["kind"]
@@ -348,7 +366,7 @@ def clean_work_dir():
 SIGNAMES = {getattr(signal, n): n for n in dir(signal) if n.startswith("SIG") and not n.startswith("SIG_")}
 
 
-def run_test(job_code, test, limits):
+def run_test(job_code, test, limits, rlimits):
     kind = test["kind"]
     if kind == "call":
         try:
@@ -373,13 +391,18 @@ def run_test(job_code, test, limits):
     err_r, err_w = os.pipe()
     res_r, res_w = os.pipe()
     start = time.monotonic()
-    pid = os.fork()
+    os.write(OOM_ADJ_FD, b"1000")
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.write(OOM_ADJ_FD, OOM_ADJ_START)
+        raise
     if pid == 0:
         try:
-            os.close(out_r); os.close(err_r); os.close(res_r)
-            child_main(job_code, test, limits, out_w, err_w, res_w, stdin_fd)
+            child_main(job_code, test, rlimits, out_w, err_w, res_w, stdin_fd)
         finally:
             os._exit(71)
+    os.write(OOM_ADJ_FD, OOM_ADJ_START)
     for fd in (out_w, err_w, res_w, stdin_fd):
         os.close(fd)
 
@@ -494,7 +517,7 @@ def vm_size():
 def main():
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     job_code = None
-    limits = None
+    limits = rlimits = None
     while True:
         msg = receive()
         op = msg.get("op")
@@ -504,6 +527,7 @@ def main():
                 # The child starts as a copy of this worker, so its address space already holds the interpreter:
                 # allow the program its full memory limit on top of that (plus malloc's arena slack).
                 limits["as_bytes"] = limits["mem"] + vm_size() + (64 << 20)
+            rlimits = job_rlimits(limits)
             try:
                 job_code = compile(msg["code"], SOLUTION, "exec")
                 remember_source(SOLUTION, msg["code"])
@@ -517,7 +541,7 @@ def main():
         elif op == "tests":
             for test in msg["tests"]:
                 started = time.monotonic()  # the host's clock too (CLOCK_MONOTONIC): it times each test from here
-                result = run_test(job_code, test, limits) if job_code is not None else {"status": "infra", "error": "no compiled job"}
+                result = run_test(job_code, test, limits, rlimits) if job_code is not None else {"status": "infra", "error": "no compiled job"}
                 result["started"] = started
                 if OOM_FD is not None:
                     # Read once every process of this test is gone and before the next test starts: the host
