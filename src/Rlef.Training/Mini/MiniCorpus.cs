@@ -14,6 +14,10 @@ public sealed record MiniCorpusOptions
     public int ConversationsPerProblem { get; init; } = 1;
     /// <summary>q: a reply is the reference solution with this probability, else a uniformly drawn one-bug mutant.</summary>
     public double ReferenceProbability { get; init; } = 0.8;
+    /// <summary>f: for a problem with wrong-format mutants (True/False for YES/NO, a list's repr for its elements, only
+    /// the first of several test cases), a reply is one of them with this probability, before q applies. The policy
+    /// is then unsure how to print such answers, a mistake whose feedback shows the symptom ("got `True`").</summary>
+    public double FormatMistakeProbability { get; init; } = 0.6;
     public int TurnLimit { get; init; } = 3;
     public int Seed { get; init; } = 1;
     /// <summary>Episodes in flight at once (their programs queue on the sandbox pool).</summary>
@@ -38,11 +42,15 @@ public static class MiniCorpus
     /// Private tests are not run (the corpus needs no final verdict), so <see cref="Rollout.PassedAll"/> means "passed
     /// the public tests" here. Deterministic in the options' seed.
     /// </summary>
+    /// <param name="formatMistakes">Maps a problem id to its wrong-format programs (a subset of <paramref name="incorrect"/>'s).</param>
     public static async Task<IReadOnlyList<Rollout>> BuildAsync(IReadOnlyList<Problem> problems, IReadOnlyDictionary<string, IReadOnlyList<string>> incorrect,
-        ICodeExecutor executor, MiniCorpusOptions options, Action<int>? onDone = null, CancellationToken cancellationToken = default)
+        ICodeExecutor executor, MiniCorpusOptions options, Action<int>? onDone = null, CancellationToken cancellationToken = default,
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? formatMistakes = null)
     {
         if (options.ReferenceProbability is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.ReferenceProbability, "the reference probability q must lie in [0, 1]");
+        if (options.FormatMistakeProbability is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.FormatMistakeProbability, "the format mistake probability f must lie in [0, 1]");
         var policy = new ScriptedPolicy();
         var jobs = new List<(Problem Problem, int Index)>();
         for (int p = 0; p < problems.Count; p++)
@@ -50,6 +58,7 @@ public static class MiniCorpus
             Problem problem = problems[p] with { PrivateTests = [] };
             string reference = problem.CanonicalSolution ?? throw new InvalidDataException($"{problem.Id}: no reference solution");
             IReadOnlyList<string> mutants = incorrect.TryGetValue(problem.Id, out var m) ? m : [];
+            IReadOnlyList<string> formats = formatMistakes is not null && formatMistakes.TryGetValue(problem.Id, out var f) ? f : [];
             for (int c = 0; c < options.ConversationsPerProblem; c++)
             {
                 int index = p * options.ConversationsPerProblem + c;
@@ -57,7 +66,8 @@ public static class MiniCorpus
                 var rng = new Random(unchecked(options.Seed * 1_000_003 + index));
                 var replies = new string[options.TurnLimit];
                 for (int t = 0; t < replies.Length; t++)
-                    replies[t] = Reply(mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)]);
+                    replies[t] = Reply(formats.Count > 0 && rng.NextDouble() < options.FormatMistakeProbability ? formats[rng.Next(formats.Count)]
+                        : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)]);
                 policy.Script(index, replies);
                 jobs.Add((problem, index));
             }

@@ -7,6 +7,7 @@ using Rlef.Engine.Optim;
 using Rlef.Engine.Tokenizers;
 using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
+using Rlef.Environment.Synthetic;
 using Rlef.Evaluation.Estimators;
 using Rlef.Sandbox;
 using Rlef.Training.Config;
@@ -102,6 +103,8 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         if (!File.Exists(Path.Combine(dataDir, "test.jsonl"))) MiniDataset.Write(splits, dataDir);
         var train = MiniDataset.Load(dataDir, "train");
         var incorrect = splits.Train.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Select(s => s.Code).ToList());
+        var formatMistakes = splits.Train.ToDictionary(p => p.Name,
+            p => (IReadOnlyList<string>)p.IncorrectSolutions.Where(s => s.Kind == MutationKind.WrongFormat).Select(s => s.Code).ToList());
         phases["data"] = clock.Elapsed.TotalSeconds;
         log($"data: {train.Count} train problems ({MiniDataset.DifficultyName}, seed {MiniDataset.Seed}) in {dataDir}");
 
@@ -117,7 +120,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
             corpus = await MiniCorpus.BuildAsync(train, incorrect, executor, options.Corpus with { Seed = options.Seed }, done =>
             {
                 if (done == total || progress.Elapsed.TotalSeconds >= 5) { progress.Restart(); log($"corpus: {done}/{total} conversations"); }
-            }, cancellationToken);
+            }, cancellationToken, formatMistakes);
             string temp = corpusPath + ".tmp";
             File.WriteAllLines(temp, corpus.Select(r => JsonSerializer.Serialize(r, RolloutStore.Json)));
             File.Move(temp, corpusPath, overwrite: true);

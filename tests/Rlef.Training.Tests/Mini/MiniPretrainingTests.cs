@@ -96,6 +96,42 @@ public sealed class MiniPretrainingTests
     }
 
     [Fact]
+    public async Task FormatMistakesReplaceTheDrawWhereAProblemHasThem()
+    {
+        string dir = TempDir();
+        try
+        {
+            var splits = SyntheticDataset.GenerateSplits(5, 24, 0, 0, Difficulty.Easy);
+            SyntheticDataset.WriteSplits(splits, dir);
+            var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
+            var incorrect = splits.Train.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Select(s => s.Code).ToList());
+            var formats = splits.Train.ToDictionary(p => p.Name,
+                p => (IReadOnlyList<string>)p.IncorrectSolutions.Where(s => s.Kind == MutationKind.WrongFormat).Select(s => s.Code).ToList());
+            Assert.Contains(formats.Values, f => f.Count > 0);
+            Assert.Contains(formats.Values, f => f.Count == 0);
+
+            await using var executor = new SandboxPool();
+            // f = 1: a problem with format mistakes only ever gets them (so it never passes and runs all three turns);
+            // q = 1 for the others: always the reference.
+            var options = new MiniCorpusOptions { FormatMistakeProbability = 1, ReferenceProbability = 1, Seed = 2 };
+            var corpus = await MiniCorpus.BuildAsync(problems, incorrect, executor, options, formatMistakes: formats);
+            var byId = problems.ToDictionary(p => p.Id);
+            foreach (Rollout r in corpus)
+            {
+                var mistakes = formats[r.TaskId].Select(MiniCorpus.Reply).ToHashSet();
+                if (mistakes.Count > 0)
+                {
+                    Assert.Equal(3, r.Turns.Count);
+                    Assert.All(r.Turns, t => Assert.Contains(t.Reply, mistakes));
+                }
+                else Assert.All(r.Turns, t => Assert.Equal(MiniCorpus.Reply(byId[r.TaskId].CanonicalSolution!), t.Reply));
+            }
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => MiniCorpus.BuildAsync(problems, incorrect, executor, options with { FormatMistakeProbability = 1.5 }));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public async Task ATinyPretrainingRunsEndToEndLowersTheLossAndResumes()
     {
         string work = TempDir(), output = Path.Combine(work, "model");
