@@ -16,8 +16,9 @@ public sealed record MiniCorpusOptions
     public double ReferenceProbability { get; init; } = 0.8;
     /// <summary>f: for a problem with wrong-format mutants (True/False for YES/NO, a list's repr for its elements, only
     /// the first of several test cases), a reply is one of them with this probability, before q applies. The policy
-    /// is then unsure how to print such answers, a mistake whose feedback shows the symptom ("got `True`").</summary>
-    public double FormatMistakeProbability { get; init; } = 0.6;
+    /// is then unsure how to print such answers, a mistake whose feedback shows the symptom ("got `True`"). Default 0:
+    /// off, and then no random number is drawn for it, so the shipped policy's corpus is unchanged.</summary>
+    public double FormatMistakeProbability { get; init; }
     public int TurnLimit { get; init; } = 3;
     public int Seed { get; init; } = 1;
     /// <summary>Episodes in flight at once (their programs queue on the sandbox pool).</summary>
@@ -66,7 +67,7 @@ public static class MiniCorpus
                 var rng = new Random(unchecked(options.Seed * 1_000_003 + index));
                 var replies = new string[options.TurnLimit];
                 for (int t = 0; t < replies.Length; t++)
-                    replies[t] = Reply(formats.Count > 0 && rng.NextDouble() < options.FormatMistakeProbability ? formats[rng.Next(formats.Count)]
+                    replies[t] = Reply(formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability ? formats[rng.Next(formats.Count)]
                         : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)]);
                 policy.Script(index, replies);
                 jobs.Add((problem, index));

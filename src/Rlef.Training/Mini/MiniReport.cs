@@ -181,7 +181,10 @@ public static class MiniReport
         L();
         L($"![training curve]({training})");
         L();
-        L(I($"RLEF (PPO, turn-level value network, per-turn KL to the starting policy) from `{startModel}`: ") +
+        string baseline = config.Ppo.Baseline == AdvantageBaseline.GroupMean
+            ? I($"advantages against the mean return of the problem's other {config.Rollout.RolloutsPerProblem - 1} rollouts")
+            : "turn-level value network";
+        L(I($"RLEF (PPO, {baseline}, per-turn KL to the starting policy) from `{startModel}`: ") +
           I($"{config.Schedule.TotalUpdates} updates = {curve.Count(p => p.Iteration > 0)} iterations of {config.Rollout.RolloutsPerIteration} rollouts ") +
           I($"({config.Rollout.UpdatesPerIteration} minibatch updates each), learning rate {config.Optimizer.LearningRate:G3} with ") +
           I($"{config.Optimizer.WarmupSteps} warm-up updates, β = {config.Reward.KlCoefficient:G3}, temperature {config.Rollout.Temperature:G3}, ") +
