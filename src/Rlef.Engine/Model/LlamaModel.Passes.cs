@@ -44,10 +44,13 @@ public sealed partial class LlamaModel
         bool all = ws.HeadAllRows;
         if (!all)
         {
-            double unscored = 0;
-            foreach (float g in dLogProbs) unscored += Math.Abs(g);
-            for (int r = 0; r < m; r++) unscored -= Math.Abs(dLogProbs[ws.HeadRowIndex[r]]);
-            if (unscored > 0) throw new ArgumentException("dLogProbs is non-zero at a position the forward did not score.");
+            // Position by position: a difference of sums would misfire on huge gradients (a diverging PPO ratio)
+            // through rounding, and miss NaNs.
+            var scored = new bool[n];
+            for (int r = 0; r < m; r++) scored[ws.HeadRowIndex[r]] = true;
+            for (int i = 0; i < n; i++)
+                if (!scored[i] && dLogProbs[i] != 0)
+                    throw new ArgumentException($"dLogProbs is non-zero ({dLogProbs[i]}) at position {i}, which the forward did not score.");
             ws.DLn.AsSpan(0, n * c).Clear();
         }
         for (int r = 0; r < m; r++) ws.HeadLogProbs[r] = dLogProbs[ws.HeadRowIndex[r]];

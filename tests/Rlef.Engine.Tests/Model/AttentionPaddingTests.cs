@@ -89,4 +89,28 @@ public class AttentionPaddingTests
         model.BackwardLogProbs(dLogp);
         return (logp, model.Parameters.Select(p => (float[])p.Grad.Clone()).ToList());
     }
+
+    [Fact]
+    public void Backward_accepts_huge_gradients_on_scored_positions_and_names_an_unscored_one()
+    {
+        var config = LlamaConfig.Create(vocabSize: 23, hiddenSize: 32, layers: 1, heads: 2, kvHeads: 1, intermediateSize: 32, maxPositions: 16);
+        var model = TinyModels.Random(config, seed: 2);
+        const int b = 2, t = 8;
+        int[] tokens = Enumerable.Range(0, b * t).Select(i => i % 23).ToArray();
+        int[] targets = tokens.Select(x => (x + 1) % 23).ToArray();
+        var scored = new bool[b * t];
+        scored[3] = scored[4] = scored[12] = true;
+        var logp = new float[b * t];
+        model.ForwardLogProbs(tokens, targets, b, t, logp, scored);
+        // A diverged PPO ratio gives huge gradients: the check must not take rounding for an unscored gradient (a check
+        // by sums, 2^53 + 3 − 2^53 − 3 in doubles, leaves 1 and threw here).
+        var dLogp = new float[b * t];
+        dLogp[3] = 9007199254740992f; dLogp[4] = -3f; dLogp[12] = 1e-30f;
+        model.BackwardLogProbs(dLogp);
+
+        model.ForwardLogProbs(tokens, targets, b, t, logp, scored);
+        dLogp[5] = 0.5f;
+        var e = Assert.Throws<ArgumentException>(() => model.BackwardLogProbs(dLogp));
+        Assert.Contains("position 5", e.Message);
+    }
 }
