@@ -22,7 +22,7 @@ public sealed record SampledTurn(int[] PromptTokens, int[] ReplyTokens, float[] 
 /// </summary>
 public sealed class EnginePolicy : IPolicy
 {
-    sealed record Request(int RolloutIndex, int Seed, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
+    sealed record Request(int HistoryKey, int Seed, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
 
     readonly LlamaModel _model;
     readonly IChatFormat _format;
@@ -62,13 +62,21 @@ public sealed class EnginePolicy : IPolicy
         lock (_lock) return _turns.TryGetValue(rolloutIndex, out var t) ? t.ToArray() : [];
     }
 
-    public Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken)
+    public Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken) =>
+        ReplyAsync(conversation, context, context.RolloutIndex, cancellationToken);
+
+    /// <summary>
+    /// A reply whose token history is kept under <paramref name="historyKey"/> (see <see cref="TurnsOf"/>) rather than
+    /// under the context's rollout index: for a caller whose rollout indices repeat across tasks. The random stream
+    /// still comes from the context (task, rollout, turn), so the draws do not depend on how keys were handed out.
+    /// </summary>
+    public Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, int historyKey, CancellationToken cancellationToken)
     {
         int[] prompt;
         int[] full;
         lock (_lock)
         {
-            _turns.TryGetValue(context.RolloutIndex, out var previous);
+            _turns.TryGetValue(historyKey, out var previous);
             int turn = previous?.Count ?? 0;
             if (turn != context.TurnIndex)
                 throw new InvalidOperationException($"{context.TaskId} rollout {context.RolloutIndex}: asked for turn {context.TurnIndex + 1} after {turn} sampled turns");
@@ -77,7 +85,7 @@ public sealed class EnginePolicy : IPolicy
             if (turn == 0)
             {
                 prompt = _format.EncodeChat(conversation.Messages.Select(m => new EngineMessage(m.Role, m.Content)).ToList(), addGenerationPrompt: true);
-                _context[context.RolloutIndex] = [];
+                _context[historyKey] = [];
             }
             else
             {
@@ -87,11 +95,11 @@ public sealed class EnginePolicy : IPolicy
             }
             if (conversation.AssistantPrefix is { Length: > 0 } prefix)
                 prompt = [.. prompt, .. _format.Tokenizer.Encode(prefix)];
-            var all = _context[context.RolloutIndex];
+            var all = _context[historyKey];
             all.AddRange(prompt);
             full = all.ToArray();
         }
-        var request = new Request(context.RolloutIndex, TurnSeed(_sampling.Seed, context), prompt, full, conversation.AssistantPrefix,
+        var request = new Request(historyKey, TurnSeed(_sampling.Seed, context), prompt, full, conversation.AssistantPrefix,
             new TaskCompletionSource<PolicyReply>(TaskCreationOptions.RunContinuationsAsynchronously));
         cancellationToken.Register(() => request.Reply.TrySetCanceled(cancellationToken));
         _requests.Writer.TryWrite(request);
@@ -158,9 +166,9 @@ public sealed class EnginePolicy : IPolicy
             Generation g = generations[i];
             lock (_lock)
             {
-                if (!_turns.TryGetValue(r.RolloutIndex, out var turns)) _turns[r.RolloutIndex] = turns = [];
+                if (!_turns.TryGetValue(r.HistoryKey, out var turns)) _turns[r.HistoryKey] = turns = [];
                 turns.Add(new SampledTurn(r.Prompt, g.Tokens, g.LogProbs, g.FinishReason));
-                _context[r.RolloutIndex].AddRange(g.Tokens);
+                _context[r.HistoryKey].AddRange(g.Tokens);
                 Replies++;
                 SampledTokens += g.Tokens.Length;
             }

@@ -12,8 +12,9 @@ namespace Rlef.Training.Rollouts;
 /// object lives. Requests of concurrent episodes are sampled together in one batched generation call.
 /// <para>
 /// The engine policy keys its per-episode token history by rollout index, while an evaluation numbers rollouts per
-/// problem; every episode (a first turn) therefore gets a fresh key here. Sampling is seeded per batch call, so
-/// replies are reproducible only as far as the batches come out the same (they depend on sandbox timing).
+/// problem; every episode (a first turn) therefore gets a fresh history key here. Sampling is seeded by the episode's
+/// own (task, rollout, turn), not by that key (handed out in arrival order), so replies do not depend on sandbox
+/// timing or batching, and two evaluations with the same seed share their random numbers.
 /// </para>
 /// </summary>
 public sealed class ModelPolicy : IPolicy, IDisposable
@@ -69,7 +70,7 @@ public sealed class ModelPolicy : IPolicy, IDisposable
             if (context.TurnIndex == 0 || !_keys.TryGetValue((context.TaskId, context.RolloutIndex), out key))
                 _keys[(context.TaskId, context.RolloutIndex)] = key = _nextKey++;
         }
-        return _engine.ReplyAsync(conversation, context with { RolloutIndex = key }, cancellationToken);
+        return _engine.ReplyAsync(conversation, context, key, cancellationToken);
     }
 
     public void Dispose()
