@@ -49,10 +49,10 @@ public sealed class SandboxPool : ICodeExecutor
         }
         finally
         {
-            await LeaveReaderThread();
             foreach (var w in leases)
                 Release(w, recycle: false);
         }
+        await LeaveReaderThread();
     }
 
     public async Task<ExecutionReport> RunAsync(ExecutionRequest request, CancellationToken cancellationToken = default)
@@ -68,14 +68,12 @@ public sealed class SandboxPool : ICodeExecutor
             {
                 worker = await AcquireAsync(cancellationToken);
                 bool recycle = await JobRunner.RunAsync(worker, request, _launch, results, cancellationToken);
-                await LeaveReaderThread();  // releasing (a recycle kills the worker) must not run on its own reader thread
                 Release(worker, recycle);
                 worker = null;
                 break;  // done, or stopped at the first failure
             }
             catch (WorkerFailedException e)
             {
-                await LeaveReaderThread();
                 if (worker != null)
                     Release(worker, recycle: true);
                 worker = null;
@@ -93,18 +91,15 @@ public sealed class SandboxPool : ICodeExecutor
             finally
             {
                 if (worker != null)
-                {
-                    await LeaveReaderThread();
                     Release(worker, recycle: true);  // cancelled or an unexpected exception mid-job
-                }
             }
         }
+        await LeaveReaderThread();
         return new ExecutionReport(results);
     }
 
-    /// <summary>A job goes on on a worker's reply-reader thread (WorkerProcess). It leaves that thread before it
-    /// releases the worker (a recycle kills the worker and waits for its reader) and before the caller's code runs,
-    /// which must not hold up that worker's next replies.</summary>
+    /// <summary>A job goes on on a worker's reply-reader thread (WorkerProcess); the caller's code must not run
+    /// there and hold up that worker's next replies.</summary>
     private static async Task LeaveReaderThread()
     {
         if (Thread.CurrentThread.Name == WorkerProcess.ReaderThreadName)
