@@ -52,7 +52,6 @@ public sealed class SandboxPool : ICodeExecutor
             foreach (var w in leases)
                 Release(w, recycle: false);
         }
-        await LeaveReaderThread();
     }
 
     public async Task<ExecutionReport> RunAsync(ExecutionRequest request, CancellationToken cancellationToken = default)
@@ -94,16 +93,7 @@ public sealed class SandboxPool : ICodeExecutor
                     Release(worker, recycle: true);  // cancelled or an unexpected exception mid-job
             }
         }
-        await LeaveReaderThread();
         return new ExecutionReport(results);
-    }
-
-    /// <summary>A job goes on on a worker's reply-reader thread (WorkerProcess); the caller's code must not run
-    /// there and hold up that worker's next replies.</summary>
-    private static async Task LeaveReaderThread()
-    {
-        if (Thread.CurrentThread.Name == WorkerProcess.ReaderThreadName)
-            await Task.Yield();
     }
 
     private async Task<WorkerProcess> AcquireAsync(CancellationToken cancellationToken)

@@ -31,22 +31,6 @@ public class PoolBehaviourTests
     }
 
     [Fact]
-    public async Task CallersNeverContinueOnAWorkersReplyThread()
-    {
-        // Jobs go on on the reply-reader thread that received their reply; the caller's code after the await must
-        // not (it could hold up that worker's replies). Task.Run: no synchronization context to hop back to.
-        await using var pool = new SandboxPool(new SandboxOptions { Workers = 1 });
-        string?[] threads = await Task.Run(async () =>
-        {
-            await pool.WarmUpAsync();
-            string? afterWarmUp = Thread.CurrentThread.Name;
-            Assert.True((await pool.RunAsync(AddOne())).AllPassed);
-            return new[] { afterWarmUp, Thread.CurrentThread.Name };
-        });
-        Assert.All(threads, name => Assert.NotEqual(WorkerProcess.ReaderThreadName, name));
-    }
-
-    [Fact]
     public void AWorkerNeverReusesALeftoverCgroup()
     {
         // Cgroups left by an earlier process that had this pid (pids are reused) keep their OOM kill counts.

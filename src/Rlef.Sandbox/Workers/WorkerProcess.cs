@@ -30,15 +30,8 @@ internal sealed class WorkerProcess : IDisposable
     private readonly Stream _fromWorker;
     private readonly string? _hostWorkDir;
     private readonly StringBuilder _stderr = new();
-    // Synchronous continuations: the job waiting for a reply goes on on the reader thread that queued it, instead of
-    // waking a thread-pool thread as well (one thread wake-up per test, not two). SandboxPool.RunAsync leaves that
-    // thread before it returns to its caller.
-    private readonly Channel<WorkerReply> _replies = Channel.CreateUnbounded<WorkerReply>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
+    private readonly Channel<WorkerReply> _replies = Channel.CreateUnbounded<WorkerReply>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private bool _disposed;
-
-    /// <summary>The name of the reply-reader threads.</summary>
-    public const string ReaderThreadName = "rlef-sandbox-replies";
 
     public int JobsDone { get; set; }
 
@@ -62,7 +55,7 @@ internal sealed class WorkerProcess : IDisposable
                     _stderr.AppendLine(e.Data);
         };
         process.BeginErrorReadLine();
-        new Thread(ReadReplies) { IsBackground = true, Name = ReaderThreadName }.Start();
+        new Thread(ReadReplies) { IsBackground = true, Name = "rlef-sandbox-replies" }.Start();
     }
 
     /// <summary>The reader thread: queues each reply until the worker's output ends or breaks the protocol.</summary>
