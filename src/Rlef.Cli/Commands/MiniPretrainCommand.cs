@@ -20,6 +20,7 @@ public static class MiniPretrainCommand
         var seed = new Option<int>("--seed") { Description = "Model init, corpus draws and data order.", DefaultValueFactory = _ => defaults.Seed };
         var steps = new Option<int>("--steps") { Description = "Optimizer updates (the training budget).", DefaultValueFactory = _ => defaults.Steps };
         var f = new Option<double>("--format-mistake-probability") { Description = "f: a corpus reply is one of the problem's wrong-format mutants with this probability (when it has any), before q applies.", DefaultValueFactory = _ => defaults.Corpus.FormatMistakeProbability };
+        var r = new Option<double>("--repeat-probability") { Description = "r: a later corpus reply repeats the previous one verbatim with this probability, else it is drawn afresh.", DefaultValueFactory = _ => defaults.Corpus.RepeatProbability };
         var q = new Option<double>("--reference-probability") { Description = "q: a corpus reply is the reference with this probability, else a one-bug mutant.", DefaultValueFactory = _ => defaults.Corpus.ReferenceProbability };
         var tokenizer = new Option<string>("--tokenizer") { Description = "bpe (trained on the corpus) or byte.", DefaultValueFactory = _ => defaults.Tokenizer };
         var evalProblems = new Option<int?>("--eval-problems") { Description = "Measure the start policy on the first N test problems only (default: all)." };
@@ -27,7 +28,7 @@ public static class MiniPretrainCommand
         var measureOnly = new Option<bool>("--measure-only") { Description = "Only measure the model already in --out on the test split (no training)." };
         var command = new Command("pretrain", "Pretrain the miniature's small starting policy by SFT on generated train problems (reproduces models/mini).")
         {
-            output, work, seed, steps, q, f, tokenizer, evalProblems, noEval, measureOnly,
+            output, work, seed, steps, q, f, r, tokenizer, evalProblems, noEval, measureOnly,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -39,7 +40,7 @@ public static class MiniPretrainCommand
                 Seed = parse.GetValue(seed),
                 Steps = parse.GetValue(steps),
                 Tokenizer = tok,
-                Corpus = defaults.Corpus with { ReferenceProbability = parse.GetValue(q), FormatMistakeProbability = parse.GetValue(f) },
+                Corpus = defaults.Corpus with { ReferenceProbability = parse.GetValue(q), FormatMistakeProbability = parse.GetValue(f), RepeatProbability = parse.GetValue(r) },
             };
             string commandLine = "rlef " + string.Join(" ", parse.Tokens.Select(t => t.Value));
             var pretraining = new MiniPretraining(options, parse.GetValue(output)!, parse.GetValue(work)!,

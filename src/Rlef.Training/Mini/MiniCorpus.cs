@@ -19,6 +19,10 @@ public sealed record MiniCorpusOptions
     /// is then unsure how to print such answers, a mistake whose feedback shows the symptom ("got `True`"). Default 0:
     /// off, and then no random number is drawn for it, so the shipped policy's corpus is unchanged.</summary>
     public double FormatMistakeProbability { get; init; }
+    /// <summary>r: a later reply repeats the previous one verbatim with this probability, else it is drawn afresh.
+    /// Instruct models often resubmit the code that just failed; the repeat ignores what the feedback says, like the
+    /// fresh draw. Default 0: off, and then no random number is drawn for it.</summary>
+    public double RepeatProbability { get; init; }
     public int TurnLimit { get; init; } = 3;
     public int Seed { get; init; } = 1;
     /// <summary>Episodes in flight at once (their programs queue on the sandbox pool).</summary>
@@ -52,6 +56,8 @@ public static class MiniCorpus
             throw new ArgumentOutOfRangeException(nameof(options), options.ReferenceProbability, "the reference probability q must lie in [0, 1]");
         if (options.FormatMistakeProbability is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.FormatMistakeProbability, "the format mistake probability f must lie in [0, 1]");
+        if (options.RepeatProbability is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.RepeatProbability, "the repeat probability r must lie in [0, 1]");
         var policy = new ScriptedPolicy();
         var jobs = new List<(Problem Problem, int Index)>();
         for (int p = 0; p < problems.Count; p++)
@@ -67,7 +73,7 @@ public static class MiniCorpus
                 var rng = new Random(unchecked(options.Seed * 1_000_003 + index));
                 var replies = new string[options.TurnLimit];
                 for (int t = 0; t < replies.Length; t++)
-                    replies[t] = Reply(formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability ? formats[rng.Next(formats.Count)]
+                    replies[t] = t > 0 && options.RepeatProbability > 0 && rng.NextDouble() < options.RepeatProbability ? replies[t - 1] : Reply(formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability ? formats[rng.Next(formats.Count)]
                         : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)]);
                 policy.Script(index, replies);
                 jobs.Add((problem, index));

@@ -132,6 +132,27 @@ public sealed class MiniPretrainingTests
     }
 
     [Fact]
+    public async Task RepeatsCopyThePreviousReplyVerbatim()
+    {
+        string dir = TempDir();
+        try
+        {
+            var (problems, incorrect) = TrainProblems(dir, 16);
+            await using var executor = new SandboxPool();
+            // q = 0: every fresh draw is a mutant, so the episodes run on; r = 1: every later reply is the first again.
+            var options = new MiniCorpusOptions { ReferenceProbability = 0, RepeatProbability = 1, Seed = 3 };
+            var repeated = (await MiniCorpus.BuildAsync(problems, incorrect, executor, options)).Where(r => r.Turns.Count > 1).ToList();
+            Assert.NotEmpty(repeated);
+            Assert.All(repeated, r => Assert.All(r.Turns, t => Assert.Equal(r.Turns[0].Reply, t.Reply)));
+            // r = 0: fresh draws, so some conversation changes its program between turns.
+            var fresh = await MiniCorpus.BuildAsync(problems, incorrect, executor, options with { RepeatProbability = 0 });
+            Assert.Contains(fresh, r => r.Turns.Select(t => t.Reply).Distinct().Count() > 1);
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => MiniCorpus.BuildAsync(problems, incorrect, executor, options with { RepeatProbability = -0.1 }));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
     public async Task ATinyPretrainingRunsEndToEndLowersTheLossAndResumes()
     {
         string work = TempDir(), output = Path.Combine(work, "model");
