@@ -177,6 +177,19 @@ public static class MiniReport
             L(I($"| {k.FromTurn} → {k.FromTurn + 1} | {OutcomeNames.Label(k.From)} | {OutcomeNames.Label(k.To)} | {Count(sr, k)} | {Count(tr, k)} |"));
         L();
 
+        // How much the code changes after a failure (RLEF.md §4): an instruct model often resubmits what failed.
+        L("Code change between consecutive turns, 1 − chrF of the next turn's code against this turn's (0 = the same program again; mean over transitions, 95% CI):");
+        L();
+        L("| from | start | after RLEF |");
+        L("|---|---|---|");
+        string Change(EvaluationReport r, TurnOutcome from) =>
+            r.Behaviour.CodeChanges.FirstOrDefault(c => c.From == from && c.To is null) is { Transitions: > 0 } c
+                ? I($"{c.Mean.Value:0.00} [{c.Mean.CiLow:0.00}, {c.Mean.CiHigh:0.00}] ({c.Transitions})") : "-";
+        foreach (TurnOutcome from in BehaviourAnalysis.Classes.Where(c => c != TurnOutcome.Passed))
+            if (Change(sr, from) != "-" || Change(tr, from) != "-")
+                L($"| {OutcomeNames.Label(from)} | {Change(sr, from)} | {Change(tr, from)} |");
+        L();
+
         L("## Training");
         L();
         L($"![training curve]({training})");
