@@ -33,7 +33,7 @@ public sealed record MiniCorpusOptions
 /// The SFT corpus of the miniature's starting policy: conversations of an "instruct model" that writes code on turn 1
 /// and keeps answering, but whose later replies ignore the feedback. Every reply of a conversation is drawn
 /// independently from the same distribution (the reference with probability q, else one of the problem's one-bug
-/// mutants), and the conversation is the environment's own <see cref="Episode"/> run on those replies: the paper's
+/// mutants; optionally a copy of the previous reply, see <see cref="MiniCorpusOptions.RepeatProbability"/>), and the conversation is the environment's own <see cref="Episode"/> run on those replies: the paper's
 /// prompt, the real feedback of the failing program on the public tests (run in the sandbox), the stop on a public
 /// pass. So the text is byte for byte what the policy sees at RL and evaluation time.
 /// </summary>
@@ -72,9 +72,11 @@ public static class MiniCorpus
                 // Seeded Random is stable across runs (HashCode.Combine would not be).
                 var rng = new Random(unchecked(options.Seed * 1_000_003 + index));
                 var replies = new string[options.TurnLimit];
+                string Fresh() => Reply(
+                    formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability ? formats[rng.Next(formats.Count)]
+                    : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)]);
                 for (int t = 0; t < replies.Length; t++)
-                    replies[t] = t > 0 && options.RepeatProbability > 0 && rng.NextDouble() < options.RepeatProbability ? replies[t - 1] : Reply(formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability ? formats[rng.Next(formats.Count)]
-                        : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)]);
+                    replies[t] = t > 0 && options.RepeatProbability > 0 && rng.NextDouble() < options.RepeatProbability ? replies[t - 1] : Fresh();
                 policy.Script(index, replies);
                 jobs.Add((problem, index));
             }
