@@ -100,6 +100,8 @@ public sealed class BpeTrainerTests(ITestOutputHelper output)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"rlef-bpe-test-{System.Environment.ProcessId}-{name}");
         if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        // Lazily trained tokenizers are shared between tests, so they go when the test process ends (they used to stay in /tmp).
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => { try { Directory.Delete(dir, recursive: true); } catch (IOException) { } };
         BpeTrainer.Train(texts, vocabSize, dir, specials);
         return dir;
     }
