@@ -3,6 +3,7 @@ using Rlef.Environment.Episodes;
 using Rlef.Environment.Policies;
 using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
+using Rlef.Environment.Synthetic;
 using Rlef.Sandbox;
 
 namespace Rlef.Training.Mini;
@@ -39,6 +40,17 @@ public sealed record MiniCorpusOptions
 /// </summary>
 public static class MiniCorpus
 {
+    /// <summary>Each problem's incorrect programs by problem id: the <c>incorrect</c> argument of <see cref="BuildAsync"/>.</summary>
+    public static Dictionary<string, IReadOnlyList<string>> IncorrectPrograms(IEnumerable<SyntheticProblem> problems) =>
+        ProgramsById(problems, _ => true);
+
+    /// <summary>Each problem's wrong-format programs by problem id (empty where it has none): <c>formatMistakes</c> of <see cref="BuildAsync"/>.</summary>
+    public static Dictionary<string, IReadOnlyList<string>> FormatMistakes(IEnumerable<SyntheticProblem> problems) =>
+        ProgramsById(problems, s => s.Kind == MutationKind.WrongFormat);
+
+    static Dictionary<string, IReadOnlyList<string>> ProgramsById(IEnumerable<SyntheticProblem> problems, Func<IncorrectSolution, bool> which) =>
+        problems.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Where(which).Select(s => s.Code).ToList());
+
     /// <summary>A program as the assistant replies it (the format <see cref="CodeExtractor"/> reads; as <see cref="CanonicalPolicy"/>).</summary>
     public static string Reply(string code) => "```python\n" + code.TrimEnd('\n') + "\n```";
 

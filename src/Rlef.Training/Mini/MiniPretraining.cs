@@ -7,7 +7,6 @@ using Rlef.Engine.Optim;
 using Rlef.Engine.Tokenizers;
 using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
-using Rlef.Environment.Synthetic;
 using Rlef.Evaluation.Estimators;
 using Rlef.Sandbox;
 using Rlef.Training.Config;
@@ -102,9 +101,8 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         var splits = MiniDataset.Generate(options.TrainProblems);
         if (!File.Exists(Path.Combine(dataDir, "test.jsonl"))) MiniDataset.Write(splits, dataDir);
         var train = MiniDataset.Load(dataDir, "train");
-        var incorrect = splits.Train.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Select(s => s.Code).ToList());
-        var formatMistakes = splits.Train.ToDictionary(p => p.Name,
-            p => (IReadOnlyList<string>)p.IncorrectSolutions.Where(s => s.Kind == MutationKind.WrongFormat).Select(s => s.Code).ToList());
+        var incorrect = MiniCorpus.IncorrectPrograms(splits.Train);
+        var formatMistakes = MiniCorpus.FormatMistakes(splits.Train);
         phases["data"] = clock.Elapsed.TotalSeconds;
         log($"data: {train.Count} train problems ({MiniDataset.DifficultyName}, seed {MiniDataset.Seed}) in {dataDir}");
 

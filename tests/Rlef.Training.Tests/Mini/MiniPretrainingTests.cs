@@ -22,7 +22,7 @@ public sealed class MiniPretrainingTests
         var splits = SyntheticDataset.GenerateSplits(5, count, 0, 0, Difficulty.Easy);
         SyntheticDataset.WriteSplits(splits, dir);
         var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
-        return (problems, splits.Train.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Select(s => s.Code).ToList()));
+        return (problems, MiniCorpus.IncorrectPrograms(splits.Train));
     }
 
     sealed class ListPolicy(IReadOnlyList<string> replies) : IPolicy
@@ -104,9 +104,11 @@ public sealed class MiniPretrainingTests
             var splits = SyntheticDataset.GenerateSplits(5, 24, 0, 0, Difficulty.Easy);
             SyntheticDataset.WriteSplits(splits, dir);
             var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
-            var incorrect = splits.Train.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Select(s => s.Code).ToList());
-            var formats = splits.Train.ToDictionary(p => p.Name,
-                p => (IReadOnlyList<string>)p.IncorrectSolutions.Where(s => s.Kind == MutationKind.WrongFormat).Select(s => s.Code).ToList());
+            var incorrect = MiniCorpus.IncorrectPrograms(splits.Train);
+            var formats = MiniCorpus.FormatMistakes(splits.Train);
+            // The format mistakes are the wrong-format mutants, so a subset of the incorrect programs.
+            Assert.All(splits.Train, p => Assert.Equal(p.IncorrectSolutions.Where(s => s.Kind == MutationKind.WrongFormat).Select(s => s.Code), formats[p.Name]));
+            Assert.All(formats, f => Assert.Subset(incorrect[f.Key].ToHashSet(), f.Value.ToHashSet()));
             Assert.Contains(formats.Values, f => f.Count > 0);
             Assert.Contains(formats.Values, f => f.Count == 0);
 
