@@ -46,14 +46,38 @@ public sealed record Difficulty
         Level = 3, MinSteps = 2, MaxSteps = 4, MultiCaseProbability = 0.6, EdgeCaseProbability = 0.6,
     };
 
-    /// <summary>"easy", "medium" or "hard".</summary>
-    public static Difficulty FromName(string name) => name.ToLowerInvariant() switch
+    /// <summary>
+    /// "easy", "medium" or "hard", optionally followed by overrides of its shares: "easy:multicase=0.55,edge=0.3"
+    /// (<see cref="MultiCaseProbability"/>, <see cref="EdgeCaseProbability"/>).
+    /// </summary>
+    public static Difficulty FromName(string name)
     {
-        "easy" => Easy,
-        "medium" => Medium,
-        "hard" => Hard,
-        _ => throw new ArgumentException($"unknown difficulty '{name}' (expected easy, medium or hard)", nameof(name)),
-    };
+        int colon = name.IndexOf(':');
+        string level = colon < 0 ? name : name[..colon];
+        Difficulty d = level.Trim().ToLowerInvariant() switch
+        {
+            "easy" => Easy,
+            "medium" => Medium,
+            "hard" => Hard,
+            _ => throw new ArgumentException($"unknown difficulty '{level}' (expected easy, medium or hard)", nameof(name)),
+        };
+        if (colon < 0)
+            return d;
+        foreach (string part in name[(colon + 1)..].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] kv = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (kv.Length != 2 || !double.TryParse(kv[1], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v))
+                throw new ArgumentException($"difficulty '{name}': override '{part}' is not key=number", nameof(name));
+            d = kv[0].ToLowerInvariant() switch
+            {
+                "multicase" => d with { MultiCaseProbability = v },
+                "edge" => d with { EdgeCaseProbability = v },
+                _ => throw new ArgumentException($"difficulty '{name}': unknown override '{kv[0]}' (expected multicase or edge)", nameof(name)),
+            };
+        }
+        d.Validate();
+        return d;
+    }
 
     public void Validate()
     {
