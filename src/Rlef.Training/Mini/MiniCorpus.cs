@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
 using Rlef.Environment.Episodes;
 using Rlef.Environment.Policies;
 using Rlef.Environment.Problems;
@@ -24,6 +25,11 @@ public sealed record MiniCorpusOptions
     /// Instruct models often resubmit the code that just failed; the repeat ignores what the feedback says, like the
     /// fresh draw. Default 0: off, and then no random number is drawn for it.</summary>
     public double RepeatProbability { get; init; }
+    /// <summary>p: after a wrong-format reply, the next reply is a repair with this probability (before r applies): a
+    /// comment that quotes the mismatch the feedback shows ("# expected `YES` but got `True`", "# expected 3 lines of
+    /// output but got 1"), then the reference solution. The start thus holds a rarely used skill of reading the
+    /// feedback, as instruct models do, for RL to elicit. Default 0: off, and then no random number is drawn for it.</summary>
+    public double RepairProbability { get; init; }
     public int TurnLimit { get; init; } = 3;
     public int Seed { get; init; } = 1;
     /// <summary>Episodes in flight at once (their programs queue on the sandbox pool).</summary>
@@ -70,6 +76,8 @@ public static class MiniCorpus
             throw new ArgumentOutOfRangeException(nameof(options), options.FormatMistakeProbability, "the format mistake probability f must lie in [0, 1]");
         if (options.RepeatProbability is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.RepeatProbability, "the repeat probability r must lie in [0, 1]");
+        if (options.RepairProbability is < 0 or > 1)
+            throw new ArgumentOutOfRangeException(nameof(options), options.RepairProbability, "the repair probability p must lie in [0, 1]");
         var policy = new ScriptedPolicy();
         var jobs = new List<(Problem Problem, int Index)>();
         for (int p = 0; p < problems.Count; p++)
@@ -83,12 +91,29 @@ public static class MiniCorpus
                 int index = p * options.ConversationsPerProblem + c;
                 // Seeded Random is stable across runs (HashCode.Combine would not be).
                 var rng = new Random(unchecked(options.Seed * 1_000_003 + index));
-                var replies = new string[options.TurnLimit];
-                string Fresh() => Reply(
-                    formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability ? formats[rng.Next(formats.Count)]
-                    : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)]);
+                var replies = new Func<Conversation, string>[options.TurnLimit];
+                bool previousWasFormatMistake = false;
+                Func<Conversation, string> Fresh()
+                {
+                    bool format = formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability;
+                    string code = format ? formats[rng.Next(formats.Count)]
+                        : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)];
+                    previousWasFormatMistake = format;
+                    string reply = Reply(code);
+                    return _ => reply;
+                }
                 for (int t = 0; t < replies.Length; t++)
-                    replies[t] = t > 0 && options.RepeatProbability > 0 && rng.NextDouble() < options.RepeatProbability ? replies[t - 1] : Fresh();
+                {
+                    if (t > 0 && previousWasFormatMistake && options.RepairProbability > 0 && rng.NextDouble() < options.RepairProbability)
+                    {
+                        replies[t] = conversation => Repair(conversation, reference);
+                        previousWasFormatMistake = false;
+                    }
+                    else if (t > 0 && options.RepeatProbability > 0 && rng.NextDouble() < options.RepeatProbability)
+                        replies[t] = replies[t - 1];
+                    else
+                        replies[t] = Fresh();
+                }
                 policy.Script(index, replies);
                 jobs.Add((problem, index));
             }
@@ -106,21 +131,47 @@ public static class MiniCorpus
         return rollouts;
     }
 
+    /// <summary>
+    /// A repair of a wrong-format reply: a comment quoting the mismatch of the last feedback's first wrong output (the
+    /// line counts when they differ, else the first differing line), then <paramref name="reference"/>.
+    /// </summary>
+    public static string Repair(Conversation conversation, string reference)
+    {
+        string feedback = conversation.Messages.LastOrDefault(m => m.Role == "user")?.Content ?? "";
+        var match = WrongOutput.Match(feedback);
+        string comment = "# the output format is wrong";
+        if (match.Success)
+        {
+            string[] expected = Lines(match.Groups[1].Value), observed = Lines(match.Groups[2].Value);
+            if (expected.Length != observed.Length)
+                comment = $"# expected {expected.Length} lines of output but got {observed.Length}";
+            else if (Enumerable.Range(0, expected.Length).FirstOrDefault(i => expected[i] != observed[i], -1) is int i and >= 0)
+                comment = $"# expected `{Clip(expected[i])}` but got `{Clip(observed[i])}`";
+        }
+        return Reply(comment + "\n" + reference);
+
+        static string[] Lines(string text) => text.TrimEnd('\n').Split('\n');
+        static string Clip(string line) => line.Length <= 40 ? line : line[..40];
+    }
+
+    /// <summary>The environment's wrong-output line (<see cref="Templates.StdioWrongOutput"/>): expected, then observed.</summary>
+    static readonly Regex WrongOutput = new("Expected output `(.*?)` but got `(.*?)`", RegexOptions.Singleline);
+
     /// <summary>Every text of the corpus, for training the tokenizer: prompts, replies and feedback.</summary>
     public static IEnumerable<string> Texts(IEnumerable<Rollout> rollouts) =>
         rollouts.SelectMany(r => r.Conversation.Select(m => m.Content));
 
-    /// <summary>Answers turn t of rollout i with the t-th scripted reply, whatever the conversation says.</summary>
+    /// <summary>Answers turn t of rollout i with the t-th scripted reply (a repair reads the conversation's last feedback).</summary>
     sealed class ScriptedPolicy : IPolicy
     {
-        readonly ConcurrentDictionary<int, string[]> _replies = new();
+        readonly ConcurrentDictionary<int, Func<Conversation, string>[]> _replies = new();
 
-        public void Script(int rolloutIndex, string[] replies) => _replies[rolloutIndex] = replies;
+        public void Script(int rolloutIndex, Func<Conversation, string>[] replies) => _replies[rolloutIndex] = replies;
 
-        public string Describe() => "scripted (feedback-independent replies)";
+        public string Describe() => "scripted (replies drawn in advance; only repairs read the feedback)";
 
         public Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken) =>
-            Task.FromResult(new PolicyReply(_replies[context.RolloutIndex][context.TurnIndex]));
+            Task.FromResult(new PolicyReply(_replies[context.RolloutIndex][context.TurnIndex](conversation)));
     }
 
     /// <summary>The same program on the same tests gives the same verdicts: run each pair once (many conversations repeat them).</summary>

@@ -12,7 +12,7 @@ namespace Rlef.Training.Mini;
 public static class MiniDataset
 {
     public const int Seed = 20261130;
-    public const string DifficultyName = "easy";
+    public const string DifficultyName = "easy:multicase=0.8";
     public static Difficulty Difficulty => Difficulty.FromName(DifficultyName);
 
     /// <summary>Train problems of the RLEF run (the first ones of the pretraining's train split).</summary>
@@ -23,8 +23,9 @@ public static class MiniDataset
     public const int PretrainTrainCount = 8000;
 
     /// <summary>The splits with <paramref name="trainCount"/> train problems (valid and test do not depend on it).</summary>
-    public static SyntheticSplits Generate(int trainCount) =>
-        SyntheticDataset.GenerateSplits(Seed, trainCount, ValidCount, TestCount, Difficulty);
+    /// <param name="difficulty">A difficulty name (<see cref="Difficulty.FromName"/>); the miniature's by default.</param>
+    public static SyntheticSplits Generate(int trainCount, string difficulty = DifficultyName) =>
+        SyntheticDataset.GenerateSplits(Seed, trainCount, ValidCount, TestCount, Rlef.Environment.Synthetic.Difficulty.FromName(difficulty));
 
     /// <summary>Writes train/valid/test JSONL (CodeContests schema) into <paramref name="directory"/>.</summary>
     public static IReadOnlyList<string> Write(SyntheticSplits splits, string directory) => SyntheticDataset.WriteSplits(splits, directory);

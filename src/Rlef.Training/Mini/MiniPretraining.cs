@@ -23,6 +23,12 @@ public sealed record MiniPretrainOptions
     /// <summary>Model init, corpus draws and data order.</summary>
     public int Seed { get; init; } = 1;
     public int TrainProblems { get; init; } = MiniDataset.PretrainTrainCount;
+    /// <summary>The generator difficulty of the train problems (valid and test follow it too; the miniature's is
+    /// <see cref="MiniDataset.DifficultyName"/>).</summary>
+    public string Difficulty { get; init; } = MiniDataset.DifficultyName;
+    /// <summary>A model directory to continue from (its weights and tokenizer) instead of random weights and a tokenizer
+    /// trained on the corpus; the architecture options are then ignored. Null: from scratch.</summary>
+    public string? InitModel { get; init; }
     public MiniCorpusOptions Corpus { get; init; } = new();
     /// <summary>"bpe" (trained on the corpus) or "byte".</summary>
     public string Tokenizer { get; init; } = "bpe";
@@ -98,13 +104,13 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         // 1. Data: the miniature's splits with the pretraining's larger train split.
         var clock = Stopwatch.StartNew();
         string dataDir = Path.Combine(workDirectory, "data");
-        var splits = MiniDataset.Generate(options.TrainProblems);
+        var splits = MiniDataset.Generate(options.TrainProblems, options.Difficulty);
         if (!File.Exists(Path.Combine(dataDir, "test.jsonl"))) MiniDataset.Write(splits, dataDir);
         var train = MiniDataset.Load(dataDir, "train");
         var incorrect = MiniCorpus.IncorrectPrograms(splits.Train);
         var formatMistakes = MiniCorpus.FormatMistakes(splits.Train);
         phases["data"] = clock.Elapsed.TotalSeconds;
-        log($"data: {train.Count} train problems ({MiniDataset.DifficultyName}, seed {MiniDataset.Seed}) in {dataDir}");
+        log($"data: {train.Count} train problems ({options.Difficulty}, seed {MiniDataset.Seed}) in {dataDir}");
 
         // 2. Corpus: episodes of the feedback-blind scripted policy, with real feedback from the sandbox.
         clock.Restart();
@@ -129,10 +135,11 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
 
         // 3. Tokenizer on the corpus text.
         clock.Restart();
-        string tokenizerDir = Path.Combine(workDirectory, "tokenizer");
-        if (options.Tokenizer == "bpe" && !File.Exists(Path.Combine(tokenizerDir, "tokenizer.json")))
+        string tokenizerDir = options.InitModel ?? Path.Combine(workDirectory, "tokenizer");
+        bool ownTokenizer = options.InitModel is not null || options.Tokenizer == "bpe";
+        if (options.InitModel is null && options.Tokenizer == "bpe" && !File.Exists(Path.Combine(tokenizerDir, "tokenizer.json")))
             BpeTrainer.Train(MiniCorpus.Texts(corpus), options.VocabSize, tokenizerDir);
-        LoadedTokenizer tokenizer = TokenizerLoader.Load(options.Tokenizer == "bpe" ? tokenizerDir : "byte");
+        LoadedTokenizer tokenizer = TokenizerLoader.Load(ownTokenizer ? tokenizerDir : "byte");
         IChatFormat format = tokenizer.ChatFormat ?? throw new InvalidDataException($"{tokenizerDir}: the tokenizer has no chat template");
         phases["tokenizer"] = clock.Elapsed.TotalSeconds;
 
@@ -140,20 +147,21 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         var sft = new SftConfig { LossOn = SftTarget.AllReplies, OnlySuccessfulTrajectories = false };
         var examples = corpus.Select(r => SftTargets.Build(RolloutTrajectories.From(r, format), sft)!).ToList();
         int longest = examples.Max(e => e.Tokens.Length);
-        if (longest > options.MaxPositions)
-            throw new InvalidDataException($"the longest conversation has {longest} tokens, more than max positions {options.MaxPositions}");
         long corpusTokens = examples.Sum(e => (long)e.Tokens.Length), targetTokens = examples.Sum(e => (long)e.TargetPositions.Length);
         log($"examples: {examples.Count}, {corpusTokens:N0} tokens ({targetTokens:N0} trained), longest {longest}, vocabulary {tokenizer.Tokenizer.VocabSize}");
 
         // 5. Model and optimizer, resumed from the work directory's checkpoint when there is one.
-        var config = LlamaConfig.Create(tokenizer.Tokenizer.VocabSize, options.HiddenSize, options.Layers, options.Heads, options.KvHeads,
-            options.IntermediateSize, options.MaxPositions, tieEmbeddings: true);
-        LlamaModel model = LlamaModel.CreateRandom(config, options.Seed);
+        LlamaModel model = options.InitModel is not null ? LlamaModel.Load(options.InitModel)
+            : LlamaModel.CreateRandom(LlamaConfig.Create(tokenizer.Tokenizer.VocabSize, options.HiddenSize, options.Layers, options.Heads, options.KvHeads,
+                options.IntermediateSize, options.MaxPositions, tieEmbeddings: true), options.Seed);
+        if (longest > model.Config.MaxPositionEmbeddings)
+            throw new InvalidDataException($"the longest conversation has {longest} tokens, more than the model's {model.Config.MaxPositionEmbeddings} positions");
         var optimizer = new AdamW(model.Parameters, new AdamWOptions { Beta1 = 0.9, Beta2 = 0.95, Epsilon = 1e-8, WeightDecay = options.WeightDecay });
         var schedule = new LearningRateSchedule(options.LearningRate, options.WarmupSteps, LearningRateDecay.Cosine, options.Steps, options.FinalLearningRateFraction);
         var state = LoadCheckpoint(optimizer) ?? new TrainState();
         if (state.Step > 0) log($"resumed at update {state.Step}/{options.Steps}");
-        log($"model: {model.ParameterCount:N0} parameters (hidden {options.HiddenSize}, {options.Layers} layers, {options.Heads}/{options.KvHeads} heads)");
+        log($"model: {model.ParameterCount:N0} parameters (hidden {model.Config.HiddenSize}, {model.Config.NumHiddenLayers} layers, " +
+            $"{model.Config.NumAttentionHeads}/{model.Config.NumKeyValueHeads} heads){(options.InitModel is null ? "" : $", continued from {options.InitModel}")}");
 
         // 6. Training.
         clock.Restart();
@@ -205,7 +213,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         // 7. The shipped directory: config.json, model.safetensors, tokenizer files.
         Directory.CreateDirectory(outDirectory);
         model.Save(outDirectory, options.Bf16 ? SafetensorsDType.BF16 : SafetensorsDType.F32);
-        if (options.Tokenizer == "bpe")
+        if (ownTokenizer)
             foreach (string file in new[] { "tokenizer.json", "tokenizer_config.json" })
                 File.Copy(Path.Combine(tokenizerDir, file), Path.Combine(outDirectory, file), overwrite: true);
         log($"wrote {outDirectory}");
@@ -228,7 +236,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         {
             Command = command,
             Options = options,
-            Data = new { seed = MiniDataset.Seed, difficulty = MiniDataset.DifficultyName, train = options.TrainProblems, valid = MiniDataset.ValidCount, test = MiniDataset.TestCount },
+            Data = new { seed = MiniDataset.Seed, difficulty = options.Difficulty, train = options.TrainProblems, valid = MiniDataset.ValidCount, test = MiniDataset.TestCount },
             Corpus = new { conversations = corpus.Count, turns = turnCounts, tokens = corpusTokens, trained_tokens = targetTokens, longest },
             Model = new { parameters = model.ParameterCount, vocabulary = tokenizer.Tokenizer.VocabSize, dtype = options.Bf16 ? "bf16" : "f32" },
             WallSeconds = Math.Round(wall.Elapsed.TotalSeconds + trainSecondsBefore, 1), // this session plus the training time of earlier ones

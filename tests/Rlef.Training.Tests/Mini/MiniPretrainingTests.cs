@@ -134,6 +134,54 @@ public sealed class MiniPretrainingTests
     }
 
     [Fact]
+    public async Task RepairsFollowAFormatMistakeQuoteItsFeedbackAndPass()
+    {
+        string dir = TempDir();
+        try
+        {
+            var splits = SyntheticDataset.GenerateSplits(5, 24, 0, 0, Difficulty.FromName("easy:multicase=0.6"));
+            SyntheticDataset.WriteSplits(splits, dir);
+            var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
+            var incorrect = MiniCorpus.IncorrectPrograms(splits.Train);
+            var formats = MiniCorpus.FormatMistakes(splits.Train);
+            await using var executor = new SandboxPool();
+            // f = 1 and p = 1: a problem with format mistakes gets one on turn 1 and its repair on turn 2, which passes.
+            var options = new MiniCorpusOptions { FormatMistakeProbability = 1, RepairProbability = 1, ReferenceProbability = 1, Seed = 4 };
+            var corpus = await MiniCorpus.BuildAsync(problems, incorrect, executor, options, formatMistakes: formats);
+            var byId = problems.ToDictionary(p => p.Id);
+            var repaired = corpus.Where(r => formats[r.TaskId].Count > 0).ToList();
+            Assert.NotEmpty(repaired);
+            foreach (Rollout r in repaired)
+            {
+                Assert.Equal(2, r.Turns.Count);
+                Assert.True(r.PassedAll, r.TaskId);
+                string repair = r.Turns[1].Reply;
+                Assert.StartsWith("```python\n# expected ", repair);
+                Assert.EndsWith(byId[r.TaskId].CanonicalSolution!.TrimEnd('\n') + "\n```", repair);
+            }
+            // Both kinds of quote occur: a line count (only the first test case solved) and a differing line.
+            Assert.Contains(repaired, r => r.Turns[1].Reply.Contains(" lines of output but got "));
+            Assert.Contains(repaired, r => r.Turns[1].Reply.Contains("` but got `"));
+            // p = 0 never repairs: the format mistakes run all three turns.
+            var unrepaired = await MiniCorpus.BuildAsync(problems, incorrect, executor, options with { RepairProbability = 0 }, formatMistakes: formats);
+            Assert.All(unrepaired.Where(r => formats[r.TaskId].Count > 0), r => Assert.Equal(3, r.Turns.Count));
+            await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => MiniCorpus.BuildAsync(problems, incorrect, executor, options with { RepairProbability = 2 }));
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void RepairQuotesTheFirstWrongOutputOfTheLastFeedback()
+    {
+        static Conversation With(string feedback) => new([Rlef.Environment.Policies.ChatMessage.User("statement"), Rlef.Environment.Policies.ChatMessage.Assistant("code"), Rlef.Environment.Policies.ChatMessage.User(feedback)]);
+        string oneLine = "Your code failed the following tests:\n\n- input `1\n` failed:\nExpected output `1 2\nYES\n` but got `1 2\nTrue\n`\n";
+        Assert.Equal(MiniCorpus.Reply("# expected `YES` but got `True`\nprint(1)"), MiniCorpus.Repair(With(oneLine), "print(1)\n"));
+        string lines = "- input `2\n` failed:\nExpected output `3\n4\n5\n` but got `3\n`\n";
+        Assert.Equal(MiniCorpus.Reply("# expected 3 lines of output but got 1\nprint(1)"), MiniCorpus.Repair(With(lines), "print(1)"));
+        Assert.Equal(MiniCorpus.Reply("# the output format is wrong\nprint(1)"), MiniCorpus.Repair(With("Your code timed out."), "print(1)"));
+    }
+
+    [Fact]
     public async Task RepeatsCopyThePreviousReplyVerbatim()
     {
         string dir = TempDir();
@@ -191,6 +239,18 @@ public sealed class MiniPretrainingTests
             // Other options in the same work directory are refused.
             var other = new MiniPretraining(options with { Steps = 31 }, output, Path.Combine(work, "work"), log.Add) { Evaluate = false };
             await Assert.ThrowsAsync<InvalidOperationException>(() => other.RunAsync("test", executor));
+
+            // --init continues from the written model: its weights (so a lower loss than the same few updates from
+            // scratch), its tokenizer copied along, the architecture options ignored.
+            var few = options with { Steps = 6, WarmupSteps = 1, LearningRate = 1e-4, Corpus = options.Corpus with { RepairProbability = 0.5 } };
+            string continued = Path.Combine(work, "continued");
+            var resumed = await new MiniPretraining(few with { InitModel = output, HiddenSize = 64 }, continued, Path.Combine(work, "work-continued"), log.Add) { Evaluate = false }
+                .RunAsync("test", executor);
+            var scratch = await new MiniPretraining(few, Path.Combine(work, "scratch"), Path.Combine(work, "work-scratch"), log.Add) { Evaluate = false }
+                .RunAsync("test", executor);
+            Assert.True(resumed.FinalLoss < scratch.FinalLoss - 0.5, $"continued loss {resumed.FinalLoss} vs {scratch.FinalLoss} from scratch");
+            Assert.Equal(File.ReadAllText(Path.Combine(output, "tokenizer.json")), File.ReadAllText(Path.Combine(continued, "tokenizer.json")));
+            Assert.Equal(LlamaModel.Load(output).ParameterCount, LlamaModel.Load(continued).ParameterCount);
         }
         finally { Directory.Delete(work, recursive: true); }
     }
