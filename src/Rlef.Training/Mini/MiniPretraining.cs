@@ -17,7 +17,8 @@ using Rlef.Training.Sft;
 
 namespace Rlef.Training.Mini;
 
-/// <summary>Everything that defines the pretrained starting policy; the defaults make the shipped models/mini.</summary>
+/// <summary>Everything that defines a pretrained starting policy. The defaults (with Difficulty "easy") make the base model; the
+/// shipped models/mini continues it (InitModel) with format mistakes and repairs, see the folder README.</summary>
 public sealed record MiniPretrainOptions
 {
     /// <summary>Model init, corpus draws and data order.</summary>
