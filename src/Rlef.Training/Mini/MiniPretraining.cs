@@ -75,9 +75,10 @@ public sealed record MiniPretrainReport
 }
 
 /// <summary>
-/// Pretrains the miniature's starting policy from scratch: generated train problems → SFT corpus of feedback-blind
-/// conversations (<see cref="MiniCorpus"/>) → byte-level BPE on the corpus text → a small Llama trained on every
-/// assistant reply with AdamW, warm-up and cosine decay → the Hugging Face directory the trainer starts from.
+/// Pretrains the miniature's starting policy: generated train problems → SFT corpus of conversations whose later
+/// replies mostly ignore the feedback (<see cref="MiniCorpus"/>) → byte-level BPE on the corpus text (or the tokenizer
+/// of the model continued with <see cref="MiniPretrainOptions.InitModel"/>) → a small Llama trained on every assistant
+/// reply with AdamW, warm-up and cosine decay → the Hugging Face directory the trainer starts from.
 /// The work directory holds the data, corpus, tokenizer and a checkpoint (every few minutes, swapped in atomically):
 /// rerunning the same command resumes there.
 /// </summary>
@@ -113,7 +114,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         phases["data"] = clock.Elapsed.TotalSeconds;
         log($"data: {train.Count} train problems ({options.Difficulty}, seed {MiniDataset.Seed}) in {dataDir}");
 
-        // 2. Corpus: episodes of the feedback-blind scripted policy, with real feedback from the sandbox.
+        // 2. Corpus: episodes of the scripted policy (mostly feedback-blind), with real feedback from the sandbox.
         clock.Restart();
         string corpusPath = Path.Combine(workDirectory, "corpus.jsonl");
         IReadOnlyList<Rollout> corpus;
