@@ -100,7 +100,7 @@ public static class MiniCommand
         var train = new Option<int>("--train") { Description = "Training problems.", DefaultValueFactory = _ => 2000 };
         var valid = new Option<int>("--valid") { Description = "Validation problems.", DefaultValueFactory = _ => 100 };
         var test = new Option<int>("--test") { Description = "Test problems.", DefaultValueFactory = _ => 200 };
-        var difficulty = new Option<string>("--difficulty") { Description = "easy, medium or hard, optionally with overrides of its shares: easy:multicase=0.55,edge=0.3.", DefaultValueFactory = _ => "medium" };
+        var difficulty = new Option<string>("--difficulty") { Description = "easy, medium or hard, optionally with overrides of its shares: easy:multicase=0.5,edge=0.3,position=0.5 (position: share of list and string problems that print a position without saying whether it counts from 0 or 1).", DefaultValueFactory = _ => "medium" };
 
         var command = new Command("generate", "Write generated CodeContests-style problems (statements, public and hidden tests, " +
             "reference and incorrect solutions) as train/valid/test splits that share no problem instance.")

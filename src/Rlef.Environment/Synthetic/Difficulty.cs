@@ -22,6 +22,13 @@ public sealed record Difficulty
     /// </summary>
     public double EdgeCaseProbability { get; init; } = 0.4;
 
+    /// <summary>
+    /// Share of list and string problems whose answer is a position (of the largest number, of a letter) and whose
+    /// statement does not say whether positions count from 0 or from 1: the examples show it. 0 (every preset): none,
+    /// and then no random number is drawn for it, so the presets' problems are unchanged.
+    /// </summary>
+    public double PositionProbability { get; init; }
+
     public int MinPublicTests { get; init; } = 1;
     public int MaxPublicTests { get; init; } = 3;
 
@@ -47,8 +54,8 @@ public sealed record Difficulty
     };
 
     /// <summary>
-    /// "easy", "medium" or "hard", optionally followed by overrides of its shares: "easy:multicase=0.55,edge=0.3"
-    /// (<see cref="MultiCaseProbability"/>, <see cref="EdgeCaseProbability"/>).
+    /// "easy", "medium" or "hard", optionally followed by overrides of its shares: "easy:multicase=0.55,edge=0.3,position=0.5"
+    /// (<see cref="MultiCaseProbability"/>, <see cref="EdgeCaseProbability"/>, <see cref="PositionProbability"/>).
     /// </summary>
     public static Difficulty FromName(string name)
     {
@@ -72,7 +79,8 @@ public sealed record Difficulty
             {
                 "multicase" => d with { MultiCaseProbability = v },
                 "edge" => d with { EdgeCaseProbability = v },
-                _ => throw new ArgumentException($"difficulty '{name}': unknown override '{kv[0]}' (expected multicase or edge)", nameof(name)),
+                "position" => d with { PositionProbability = v },
+                _ => throw new ArgumentException($"difficulty '{name}': unknown override '{kv[0]}' (expected multicase, edge or position)", nameof(name)),
             };
         }
         d.Validate();
@@ -87,7 +95,7 @@ public sealed record Difficulty
             throw new ArgumentException($"public tests must satisfy 1 <= min <= max (got {MinPublicTests}..{MaxPublicTests})");
         if (MinHiddenTests < 1 || MaxHiddenTests < MinHiddenTests)
             throw new ArgumentException($"hidden tests must satisfy 1 <= min <= max (got {MinHiddenTests}..{MaxHiddenTests})");
-        if (MultiCaseProbability is < 0 or > 1 || EdgeCaseProbability is < 0 or > 1)
+        if (MultiCaseProbability is < 0 or > 1 || EdgeCaseProbability is < 0 or > 1 || PositionProbability is < 0 or > 1)
             throw new ArgumentException("probabilities must lie in [0, 1]");
         if (Families.Count == 0)
             throw new ArgumentException("at least one family is needed");

@@ -102,4 +102,10 @@ public sealed record OpSpec
 
     /// <summary>Its result depends on the elements' order (e.g. "print the first element", "keep the first k").</summary>
     public bool ReadsOrder { get; init; }
+
+    /// <summary>
+    /// A terminal that prints a position without the statement saying whether positions count from 0 or from 1: only
+    /// the examples show it. Drawn only with <see cref="Difficulty.PositionProbability"/>, never among the other terminals.
+    /// </summary>
+    public bool Positional { get; init; }
 }

@@ -12,14 +12,24 @@ public static class OpCatalog
     public static OpSpec Get(Family family, string name) =>
         Specs.TryGetValue((family, name), out var spec) ? spec : throw new KeyNotFoundException($"no {family} operation named '{name}'");
 
-    /// <summary>The ops a reference chain may use in the given role, in a fixed order (sampling must be deterministic).</summary>
-    public static IReadOnlyList<OpSpec> Sampled(Family family, OpRole role) => SampledByRole[(family, role)];
+    /// <summary>The ops a reference chain may use in the given role, in a fixed order (sampling must be deterministic).
+    /// Positional terminals are not among them (see <see cref="Positional"/>).</summary>
+    public static IReadOnlyList<OpSpec> Sampled(Family family, OpRole role) => SampledByRole[(family, role, false)];
 
-    private static readonly Dictionary<(Family, OpRole), IReadOnlyList<OpSpec>> SampledByRole =
-        (from f in Enum.GetValues<Family>() from r in Enum.GetValues<OpRole>() select (f, r)).ToDictionary(
+    /// <summary>The family's sampled terminals that print a position with an unstated base (empty for numbers).</summary>
+    public static IReadOnlyList<OpSpec> Positional(Family family) => SampledByRole[(family, OpRole.Terminal, true)];
+
+    private static readonly Dictionary<(Family, OpRole, bool), IReadOnlyList<OpSpec>> SampledByRole =
+        (from f in Enum.GetValues<Family>() from r in Enum.GetValues<OpRole>() from p in new[] { false, true } select (f, r, p)).ToDictionary(
             key => key,
-            key => (IReadOnlyList<OpSpec>)Specs.Values.Where(s => s.Family == key.f && s.Role == key.r && s.Sample != null)
+            key => (IReadOnlyList<OpSpec>)Specs.Values.Where(s => s.Family == key.f && s.Role == key.r && s.Sample != null && s.Positional == key.p)
                 .OrderBy(s => s.Name, StringComparer.Ordinal).ToList());
+
+    /// <summary>
+    /// Share of positional problems whose positions count from 1 (the contest convention); the rest count from 0 (Python's).
+    /// Their statements read alike, so a solver learns the base from the examples, or from the feedback.
+    /// </summary>
+    public const double OneBasedPositionShare = 2.0 / 3;
 
     // ---- Python semantics in C# -----------------------------------------------------------------------------------
     public static long FloorDiv(long x, long k) => x / k - ((x % k != 0 && (x < 0) != (k < 0)) ? 1 : 0);
@@ -48,6 +58,11 @@ public static class OpCatalog
         do e = d.Alphabet[r.Next(d.Alphabet.Length)]; while (e == c);
         return new Op(name, C: c, D: e);
     };
+
+    // A positional terminal: the reference counts from 1 or from 0 (see OneBasedPositionShare); the other base is its
+    // wrong-format mutant, a mismatch of the kind "expected `3` but got `2`".
+    private static Func<Random, Domain, Op> Based(string name, Func<Random, Domain, Op> sample) =>
+        (r, d) => sample(r, d) with { Name = r.NextDouble() < OneBasedPositionShare ? name : name + "0" };
 
     // take(k) / skip(k) read as take(k + 1) or take(k - 1); skip(0) would just be the step left out.
     private static IEnumerable<OpMutation> OffByOneCount(Op o) =>
@@ -241,6 +256,27 @@ public static class OpCatalog
             ["print the numbers left, separated by spaces (an empty line if none)", "print the final list, space-separated"],
             a => string.Join(' ', a.Select(Str)), true, (WrongFormat, "print_repr"));
         yield return Terminal("print_repr", false, "print(a)", [], a => "[" + string.Join(", ", a.Select(Str)) + "]", true);
+
+        // Positions of the largest / smallest number, counted from 1 (name) or from 0 (name + "0"); -1 for an empty list.
+        IEnumerable<OpSpec> Position(string name, string pick, string english, Func<long[], long> best, string other)
+        {
+            foreach (int @base in new[] { 1, 0 })
+            {
+                string self = @base == 1 ? name : name + "0", flipped = @base == 1 ? name + "0" : name, rival = @base == 1 ? other : other + "0";
+                string plus = @base == 1 ? " + 1" : "";
+                yield return new OpSpec
+                {
+                    Name = self, Family = F, Role = OpRole.Terminal, Positional = true, Sample = @base == 1 ? Based(name, Plain(name)) : null,
+                    Python = _ => $"print(a.index({pick}(a)){plus} if a else -1)", English = [_ => english],
+                    Apply = (_, v) => (long[])v is { Length: > 0 } a ? Str(Array.IndexOf(a, best(a)) + @base) : "-1", ReadsOrder = true,
+                    Mutations = (o, _) => [new(WrongFormat, o with { Name = flipped }), new(WrongOperator, o with { Name = rival })],
+                };
+            }
+        }
+        foreach (var spec in Position("argmax", "max", "print the position of the largest number left (the first one if there are several), or -1 if none are left", a => a.Max(), "argmin"))
+            yield return spec;
+        foreach (var spec in Position("argmin", "min", "print the position of the smallest number left (the first one if there are several), or -1 if none are left", a => a.Min(), "argmax"))
+            yield return spec;
     }
 
     // ---- a string ---------------------------------------------------------------------------------------------------
@@ -307,5 +343,26 @@ public static class OpCatalog
             [_ => "print YES if s is a palindrome, otherwise NO", _ => "print YES if s reads the same backwards, otherwise NO"],
             (s, _) => s.SequenceEqual(Enumerable.Reverse(s)) ? "YES" : "NO", true, (o, _) => [new(WrongFormat, o with { Name = "palindrome_bool" })]);
         yield return Terminal("palindrome_bool", null, _ => "print(s == s[::-1])", [], (s, _) => s.SequenceEqual(Enumerable.Reverse(s)) ? "True" : "False", true);
+
+        // Positions of the first / last occurrence of a letter, counted from 1 (name) or from 0 (name + "0"); -1 if absent.
+        IEnumerable<OpSpec> Position(string name, string find, string which, Func<string, char, int> index, string other)
+        {
+            foreach (int @base in new[] { 1, 0 })
+            {
+                string self = @base == 1 ? name : name + "0", flipped = @base == 1 ? name + "0" : name, rival = @base == 1 ? other : other + "0";
+                yield return new OpSpec
+                {
+                    Name = self, Family = F, Role = OpRole.Terminal, Positional = true, Sample = @base == 1 ? Based(name, Letter(name)) : null,
+                    Python = o => @base == 1 ? $"print(s.{find}('{o.C}') + 1 if '{o.C}' in s else -1)" : $"print(s.{find}('{o.C}'))",
+                    English = [o => $"print the position of the {which} {o.C} in s, or -1 if there is none"],
+                    Apply = (op, v) => index((string)v, op.C) is var i and >= 0 ? Str(i + @base) : "-1", ReadsOrder = true,
+                    Mutations = (o, _) => [new(WrongFormat, o with { Name = flipped }), new(WrongOperator, o with { Name = rival })],
+                };
+            }
+        }
+        foreach (var spec in Position("pos", "find", "first", (s, c) => s.IndexOf(c), "rpos"))
+            yield return spec;
+        foreach (var spec in Position("rpos", "rfind", "last", (s, c) => s.LastIndexOf(c), "pos"))
+            yield return spec;
     }
 }

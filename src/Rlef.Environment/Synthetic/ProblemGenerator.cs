@@ -56,6 +56,10 @@ public sealed class ProblemGenerator
     private OpChain SampleChain(Family family, Domain domain, Random rng)
     {
         var terminals = OpCatalog.Sampled(family, OpRole.Terminal);
+        // Draw only when the knob is on, so that problems of difficulties without positions stay as they were.
+        var positional = OpCatalog.Positional(family);
+        if (_difficulty.PositionProbability > 0 && positional.Count > 0 && rng.NextDouble() < _difficulty.PositionProbability)
+            terminals = positional;
         var terminalSpec = terminals[rng.Next(terminals.Count)];
         int steps = rng.Next(_difficulty.MinSteps, _difficulty.MaxSteps + 1);
 
@@ -212,6 +216,10 @@ public sealed class ProblemGenerator
         var kindRank = Enum.GetValues<MutationKind>().ToDictionary(k => k, _ => rng.Next());
         var ordered = candidates.GroupBy(m => m.Kind)
             .SelectMany(g => g.Select((m, i) => (m, i))).OrderBy(x => x.i).ThenBy(x => kindRank[x.m.Kind]).Select(x => x.m).ToList();
+        // A positional problem always keeps the program counting from the other base: the statement cannot rule
+        // that mistake out, only the examples (or the feedback) can. A stable sort, so nothing else moves.
+        if (chain.Specs.Last().Positional)
+            ordered = ordered.OrderBy(m => m.Kind == MutationKind.WrongFormat && m.Chain.Ops[^1].Name != chain.Ops[^1].Name ? 0 : 1).ToList();
 
         var kept = new List<Mutant>();
         var inputs = hidden.Select(t => t.Input).ToHashSet();

@@ -71,6 +71,29 @@ public sealed class OpChainTests
     }
 
     [Fact]
+    public void Positions_count_from_one_or_zero_and_the_other_base_is_the_format_bug()
+    {
+        OpChain Text(string name) => new(Family.Text, false, [new Op("reverse"), new Op(name, C: 'b')]);
+        Assert.Equal("2", Text("pos").Answer("babc"));     // reversed: cbab
+        Assert.Equal("1", Text("pos0").Answer("babc"));
+        Assert.Equal("4", Text("rpos").Answer("babc"));
+        Assert.Equal("-1", Text("pos").Answer("aca"));
+        Assert.Equal("-1", Text("rpos0").Answer("aca"));
+        OpChain List(string name) => new(Family.List, false, [K("keep_lt", 9), new Op(name)]);
+        Assert.Equal("2", List("argmax").Answer(new long[] { 1, 12, 5, 3, 5 }));    // kept: 1 5 3 5
+        Assert.Equal("1", List("argmax0").Answer(new long[] { 1, 12, 5, 3, 5 }));
+        Assert.Equal("1", List("argmin").Answer(new long[] { 1, 12, 5 }));
+        Assert.Equal("-1", List("argmin0").Answer(new long[] { 10 }));
+        Assert.Equal("print(a.index(max(a)) + 1 if a else -1)", List("argmax").ToPython().TrimEnd().Split('\n')[^1]);
+
+        // The statement reads the same for both bases; the mutant that flips the base is a wrong-format bug.
+        var one = List("argmax");
+        Assert.Equal(OpCatalog.Get(Family.List, "argmax").English[0](new Op("argmax")), OpCatalog.Get(Family.List, "argmax0").English[0](new Op("argmax0")));
+        var flips = Mutator.Enumerate(one, new Domain(0, 20, "", 8)).Where(m => m.Kind == MutationKind.WrongFormat).ToList();
+        Assert.Contains(flips, m => m.Chain.Ops[^1].Name == "argmax0");
+    }
+
+    [Fact]
     public void Mutator_covers_every_bug_kind_a_chain_admits()
     {
         var chain = new OpChain(Family.List, MultiCase: true, [K("keep_ge", 4), K("rotate", 2), new Op("first")]);

@@ -174,6 +174,27 @@ public sealed class SyntheticGeneratorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Position_knob_adds_problems_whose_base_only_the_examples_show()
+    {
+        var easy = SyntheticDataset.GenerateSplits(11, 0, 0, 60, Difficulty.Easy).Test;
+        var off = SyntheticDataset.GenerateSplits(11, 0, 0, 60, Difficulty.FromName("easy:position=0")).Test;
+        Assert.Equal(easy.Select(p => p.Description), off.Select(p => p.Description));   // the knob at 0 draws nothing
+        Assert.DoesNotContain(easy, p => p.Chain.Specs.Last().Positional);
+
+        var on = SyntheticDataset.GenerateSplits(11, 0, 0, 120, Difficulty.FromName("easy:position=1")).Test;
+        var positional = on.Where(p => p.Chain.Specs.Last().Positional).ToList();
+        Assert.Equal(on.Count(p => p.Chain.Family != Family.Numbers), positional.Count);
+        var oneBased = positional.Count(p => !p.Chain.Ops[^1].Name.EndsWith('0'));
+        Assert.InRange(oneBased, positional.Count / 2, positional.Count - 1);             // both bases, mostly from 1
+        foreach (var p in positional)
+        {
+            Assert.Contains("the position of", p.Description);
+            Assert.DoesNotContain("based", p.Description);
+            Assert.Contains(p.IncorrectSolutions, s => s.Kind == MutationKind.WrongFormat);
+        }
+    }
+
+    [Fact]
     public void Report_diversity_and_samples()
     {
         var all = Medium.Value.All.SelectMany(x => x.Problems).ToList();

@@ -12,6 +12,7 @@ public sealed class SyntheticPythonTests(ITestOutputHelper output)
     [InlineData("easy", 20)]
     [InlineData("medium", 40)]
     [InlineData("hard", 20)]
+    [InlineData("easy:position=1", 40)]   // positions counted from 1 or 0, and their mutants
     public async Task References_pass_and_incorrect_solutions_fail_in_the_sandbox(string difficulty, int count)
     {
         SandboxPool pool;
