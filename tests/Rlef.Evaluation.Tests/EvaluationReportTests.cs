@@ -142,6 +142,12 @@ public class EvaluationReportTests
         string c = ReportWriter.SummaryJson(EvaluationReport.Compute(rollouts, new EvaluationOptions { Seed = 12 }));
         Assert.Equal(a, b);
         Assert.NotEqual(a, c);
+
+        // Rollouts arrive in the order they finish, which varies between runs: the same rollouts in another order
+        // (problems interleaved differently) give the same intervals.
+        var shuffled = rollouts.OrderBy(r => r.ProblemId.GetHashCode(StringComparison.Ordinal) ^ r.Turns.Count).ToList();
+        Assert.NotEqual(rollouts.Select(r => r.ProblemId), shuffled.Select(r => r.ProblemId));
+        Assert.Equal(a, ReportWriter.SummaryJson(EvaluationReport.Compute(shuffled, new EvaluationOptions { Seed = 11 })));
     }
 
     [Fact]

@@ -211,6 +211,8 @@ public sealed class EvaluationReport
             }
             group.Add(r);
         }
-        return order;
+        // By problem id, not by arrival: rollouts are stored in the order they finish, which varies from run to run,
+        // and the bootstrap's resamples index problems, so the same rollouts must give the same intervals.
+        return order.OrderBy(g => g[0].ProblemId, StringComparer.Ordinal).ToList();
     }
 }
