@@ -89,5 +89,13 @@ public sealed class RolloutStoreTests : IDisposable
             Assert.Equal(pick, pool.Pick("a", 0, turn));
         }
         Assert.Null(IncorrectProgramPool.FromRollouts([Sample("a", 0, false)]).Pick("a", 0, 0));
+
+        // Rollouts are added in the order they finish: the same programs in another order give the same picks, and
+        // different episodes do not all get the same program.
+        var reversed = IncorrectProgramPool.FromRollouts([
+            Sample("c", 0, false, code: "c1"), Sample("b", 0, false, code: "b1"), Sample("a", 1, true, TurnOutcome.Passed, "a-good"), Sample("a", 0, false, code: "a1")]);
+        var picks = Enumerable.Range(0, 20).Select(turn => pool.Pick("a", 0, turn)).ToList();
+        Assert.Equal(picks, Enumerable.Range(0, 20).Select(turn => reversed.Pick("a", 0, turn)));
+        Assert.Equal(2, picks.Select(p => p!.Value.TaskId).Distinct().Count());
     }
 }

@@ -45,6 +45,10 @@ public sealed class EvaluationRun(
     /// <summary>Incorrect programs for the random-feedback ablation; seeded from a previous run by the caller.</summary>
     public IncorrectProgramPool? IncorrectPrograms { get; init; }
 
+    /// <summary>Whether this run's own failed turns join <see cref="IncorrectPrograms"/> (default). Off, the pool stays
+    /// as the caller seeded it, so every random-feedback turn picks from the same programs and reruns reproduce.</summary>
+    public bool GrowIncorrectPrograms { get; init; } = true;
+
     /// <summary><see cref="Rollouts"/>: all finished rollouts of the requested problems and indices, resumed ones
     /// included; <see cref="FinishedThisSession"/>: only those run now (for timing).</summary>
     public sealed record Result(IReadOnlyList<Rollout> Rollouts, IReadOnlyList<Rollout> FinishedThisSession, int Errors, string? RepairNote, TimeSpan Elapsed);
@@ -82,7 +86,8 @@ public sealed class EvaluationRun(
         using var store = new RolloutStore(Path.Combine(outputDirectory, RolloutsFile));
         var wanted = new HashSet<string>(problems.Select(p => p.Id));
         var finished = store.Existing.Where(r => wanted.Contains(r.TaskId) && r.RolloutIndex < rolloutsPerProblem).ToList();
-        IncorrectPrograms?.AddRange(store.Existing);
+        if (GrowIncorrectPrograms)
+            IncorrectPrograms?.AddRange(store.Existing);
 
         // Rollout index outermost: a partial run covers every problem evenly, so its running solve rate means something.
         var jobs = new List<(Problem Problem, int Index)>();
@@ -121,7 +126,8 @@ public sealed class EvaluationRun(
                     return;
                 }
                 store.Append(rollout);
-                IncorrectPrograms?.Add(rollout);
+                if (GrowIncorrectPrograms)
+                    IncorrectPrograms?.Add(rollout);
                 lock (gate)
                 {
                     results.Add(rollout);

@@ -55,12 +55,12 @@ public sealed class MiniEvaluation(ICodeExecutor executor)
         });
 
         IncorrectProgramPool? pool = null;
+        bool seeded = RandomFeedbackPool is not null && File.Exists(RandomFeedbackPool);
         if (Feedback == FeedbackMode.Random)
-            pool = RandomFeedbackPool is not null && File.Exists(RandomFeedbackPool)
-                ? IncorrectProgramPool.FromRollouts(RolloutStore.Read(RandomFeedbackPool))
-                : new IncorrectProgramPool();
+            pool = seeded ? IncorrectProgramPool.FromRollouts(RolloutStore.Read(RandomFeedbackPool!)) : new IncorrectProgramPool();
+        // A pool seeded from the real-feedback evaluation stays fixed, so that the ablation reproduces from run to run.
         var run = new EvaluationRun(Problems, policy, executor, new EpisodeOptions { TurnLimit = TurnLimit, Feedback = Feedback },
-            Rollouts, Concurrency, OutputDirectory) { IncorrectPrograms = pool };
+            Rollouts, Concurrency, OutputDirectory) { IncorrectPrograms = pool, GrowIncorrectPrograms = !seeded };
         EvaluationRun.Result result = null!;
         string title = $"eval {Name}: {Problems.Count} test problems × {Rollouts}, T={Temperature}, top-p={TopP}, feedback {FeedbackName(Feedback)}";
         await view.EvaluateAsync(title, async report =>
