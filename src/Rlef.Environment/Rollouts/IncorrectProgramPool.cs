@@ -48,14 +48,14 @@ public sealed class IncorrectProgramPool : IIncorrectProgramSource
             // Rendezvous hashing: every candidate gets a score from the episode coordinates and its own text, and the
             // lowest wins. The pick depends on the pool's content only, not on the order in which rollouts were added
             // (that order is the order they finished in, which varies from run to run).
-            string episode = $"{taskId}\u0000{rolloutIndex}\u0000{turnIndex}\u0000";
+            ulong episode = StableHash(14695981039346656037UL, $"{taskId}\u0000{rolloutIndex}\u0000{turnIndex}\u0000");
             (string TaskId, string Code)? best = null;
             ulong bestScore = ulong.MaxValue;
             foreach (var program in _programs)
             {
                 if (program.TaskId == taskId)
                     continue;
-                ulong score = StableHash(StableHash(14695981039346656037UL, episode), program.TaskId + "\u0000" + program.Code);
+                ulong score = StableHash(episode, program.TaskId + "\u0000" + program.Code);
                 if (best is null || score < bestScore || (score == bestScore && string.CompareOrdinal(program.Code, best.Value.Code) < 0))
                     (best, bestScore) = (program, score);
             }

@@ -62,7 +62,14 @@ public static class OpCatalog
     // A positional terminal: the reference counts from 1 or from 0 (see OneBasedPositionShare); the other base is its
     // wrong-format mutant, a mismatch of the kind "expected `3` but got `2`".
     private static Func<Random, Domain, Op> Based(string name, Func<Random, Domain, Op> sample) =>
-        (r, d) => sample(r, d) with { Name = r.NextDouble() < OneBasedPositionShare ? name : name + "0" };
+        (r, d) => sample(r, d) with { Name = r.NextDouble() < OneBasedPositionShare ? name : BasedName(name, 0) };
+
+    // Positional ops come in pairs: "name" counts from 1, "name0" from 0.
+    private static string BasedName(string name, int @base) => @base == 1 ? name : name + "0";
+
+    // The bugs of a positional terminal: the other base (a wrong format), and its rival op in the same base.
+    private static Func<Op, Domain, IEnumerable<OpMutation>> PositionBugs(string name, string rival, int @base) =>
+        (o, _) => [new(WrongFormat, o with { Name = BasedName(name, 1 - @base) }), new(WrongOperator, o with { Name = BasedName(rival, @base) })];
 
     // take(k) / skip(k) read as take(k + 1) or take(k - 1); skip(0) would just be the step left out.
     private static IEnumerable<OpMutation> OffByOneCount(Op o) =>
@@ -262,14 +269,13 @@ public static class OpCatalog
         {
             foreach (int @base in new[] { 1, 0 })
             {
-                string self = @base == 1 ? name : name + "0", flipped = @base == 1 ? name + "0" : name, rival = @base == 1 ? other : other + "0";
                 string plus = @base == 1 ? " + 1" : "";
                 yield return new OpSpec
                 {
-                    Name = self, Family = F, Role = OpRole.Terminal, Positional = true, Sample = @base == 1 ? Based(name, Plain(name)) : null,
+                    Name = BasedName(name, @base), Family = F, Role = OpRole.Terminal, Positional = true, Sample = @base == 1 ? Based(name, Plain(name)) : null,
                     Python = _ => $"print(a.index({pick}(a)){plus} if a else -1)", English = [_ => english],
                     Apply = (_, v) => (long[])v is { Length: > 0 } a ? Str(Array.IndexOf(a, best(a)) + @base) : "-1", ReadsOrder = true,
-                    Mutations = (o, _) => [new(WrongFormat, o with { Name = flipped }), new(WrongOperator, o with { Name = rival })],
+                    Mutations = PositionBugs(name, other, @base),
                 };
             }
         }
@@ -349,14 +355,13 @@ public static class OpCatalog
         {
             foreach (int @base in new[] { 1, 0 })
             {
-                string self = @base == 1 ? name : name + "0", flipped = @base == 1 ? name + "0" : name, rival = @base == 1 ? other : other + "0";
                 yield return new OpSpec
                 {
-                    Name = self, Family = F, Role = OpRole.Terminal, Positional = true, Sample = @base == 1 ? Based(name, Letter(name)) : null,
+                    Name = BasedName(name, @base), Family = F, Role = OpRole.Terminal, Positional = true, Sample = @base == 1 ? Based(name, Letter(name)) : null,
                     Python = o => @base == 1 ? $"print(s.{find}('{o.C}') + 1 if '{o.C}' in s else -1)" : $"print(s.{find}('{o.C}'))",
                     English = [o => $"print the position of the {which} {o.C} in s, or -1 if there is none"],
                     Apply = (op, v) => index((string)v, op.C) is var i and >= 0 ? Str(i + @base) : "-1", ReadsOrder = true,
-                    Mutations = (o, _) => [new(WrongFormat, o with { Name = flipped }), new(WrongOperator, o with { Name = rival })],
+                    Mutations = PositionBugs(name, other, @base),
                 };
             }
         }
