@@ -1,4 +1,5 @@
 using Rlef.Training.Runs;
+
 namespace Rlef.Training.Ppo;
 
 /// <summary>Splits one iteration's episodes into the minibatches of its PPO updates (RLEF.md §3: 1024 → 4 × 256).</summary>

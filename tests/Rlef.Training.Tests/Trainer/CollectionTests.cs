@@ -7,7 +7,7 @@ using Rlef.Training.Runs;
 using Xunit.Abstractions;
 using Rlef.Training.Ppo;
 
-namespace Rlef.Training.Tests.Rl;
+namespace Rlef.Training.Tests.Trainer;
 
 /// <summary>Multi-turn collection with the engine policy, and the time split of one whole PPO iteration.</summary>
 public sealed class CollectionTests(ITestOutputHelper output)
