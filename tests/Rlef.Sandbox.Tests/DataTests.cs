@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 
 namespace Rlef.Sandbox.Tests;
 
-/// <summary>Real benchmark data: canonical solutions must pass their own tests (runs when ../shared/data exists).</summary>
+/// <summary>Real benchmark data: canonical solutions must pass their own tests (skipped, naming the file, when the data is absent: RepoPaths.Data).</summary>
 [Collection("pool")]
 public class DataTests(PoolFixture f, ITestOutputHelper output)
 {
