@@ -51,7 +51,7 @@ public sealed record MiniPretrainOptions
     public bool Bf16 { get; init; } = true;
 }
 
-/// <summary>The start policy on the test split (RLEF.md §4 rules): 1@3 single-turn (three first replies, one submitted
+/// <summary>The start policy on the test split (docs/protocol.md §4 rules): 1@3 single-turn (three first replies, one submitted
 /// among those passing the public tests) and multi-turn (one 3-turn rollout).</summary>
 public sealed record MiniStartFigures(
     int Problems, double Temperature, double TopP,
