@@ -9,6 +9,9 @@ var bench = new Command("bench", "Measure the sandbox or the engine against a ba
 bench.Subcommands.Add(BenchSandboxCommand.Create());
 bench.Subcommands.Add(BenchEngineCommand.Create());
 
+var serve = new Command("serve", "Serve a part of the project over HTTP.");
+serve.Subcommands.Add(ServeSandboxCommand.Create());
+
 root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
@@ -16,5 +19,6 @@ root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(SftCommand.Create());
 root.Subcommands.Add(MiniCommand.Create());
 root.Subcommands.Add(bench);
+root.Subcommands.Add(serve);
 
 return await root.Parse(args).InvokeAsync();

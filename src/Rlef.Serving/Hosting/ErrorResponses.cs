@@ -32,8 +32,11 @@ public static class ErrorResponses
         if (retryAfterSeconds is int seconds)
             response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
         response.ContentType = "application/json";
-        return response.WriteAsync(ShapeOf(context)(status, type, message).ToJsonString());
+        return response.WriteAsync(ShapeOf(context)(status, type, message).ToJsonString(Json));
     }
+
+    /// <summary>Error text as written (no \u0027 for a quote): the body is JSON, never embedded in HTML.</summary>
+    public static readonly System.Text.Json.JsonSerializerOptions Json = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static Task BadRequest(HttpContext context, string message) => WriteAsync(context, 400, "invalid_request_error", message);
 }
