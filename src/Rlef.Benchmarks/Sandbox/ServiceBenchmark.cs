@@ -12,6 +12,7 @@ namespace Rlef.Benchmarks.Sandbox;
 /// `POST /run_code` (SandboxFusion's one request per test). Latency per test is what a client sees: a request's
 /// round trip divided by its tests. Requests are sent with as many in flight as the server has workers, so that
 /// they measure the service, not a queue; the in-process pool gets the same number of workers and requests in flight.
+/// The four ways alternate over <see cref="Rounds"/> rounds and each figure is the median of its rounds.
 /// </summary>
 public static class ServiceBenchmark
 {
@@ -45,30 +46,48 @@ public static class ServiceBenchmark
         var singles = batch.Where(j => j.Request.Tests.All(t => t.Kind != TestKind.Call))
             .SelectMany(j => j.Request.Tests.Select(t => j.Request with { Tests = [t] })).ToList();
 
-        Row inProcessJobs, inProcessSingles;
-        ExecutionReport[] localJobs, localSingles;
-        await using (var pool = new SandboxPool(new SandboxOptions { Workers = workers, Isolation = isolation }))
-        {
-            await pool.WarmUpAsync(ct);
-            await ForEachAsync(batch.Select(j => j.Request).ToList(), workers, r => pool.RunAsync(r, ct));  // untimed
-            log($"in-process pool, {workers} workers: one call per job ...");
-            (inProcessJobs, localJobs) = await MeasureAsync("in-process pool, one call per job", batch.Select(j => j.Request).ToList(), workers, r => pool.RunAsync(r, ct));
-            log("in-process pool: one call per test ...");
-            (inProcessSingles, localSingles) = await MeasureAsync("in-process pool, one call per test", singles, workers, r => pool.RunAsync(r, ct));
-        }
-
+        await using var pool = new SandboxPool(new SandboxOptions { Workers = workers, Isolation = isolation });
+        await pool.WarmUpAsync(ct);
         await using var remote = new RemoteSandboxExecutor([http.BaseAddress!], new RemoteSandboxOptions { Token = token, MaxAttempts = 1 });
-        // Untimed passes first: the client's and the server's JIT (tiered compilation needs a few dozen calls per method), connections.
+        var jobs = batch.Select(j => j.Request).ToList();
+        // Untimed passes first: both JITs (tiered compilation needs a few dozen calls per method), worker caches, connections.
         for (int pass = 0; pass < 3; pass++)
-            await ForEachAsync(batch.Select(j => j.Request).ToList(), workers, r => remote.RunAsync(r, ct));
-        log($"{url} /run_tests: one request per job ...");
-        var (runTests, httpJobs) = await MeasureAsync("HTTP /run_tests, one request per job", batch.Select(j => j.Request).ToList(), workers, r => remote.RunAsync(r, ct));
-        await ForEachAsync(singles.Take(Math.Max(60, workers * 8)).ToList(), workers, r => RunCodeAsync(http, r, ct));  // untimed
-        log($"{url} /run_code: one request per test ...");
-        var (runCode, httpSingles) = await MeasureAsync("HTTP /run_code (SandboxFusion), one request per test", singles, workers, r => RunCodeAsync(http, r, ct));
+        {
+            await ForEachAsync(jobs, workers, r => pool.RunAsync(r, ct));
+            await ForEachAsync(jobs, workers, r => remote.RunAsync(r, ct));
+        }
+        await ForEachAsync(singles.Take(Math.Max(60, workers * 8)).ToList(), workers, r => RunCodeAsync(http, r, ct));
 
-        int disagreements = Disagree(localJobs, httpJobs) + Disagree(localSingles, httpSingles);
-        return new Result(inProcessJobs, runTests, inProcessSingles, runCode, workers, disagreements);
+        // Rounds alternate the four ways, so that a change of the machine's load hits all of them alike; the medians are reported.
+        var rounds = new List<(Row InJobs, Row RunTests, Row InSingles, Row RunCode)>();
+        int disagreements = 0;
+        for (int round = 1; round <= Rounds; round++)
+        {
+            log($"round {round}/{Rounds}: in-process jobs, /run_tests, in-process single tests, /run_code ({workers} in flight) ...");
+            var (inJobs, localJobs) = await MeasureAsync("in-process pool, one call per job", jobs, workers, r => pool.RunAsync(r, ct));
+            var (runTests, httpJobs) = await MeasureAsync("HTTP /run_tests, one request per job", jobs, workers, r => remote.RunAsync(r, ct));
+            var (inSingles, localSingles) = await MeasureAsync("in-process pool, one call per test", singles, workers, r => pool.RunAsync(r, ct));
+            var (runCode, httpSingles) = await MeasureAsync("HTTP /run_code (SandboxFusion), one request per test", singles, workers, r => RunCodeAsync(http, r, ct));
+            rounds.Add((inJobs, runTests, inSingles, runCode));
+            disagreements += Disagree(localJobs, httpJobs) + Disagree(localSingles, httpSingles);
+        }
+        return new Result(Median(rounds.Select(r => r.InJobs)), Median(rounds.Select(r => r.RunTests)),
+            Median(rounds.Select(r => r.InSingles)), Median(rounds.Select(r => r.RunCode)), workers, disagreements);
+    }
+
+    /// <summary>Alternating rounds per run.</summary>
+    public const int Rounds = 5;
+
+    /// <summary>Each figure's median over the rounds.</summary>
+    private static Row Median(IEnumerable<Row> rows)
+    {
+        var all = rows.ToList();
+        double M(Func<Row, double> f) => all.Select(f).Order().ElementAt(all.Count / 2);
+        return all[0] with
+        {
+            P50Ms = M(r => r.P50Ms), P99Ms = M(r => r.P99Ms), TestsPerSecond = M(r => r.TestsPerSecond), Seconds = M(r => r.Seconds),
+            NotPassed = all.Max(r => r.NotPassed),
+        };
     }
 
     /// <summary>Passed or not, test by test: /run_code reports no verdict, only whether the run matched.</summary>

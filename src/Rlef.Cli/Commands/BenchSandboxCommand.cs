@@ -137,7 +137,7 @@ public static class BenchSandboxCommand
                 AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"/run_code: +{h.RunCodeP50AddedMs:0.000} ms p50 per test over in-process one-test calls, throughput {h.RunCode.TestsPerSecond / h.InProcessPerTest.TestsPerSecond:0.00}x of them and {h.RunCode.TestsPerSecond / baseline.TestsPerSecond:0.0}x of a fresh sandbox per test"));
                 AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Per-test latency here is client-observed: a call's round trip divided by its tests, {h.Workers} calls in flight. Pass/fail disagreements in-process vs HTTP: {h.Disagreements}"));
+                    $"Per-test latency here is client-observed: a call's round trip divided by its tests, {h.Workers} calls in flight; medians of {ServiceBenchmark.Rounds} alternating rounds. Pass/fail disagreements in-process vs HTTP: {h.Disagreements}"));
             }
         }
         return warmFailed == 0 && baseFailed == 0 && disagreements == 0 && overHttp is null or { Disagreements: 0 } ? 0 : 1;
