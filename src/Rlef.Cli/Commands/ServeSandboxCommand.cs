@@ -31,64 +31,35 @@ public static class ServeSandboxCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            ServerOptions server;
-            SandboxServerOptions sandbox;
-            try
+            int w = parse.GetValue(workers), q = parse.GetValue(queue), body = parse.GetValue(maxBody), tests = parse.GetValue(maxTests), mem = parse.GetValue(maxMemory);
+            double time = parse.GetValue(maxTime);
+            if (w < 1 || q < 0 || body < 1 || tests < 1 || mem < 1 || !(time > 0))
+                throw new UserError("--workers, --max-body-mb, --max-tests, --max-time-limit and --max-memory-mb must be positive, --queue at least 0");
+            var server = new ServerOptions
             {
-                int w = parse.GetValue(workers), q = parse.GetValue(queue), body = parse.GetValue(maxBody), tests = parse.GetValue(maxTests), mem = parse.GetValue(maxMemory);
-                double time = parse.GetValue(maxTime);
-                if (w < 1 || q < 0 || body < 1 || tests < 1 || mem < 1 || !(time > 0))
-                    throw new ArgumentException("--workers, --max-body-mb, --max-tests, --max-time-limit and --max-memory-mb must be positive, --queue at least 0");
-                server = new ServerOptions
+                Listen = ListenAddress.Parse(parse.GetValue(listen)!),
+                Token = parse.GetValue(token) ?? (System.Environment.GetEnvironmentVariable(TokenVariable) is { Length: > 0 } t ? t : null),
+                Insecure = parse.GetValue(insecure),
+                MaxBodyBytes = (long)body << 20,
+            };
+            var defaults = new SandboxServerOptions();
+            var sandbox = defaults with
+            {
+                Pool = new SandboxOptions { Workers = w, Isolation = !parse.GetValue(noIsolation) },
+                QueueCapacity = q,
+                MaxTests = tests,
+                MaxLimits = defaults.MaxLimits with { CpuTimeSeconds = time, WallTimeSeconds = time, MemoryMb = mem },
+                DefaultLimits = defaults.DefaultLimits with
                 {
-                    Listen = ListenAddress.Parse(parse.GetValue(listen)!),
-                    Token = parse.GetValue(token) ?? (System.Environment.GetEnvironmentVariable(TokenVariable) is { Length: > 0 } t ? t : null),
-                    Insecure = parse.GetValue(insecure),
-                    MaxBodyBytes = (long)body << 20,
-                };
-                var defaults = new SandboxServerOptions();
-                sandbox = defaults with
-                {
-                    Pool = new SandboxOptions { Workers = w, Isolation = !parse.GetValue(noIsolation) },
-                    QueueCapacity = q,
-                    MaxTests = tests,
-                    MaxLimits = defaults.MaxLimits with { CpuTimeSeconds = time, WallTimeSeconds = time, MemoryMb = mem },
-                    DefaultLimits = defaults.DefaultLimits with
-                    {
-                        CpuTimeSeconds = Math.Min(time, defaults.DefaultLimits.CpuTimeSeconds),
-                        WallTimeSeconds = Math.Min(time, defaults.DefaultLimits.WallTimeSeconds),
-                        MemoryMb = Math.Min(mem, defaults.DefaultLimits.MemoryMb),
-                    },
-                };
-            }
-            catch (Exception e) when (e is FormatException or ArgumentException)
-            {
-                Console.Error.WriteLine($"rlef serve sandbox: {e.Message}");
-                return 2;
-            }
-            SandboxService service;
-            try
-            {
-                service = SandboxService.Create(server, sandbox);
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException)
-            {
-                Console.Error.WriteLine($"rlef serve sandbox: {e.Message}");
-                return 2;
-            }
-            await using (service)
-            {
-                try
-                {
-                    await service.RunAsync(Console.Out, ct);
-                }
-                catch (IOException e)
-                {
-                    // Kestrel: address in use, permission denied.
-                    Console.Error.WriteLine($"rlef serve sandbox: cannot listen on {server.Listen}: {e.Message}");
-                    return 2;
-                }
-            }
+                    CpuTimeSeconds = Math.Min(time, defaults.DefaultLimits.CpuTimeSeconds),
+                    WallTimeSeconds = Math.Min(time, defaults.DefaultLimits.WallTimeSeconds),
+                    MemoryMb = Math.Min(mem, defaults.DefaultLimits.MemoryMb),
+                },
+            };
+            // A refused listen policy (ArgumentException), no bubblewrap (InvalidOperationException) and an address in
+            // use (IOException) are user errors: one line, exit 2.
+            await using var service = SandboxService.Create(server, sandbox);
+            await service.RunAsync(Console.Out, ct);
             return 0;
         });
         return command;

@@ -8,7 +8,7 @@ public sealed record SandboxServerOptions
     /// <summary>The warm pool's settings (workers, isolation).</summary>
     public SandboxOptions Pool { get; init; } = new();
 
-    /// <summary>Limits of a request that names none (RLEF.md §1 defaults: 10 s, 1024 MB).</summary>
+    /// <summary>Limits of a request that names none (docs/protocol.md §1 defaults: 10 s, 1024 MB).</summary>
     public ExecutionLimits DefaultLimits { get; init; } = new();
 
     /// <summary>The most a request may ask for; larger requested limits are lowered to these.</summary>
