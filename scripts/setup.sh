@@ -5,7 +5,8 @@
 #
 #   scripts/setup.sh            what `rlef` needs: bubblewrap (the sandbox's isolation) and python3 (what it runs)
 #   scripts/setup.sh --tests    also Node.js and npm, and `npm ci` in tests/fixtures/npm: the tokenizer parity tests
-#                               compare against @huggingface/tokenizers and @huggingface/jinja
+#                               compare against @huggingface/tokenizers and @huggingface/jinja; and nginx, which the
+#                               sandbox service's scale-out test puts in front of two servers
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tests=0
@@ -25,6 +26,7 @@ command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 if (( tests )); then
   command -v node >/dev/null 2>&1 || missing+=(nodejs)
   command -v npm >/dev/null 2>&1 || missing+=(npm)
+  [[ -x /usr/sbin/nginx ]] || missing+=(nginx)  # the sandbox service's scale-out test balances two servers with it
 fi
 
 if (( ${#missing[@]} )); then

@@ -17,6 +17,9 @@ namespace Rlef.Cli
             bench.Subcommands.Add(BenchSandboxCommand.Create());
             bench.Subcommands.Add(BenchEngineCommand.Create());
 
+            var serve = new Command("serve", "Serve a part of the project over HTTP.");
+            serve.Subcommands.Add(ServeSandboxCommand.Create());
+
             root.Subcommands.Add(ExecCommand.Create());
             root.Subcommands.Add(EvalCommand.Create());
             root.Subcommands.Add(TokenizeCommand.Create());
@@ -24,6 +27,7 @@ namespace Rlef.Cli
             root.Subcommands.Add(SftCommand.Create());
             root.Subcommands.Add(MiniCommand.Create());
             root.Subcommands.Add(bench);
+            root.Subcommands.Add(serve);
             return root;
         }
 

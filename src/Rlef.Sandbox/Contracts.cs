@@ -102,6 +102,16 @@ public sealed record TestCase
     /// <summary>Assert: Python statements run after the solution (the solution's names are in scope).</summary>
     public string? AssertSource { get; init; }
 
+    /// <summary>
+    /// Files placed in the program's working directory before it starts (relative path → content); null = none.
+    /// Paths are relative, without `..`; the work dir's size cap bounds their total.
+    /// </summary>
+    public IReadOnlyDictionary<string, byte[]>? Files { get; init; }
+
+    /// <summary>Files of the working directory returned after the test in <see cref="TestResult.Files"/> (regular
+    /// files only, each at most <see cref="ExecutionLimits.MaxFileBytes"/>; missing ones are left out).</summary>
+    public IReadOnlyList<string>? FetchFiles { get; init; }
+
     public static TestCase Stdio(string input, string? expectedOutput) =>
         new() { Kind = TestKind.Stdio, Input = input, ExpectedOutput = expectedOutput };
 
@@ -109,6 +119,22 @@ public sealed record TestCase
         new() { Kind = TestKind.Call, EntryPoint = entryPoint, ArgumentsJson = argumentsJson, ExpectedValue = expectedValue, Atol = atol };
 
     public static TestCase Assert(string source) => new() { Kind = TestKind.Assert, AssertSource = source };
+}
+
+/// <summary>The rule for <see cref="TestCase.Files"/> and <see cref="TestCase.FetchFiles"/> paths.</summary>
+public static class WorkDirPath
+{
+    /// <summary>Why <paramref name="name"/> cannot name a file in the program's working directory, or null when it can.</summary>
+    public static string? Problem(string name)
+    {
+        if (name.Length == 0 || name.Length > 255)
+            return "must have 1 to 255 characters";
+        if (name.StartsWith('/') || name.Contains('\0'))
+            return "must be a path relative to the program's working directory, without NUL";
+        if (name.Split('/').Any(part => part is "" or "." or ".."))
+            return "must not contain empty, '.' or '..' parts";
+        return null;
+    }
 }
 
 /// <summary>Per-test resource limits. Defaults follow docs/protocol.md §1 (10 s, 1 GB).</summary>
@@ -159,6 +185,15 @@ public sealed record TestResult
     /// or a short description of the limit that was hit.
     /// </summary>
     public string? Error { get; init; }
+
+    /// <summary>
+    /// Exit status of the test's process: its exit code, or minus the signal that killed it; null when the sandbox
+    /// stopped it (timeout, output limit) or no process ran (syntax error, infrastructure error).
+    /// </summary>
+    public int? ExitCode { get; init; }
+
+    /// <summary>The files asked for with <see cref="TestCase.FetchFiles"/> that existed after the test.</summary>
+    public IReadOnlyDictionary<string, byte[]>? Files { get; init; }
 }
 
 public sealed record ExecutionReport(IReadOnlyList<TestResult> Results)

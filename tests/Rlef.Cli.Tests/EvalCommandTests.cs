@@ -126,4 +126,40 @@ public sealed class EvalCommandTests : IDisposable
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => EvalCommand.RunAsync(settings, QuietConsole(), CancellationToken.None));
         Assert.Contains("has no tests", e.Message);
     }
+
+    [Fact]
+    public async Task EvaluatesWithRemoteSandboxServersAsWithTheInProcessPool()
+    {
+        string data = WriteData();
+        using var chat = new LocalChatServer(Answer);
+        // Two real sandbox services and a dead address: requests are spread over the three, the dead one costs retries only.
+        var options = new Rlef.Serving.Sandbox.SandboxServerOptions { Pool = new Rlef.Sandbox.SandboxOptions { Workers = 1 } };
+        var loopback = new Rlef.Serving.Hosting.ServerOptions { Listen = Rlef.Serving.Hosting.ListenAddress.Loopback(0) };
+        await using var a = Rlef.Serving.Sandbox.SandboxService.Create(loopback, options);
+        await using var b = Rlef.Serving.Sandbox.SandboxService.Create(loopback, options);
+        await a.StartAsync(null);
+        await b.StartAsync(null);
+        int deadPort;
+        using (var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            l.Start();
+            deadPort = ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+        }
+        var settings = Settings(chat.BaseUrl, data, rollouts: 1) with
+        {
+            SandboxUrls = $"{a.Host.BaseAddress},{b.Host.BaseAddress},http://127.0.0.1:{deadPort}/",
+        };
+        Assert.Equal(0, await EvalCommand.RunAsync(settings, QuietConsole(), CancellationToken.None));
+        var rollouts = RolloutStore.Read(Path.Combine(settings.OutputDirectory, EvaluationRun.RolloutsFile)).ToDictionary(r => r.TaskId);
+        Assert.True(rollouts["add"].PassedAll);
+        Assert.True(rollouts["mul"].PassedAll);
+        Assert.Equal(2, rollouts["mul"].Turns.Count);
+        Assert.StartsWith("Your code failed the following tests:\n\n- input `2 3\n` failed:\nExpected output `6\n` but got `5\n`", rollouts["mul"].Turns[0].Feedback);
+        Assert.False(rollouts["echo"].PassedAll);
+        foreach (var service in new[] { a, b })
+            Assert.Contains("rlef_sandbox_verdicts_total{endpoint=\"run_tests\"", service.Host.Metrics.Render());
+
+        var bad = await Assert.ThrowsAsync<FormatException>(() => EvalCommand.RunAsync(settings with { SandboxUrls = "ftp://nowhere", OutputDirectory = Path.Combine(_dir, "bad") }, QuietConsole(), CancellationToken.None));
+        Assert.Contains("ftp://nowhere", bad.Message);
+    }
 }

@@ -83,6 +83,17 @@ public sealed class ConfigTests : IDisposable
     }
 
     [Fact]
+    public void Remote_sandboxes_are_a_config_key_and_a_bad_url_is_named()
+    {
+        string path = Write("remote.yaml", "sandbox:\n  urls: http://10.0.0.5:8090,http://10.0.0.6:8090\n");
+        Assert.Equal("http://10.0.0.5:8090,http://10.0.0.6:8090", ConfigLoader.Load(path).Sandbox.Urls);
+        Assert.Equal("", ConfigLoader.Load(null).Sandbox.Urls);  // default: the in-process pool
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Load(path, ["sandbox.urls=ftp://x"]));
+        Assert.Contains("sandbox.urls", e.Message);
+        Assert.Contains("ftp://x", e.Message);
+    }
+
+    [Fact]
     public void Unknown_yaml_key_names_the_key_the_file_and_the_line()
     {
         string path = Write("typo.yaml", "ppo:\n  clip_epsilon: 0.2\n  clip_epsilom: 0.3\n");

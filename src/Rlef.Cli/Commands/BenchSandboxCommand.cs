@@ -20,22 +20,28 @@ public static class BenchSandboxCommand
         var testsPerJob = new Option<int>("--tests-per-job") { Description = "Tests per job.", DefaultValueFactory = _ => 10 };
         var programs = new Option<string?>("--programs") { Description = "Only these programs of the batch, comma-separated (trivial, sort, lis, sieve, call, assert; default: all)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object (warm_p50_ms, warm_tests_per_s, baseline_p50_ms, baseline_tests_per_s, speedup, ...)." };
+        var url = new Option<string?>("--url") { Description = "Also measure a running `rlef serve sandbox` at this URL: /run_tests (one request per job) and /run_code (one request per test) against the in-process pool with as many workers as the server, on the same batch." };
+        var tokenEnv = new Option<string>("--token-env") { Description = "Environment variable holding the service's bearer token.", DefaultValueFactory = _ => ServeSandboxCommand.TokenVariable };
         var command = new Command("sandbox", "Compare the warm sandbox pool with one fresh bubblewrap+python process per test on the same batch " +
             "(a trivial program and realistic ones: sorting, LIS, a sieve, a function-call test, assert tests).")
         {
-            workers, jobsPerProgram, testsPerJob, programs, json,
+            workers, jobsPerProgram, testsPerJob, programs, json, url, tokenEnv,
         };
         command.SetAction(async (parse, ct) =>
         {
             int w = parse.GetValue(workers), jp = parse.GetValue(jobsPerProgram), tj = parse.GetValue(testsPerJob);
             if (w < 1 || jp < 1 || tj < 1)
                 throw new UserError("--workers, --jobs-per-program and --tests-per-job must be at least 1");
-            return await RunAsync(w, jp, tj, parse.GetValue(programs), parse.GetValue(json), ct);
+            Uri? service = null;
+            if (parse.GetValue(url) is string u && (!Uri.TryCreate(u, UriKind.Absolute, out service) || service.Scheme is not ("http" or "https")))
+                throw new UserError($"--url '{u}' is not an http(s) URL");
+            string? token = System.Environment.GetEnvironmentVariable(parse.GetValue(tokenEnv)!) is { Length: > 0 } t ? t : null;
+            return await RunAsync(w, jp, tj, parse.GetValue(programs), parse.GetValue(json), service, token, ct);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(int workers, int jobsPerProgram, int testsPerJob, string? programs, bool json, CancellationToken ct)
+    private static async Task<int> RunAsync(int workers, int jobsPerProgram, int testsPerJob, string? programs, bool json, Uri? service, string? token, CancellationToken ct)
     {
         var batch = BenchBatch.Build(jobsPerProgram, testsPerJob, seed: 1234);
         if (programs != null)
@@ -54,6 +60,9 @@ public static class BenchSandboxCommand
 
         var result = await SandboxBenchmark.RunAsync(options, batch, message => Log(json, message), ct);
         var (baseline, warm, started, warmUpPasses) = (result.Baseline, result.Warm, result.WorkersStarted, result.WarmUpPasses);
+
+        ServiceBenchmark.Result? overHttp = service == null ? null
+            : await ServiceBenchmark.RunAsync(service, token, batch, options.Isolation, message => Log(json, message), ct);
 
         int warmFailed = SandboxBenchmark.Failures(warm), baseFailed = SandboxBenchmark.Failures(baseline);
         int disagreements = result.Disagreements;
@@ -74,6 +83,22 @@ public static class BenchSandboxCommand
                 ["warm_host_cpu_ms_per_test"] = R(warm.HostCpuMsPerTest), ["warm_sandbox_cpu_ms_per_test"] = R(warm.SandboxCpuMsPerTest),
                 ["warm_not_passed"] = warmFailed, ["baseline_not_passed"] = baseFailed, ["verdict_disagreements"] = disagreements,
             };
+            if (overHttp is { } h)
+            {
+                o["service_workers"] = h.Workers;
+                o["service_verdict_disagreements"] = h.Disagreements;
+                foreach (var (key, row) in new[] { ("in_process_jobs", h.InProcessJobs), ("run_tests", h.RunTests), ("in_process_per_test", h.InProcessPerTest), ("run_code", h.RunCode) })
+                {
+                    o[key + "_p50_ms"] = R(row.P50Ms);
+                    o[key + "_p99_ms"] = R(row.P99Ms);
+                    o[key + "_tests_per_s"] = R(row.TestsPerSecond);
+                }
+                o["run_tests_p50_added_ms"] = R(h.RunTestsP50AddedMs);
+                o["run_code_p50_added_ms"] = R(h.RunCodeP50AddedMs);
+                o["run_tests_throughput_ratio"] = R(h.RunTests.TestsPerSecond / h.InProcessJobs.TestsPerSecond);
+                o["run_code_throughput_ratio"] = R(h.RunCode.TestsPerSecond / h.InProcessPerTest.TestsPerSecond);
+                o["run_code_vs_fresh_throughput_ratio"] = R(h.RunCode.TestsPerSecond / baseline.TestsPerSecond);
+            }
             Console.WriteLine(JsonSerializer.Serialize(o));
         }
         else
@@ -87,8 +112,21 @@ public static class BenchSandboxCommand
             AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"warm pool CPU per test: host {warm.HostCpuMsPerTest:0.000} ms, sandboxes (workers and test processes) {warm.SandboxCpuMsPerTest:0.000} ms"));
             AnsiConsole.WriteLine("Per-test latency is host-observed: warm = from the worker starting the test to the host holding its result; baseline = sandbox start + job + test.");
+            if (overHttp is { } h)
+            {
+                var t = new Table().AddColumns($"service at {service} ({h.Workers} workers)", "p50 ms/test", "p99 ms/test", "tests/s", "tests", "not passed");
+                foreach (var row in new[] { h.InProcessJobs, h.RunTests, h.InProcessPerTest, h.RunCode })
+                    t.AddRow(row.Name, F(row.P50Ms), F(row.P99Ms), F(row.TestsPerSecond), row.Tests.ToString(CultureInfo.InvariantCulture), row.NotPassed.ToString(CultureInfo.InvariantCulture));
+                AnsiConsole.Write(t);
+                AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"/run_tests: +{h.RunTestsP50AddedMs:0.000} ms p50 per test over in-process, throughput {h.RunTests.TestsPerSecond / h.InProcessJobs.TestsPerSecond:0.00}x of in-process"));
+                AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"/run_code: +{h.RunCodeP50AddedMs:0.000} ms p50 per test over in-process one-test calls, throughput {h.RunCode.TestsPerSecond / h.InProcessPerTest.TestsPerSecond:0.00}x of them and {h.RunCode.TestsPerSecond / baseline.TestsPerSecond:0.0}x of a fresh sandbox per test"));
+                AnsiConsole.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"Per-test latency here is client-observed: a call's round trip divided by its tests, {h.Workers} calls in flight; medians of {ServiceBenchmark.Rounds} alternating rounds. Pass/fail disagreements in-process vs HTTP: {h.Disagreements}"));
+            }
         }
-        return warmFailed == 0 && baseFailed == 0 && disagreements == 0 ? 0 : 1;
+        return warmFailed == 0 && baseFailed == 0 && disagreements == 0 && overHttp is null or { Disagreements: 0 } ? 0 : 1;
     }
 
     private static double R(double x) => Math.Round(x, 3);

@@ -43,6 +43,9 @@ public static class EvalCommand
         public double RequestTimeoutSeconds { get; init; } = 300;
         public string? CacheDirectory { get; init; }
         public bool NoIsolation { get; init; }
+        /// <summary>`URL[,URL...]` of `rlef serve sandbox` servers; null = the in-process warm pool.</summary>
+        public string? SandboxUrls { get; init; }
+        public string SandboxTokenVariable { get; init; } = ServeSandboxCommand.TokenVariable;
         /// <summary>Seed of the sampling of an in-process model (model:DIR).</summary>
         public int Seed { get; init; } = 1;
     }
@@ -71,12 +74,14 @@ public static class EvalCommand
         var retries = new Option<int>("--retries") { Description = "Retries on 429/5xx/timeouts, with exponential backoff", DefaultValueFactory = _ => 5 };
         var timeout = new Option<double>("--request-timeout") { Description = "Seconds per HTTP attempt", DefaultValueFactory = _ => 300 };
         var cache = new Option<string?>("--cache") { Description = "Directory of cached expected values for HumanEval+/MBPP+ (default ~/.cache/rlef/expected)" };
+        var sandbox = new Option<string?>("--sandbox") { Description = "Run programs on remote `rlef serve sandbox` servers, URL[,URL...] (requests spread over them; connection failures, 429/5xx and infrastructure errors retried), instead of the in-process pool" };
+        var sandboxToken = new Option<string>("--sandbox-token-env") { Description = "Environment variable holding the sandbox servers' bearer token", DefaultValueFactory = _ => ServeSandboxCommand.TokenVariable };
         var noIsolation = new Option<bool>("--no-isolation") { Description = "Run code without bubblewrap (debugging only: untrusted code on the host)" };
         var seed = new Option<int>("--seed") { Description = "Sampling seed of a model:DIR policy", DefaultValueFactory = _ => 1 };
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (docs/protocol.md §4).");
         foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool,
-                     workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed })
+                     workers, sandboxWorkers, sandbox, sandboxToken, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
@@ -103,6 +108,8 @@ public static class EvalCommand
                 RequestTimeoutSeconds = parse.GetValue(timeout),
                 CacheDirectory = parse.GetValue(cache),
                 NoIsolation = parse.GetValue(noIsolation),
+                SandboxUrls = parse.GetValue(sandbox),
+                SandboxTokenVariable = parse.GetValue(sandboxToken)!,
                 Seed = parse.GetValue(seed),
             };
             return await RunAsync(settings, AnsiConsole.Console, ct);
@@ -154,11 +161,13 @@ public static class EvalCommand
         };
         EvaluationRun.CheckOrWriteSettings(s.OutputDirectory, settings);
 
-        await using ICodeExecutor executor = new SandboxPool(new SandboxOptions
-        {
-            Workers = s.SandboxWorkers ?? System.Environment.ProcessorCount,
-            Isolation = !s.NoIsolation,
-        });
+        await using ICodeExecutor executor = s.SandboxUrls is { Length: > 0 } urls
+            ? Training.Executors.Remote(urls, s.SandboxTokenVariable)
+            : new SandboxPool(new SandboxOptions
+            {
+                Workers = s.SandboxWorkers ?? System.Environment.ProcessorCount,
+                Isolation = !s.NoIsolation,
+            });
 
         var expectedClock = System.Diagnostics.Stopwatch.StartNew();
         if (DatasetLoader.NeedsExpectedValues(s.Dataset))

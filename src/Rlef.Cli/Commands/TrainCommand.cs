@@ -39,7 +39,7 @@ public static class TrainCommand
             InitialPolicy policy = RunSetup.LoadPolicy(c);
             var train = RunSetup.TrainProblems(c);
             var valid = RunSetup.ValidProblems(c);
-            await using var executor = Executors.Create();
+            await using var executor = Executors.Create(c.Sandbox);
             using RunDirectory run = resumed ?? RunDirectory.Create(
                 parse.GetValue(runDir) ?? throw new ConfigException("give --run DIR for a new run (or --resume DIR)"), c);
             {

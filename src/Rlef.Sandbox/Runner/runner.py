@@ -11,6 +11,7 @@
 # to the next test, while the host judges the previous result.
 # The solution is compiled once per job and executed only in a forked child per test, so nothing it does can
 # reach the worker or the next test. Expected outputs never enter the sandbox: the host compares.
+import base64
 import builtins
 import ctypes
 import gc
@@ -363,6 +364,48 @@ def clean_work_dir():
     return True
 
 
+def put_files(files):
+    """The test's input files (name -> base64), written into the work dir before the program starts. The host has
+    checked the names (relative, no '..'); the tmpfs's size caps what they can hold."""
+    for name, data in (files or {}).items():
+        path = os.path.join(WORK_DIR, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            view = memoryview(base64.b64decode(data, validate=True))
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+def fetch_files(names, cap):
+    """The files the test asked to get back (name -> base64), read after its processes are gone: regular files only,
+    never through a symbolic link, each at most the file-size limit; missing ones are left out."""
+    found = {}
+    for name in names or ():
+        try:
+            fd = os.open(os.path.join(WORK_DIR, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            st = os.fstat(fd)
+            if (st.st_mode & 0o170000) != 0o100000 or st.st_size > cap:
+                continue
+            chunks = []
+            while True:
+                b = os.read(fd, 1 << 20)
+                if not b:
+                    break
+                chunks.append(b)
+            found[name] = base64.b64encode(b"".join(chunks)).decode("ascii")
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return found
+
+
 SIGNAMES = {getattr(signal, n): n for n in dir(signal) if n.startswith("SIG") and not n.startswith("SIG_")}
 
 
@@ -381,6 +424,12 @@ def run_test(job_code, test, limits, rlimits):
             remember_source(TESTFILE, test["source"])
         except SyntaxError as e:
             return {"status": "bad_test", "error": "the assert source does not compile: %s" % e}
+
+    try:
+        put_files(test.get("files"))
+    except (OSError, ValueError) as e:
+        clean_work_dir()
+        return {"status": "bad_test", "error": "could not write the test's files: %s" % e}
 
     stdin_fd = os.memfd_create("stdin")
     data = test.get("input", "").encode("utf-8", "surrogatepass")
@@ -454,6 +503,7 @@ def run_test(job_code, test, limits, rlimits):
     for fd in (out_r, err_r, res_r):
         os.close(fd)
     stray = sweep()
+    fetched = fetch_files(test.get("fetch"), limits["fsize"])
     clean = clean_work_dir()
     cpu_s = ru.ru_utime + ru.ru_stime
 
@@ -463,7 +513,10 @@ def run_test(job_code, test, limits, rlimits):
         "time_ms": round(elapsed_ms, 3),
         "cpu_ms": round(cpu_s * 1000, 3),
         "recycle": stray or not clean or killed_by_us,
+        "exit_code": -os.WTERMSIG(wstatus) if os.WIFSIGNALED(wstatus) else os.WEXITSTATUS(wstatus),
     }
+    if fetched:
+        result["files"] = fetched
     try:
         res = json.loads(bufs[res_r]) if bufs[res_r] else None
     except ValueError:

@@ -100,7 +100,7 @@ internal static class JobRunner
                 if (status == "infra")
                     throw new WorkerFailedException("sandbox worker: " + Text(raw, "error"));
                 recycle |= raw.TryGetProperty("recycle", out var r) && r.GetBoolean();
-                TestResult result = ToResult(test, raw, status, request) with { HostMs = hostMs };
+                TestResult result = WithProcessOutcome(ToResult(test, raw, status, request), raw) with { HostMs = hostMs };
                 if (worker.Cgroup != null && worker.Cgroup.NewOomKills(OomKills(raw)) > 0)
                 {
                     // The processes of this test together went past the worker's memory cap and the kernel killed one.
@@ -116,13 +116,40 @@ internal static class JobRunner
         return recycle;
     }
 
-    private static JsonObject TestMessage(TestCase test) => test.Kind switch
+    private static JsonObject TestMessage(TestCase test)
     {
-        TestKind.Stdio => new JsonObject { ["op"] = "test", ["kind"] = "stdio", ["input"] = test.Input },
-        TestKind.Call => new JsonObject { ["op"] = "test", ["kind"] = "call", ["entry"] = test.EntryPoint, ["args"] = test.ArgumentsJson },
-        TestKind.Assert => new JsonObject { ["op"] = "test", ["kind"] = "assert", ["source"] = test.AssertSource },
-        _ => throw new ArgumentOutOfRangeException(nameof(test)),
-    };
+        var message = test.Kind switch
+        {
+            TestKind.Stdio => new JsonObject { ["op"] = "test", ["kind"] = "stdio", ["input"] = test.Input },
+            TestKind.Call => new JsonObject { ["op"] = "test", ["kind"] = "call", ["entry"] = test.EntryPoint, ["args"] = test.ArgumentsJson },
+            TestKind.Assert => new JsonObject { ["op"] = "test", ["kind"] = "assert", ["source"] = test.AssertSource },
+            _ => throw new ArgumentOutOfRangeException(nameof(test)),
+        };
+        if (test.Files is { Count: > 0 } files)
+        {
+            var encoded = new JsonObject();
+            foreach (var (name, content) in files)
+                encoded[name] = Convert.ToBase64String(content);
+            message["files"] = encoded;
+        }
+        if (test.FetchFiles is { Count: > 0 } fetch)
+            message["fetch"] = new JsonArray([.. fetch.Select(n => (JsonNode?)n)]);
+        return message;
+    }
+
+    /// <summary>The exit status and fetched files of a finished test process (the runner's exit_code and files).</summary>
+    private static TestResult WithProcessOutcome(TestResult result, JsonElement raw)
+    {
+        int? exitCode = result.Verdict is Verdict.Timeout or Verdict.OutputLimit || !raw.TryGetProperty("exit_code", out var c) ? null : c.GetInt32();
+        Dictionary<string, byte[]>? files = null;
+        if (raw.TryGetProperty("files", out var f) && f.ValueKind == JsonValueKind.Object)
+        {
+            files = [];
+            foreach (var file in f.EnumerateObject())
+                files[file.Name] = Convert.FromBase64String(file.Value.GetString() ?? "");
+        }
+        return result with { ExitCode = exitCode, Files = files };
+    }
 
     private static TestResult ToResult(TestCase test, JsonElement raw, string status, ExecutionRequest request)
     {
@@ -235,6 +262,9 @@ internal static class JobRunner
                         throw new ArgumentException($"{where}.AssertSource: an assert test needs Python statements");
                     break;
             }
+            foreach (string name in (t.Files?.Keys ?? []).Concat(t.FetchFiles ?? []))
+                if (WorkDirPath.Problem(name) is string problem)
+                    throw new ArgumentException($"{where}.Files/FetchFiles: '{name}' {problem}");
         }
         var l = request.Limits;
         if (l.CpuTimeSeconds <= 0 || l.WallTimeSeconds <= 0 || l.MemoryMb <= 0 || l.OutputBytes <= 0 || l.MaxProcesses <= 0 || l.MaxFileBytes <= 0)

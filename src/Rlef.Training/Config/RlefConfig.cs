@@ -20,6 +20,8 @@ public sealed record RlefConfig
     public ModelConfig Model { get; init; } = new();
     public DataConfig Data { get; init; } = new();
     public EngineConfig Engine { get; init; } = new();
+    /// <summary>Where programs run: the in-process warm pool, or remote `rlef serve sandbox` servers.</summary>
+    public SandboxConfig Sandbox { get; init; } = new();
 
     /// <summary>Turns per episode after ablations: single-turn RL allows one.</summary>
     [JsonIgnore]

@@ -53,6 +53,15 @@ public sealed record EngineConfig
     public int BatchWindowMs { get; init; } = 5;
 }
 
+/// <summary>Where the rollouts' programs run (no effect on results: the same sandbox, local or remote).</summary>
+public sealed record SandboxConfig
+{
+    /// <summary>`URL[,URL...]` of `rlef serve sandbox` servers (docs/sandbox-service.md); empty = the in-process warm pool.</summary>
+    public string Urls { get; init; } = "";
+    /// <summary>Environment variable holding the servers' bearer token (read only when set).</summary>
+    public string TokenEnv { get; init; } = "RLEF_SANDBOX_TOKEN";
+}
+
 static class SetupValidation
 {
     public static IEnumerable<string> Validate(RlefConfig c)
@@ -68,6 +77,13 @@ static class SetupValidation
         if (c.Engine.MicroBatchTokens <= 0) yield return $"engine.micro_batch_tokens must be > 0 (got {c.Engine.MicroBatchTokens})";
         if (c.Engine.ScoringBatchTokens <= 0) yield return $"engine.scoring_batch_tokens must be > 0 (got {c.Engine.ScoringBatchTokens})";
         if (c.Engine.BatchWindowMs < 0) yield return $"engine.batch_window_ms must be >= 0 (got {c.Engine.BatchWindowMs})";
+        if (c.Sandbox.Urls.Length > 0)
+        {
+            string? problem = null;
+            try { Rlef.Sandbox.RemoteSandboxExecutor.ParseServers(c.Sandbox.Urls); }
+            catch (FormatException e) { problem = e.Message; }
+            if (problem != null) yield return $"sandbox.urls: {problem}";
+        }
         if (c.Data.ValidProblems < 0) yield return $"data.valid_problems must be >= 0 (got {c.Data.ValidProblems})";
     }
 }
