@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -156,16 +155,34 @@ public static class DataFile
         }
     }
 
+    /// <summary>The file's text; a gzip file is decompressed and checked to its trailer (<see cref="GzipData"/>).</summary>
     public static string ReadAllText(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
-        if (bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
+        if (GzipData.IsGzip(bytes))
+            bytes = GzipData.Decompress(path, bytes);
+        var text = bytes.AsSpan();
+        if (text.StartsWith(Encoding.UTF8.Preamble))
+            text = text[Encoding.UTF8.Preamble.Length..];
+        return Encoding.UTF8.GetString(text);
+    }
+
+    /// <summary>
+    /// One problem per record, in file order. Task ids must be unique within a file: a duplicate would make two
+    /// problems share the resume key of their rollouts, so it is refused here, naming both lines.
+    /// </summary>
+    public static IReadOnlyList<Problem> ReadProblems(string path, Func<DataRecord, Problem> build)
+    {
+        var problems = new List<Problem>();
+        var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var record in ReadRecords(path))
         {
-            using var gz = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-            using var sr = new StreamReader(gz, Encoding.UTF8);
-            return sr.ReadToEnd();
+            var problem = build(record);
+            if (!firstLine.TryAdd(problem.Id, record.Line))
+                throw record.Error(null, $"duplicate task id '{problem.Id}': line {firstLine[problem.Id]} has it too (task ids must be unique in a file)");
+            problems.Add(problem);
         }
-        return Encoding.UTF8.GetString(bytes);
+        return problems;
     }
 
     /// <summary>SHA-256 of the file's bytes as lower-case hex: the key of caches derived from the file.</summary>

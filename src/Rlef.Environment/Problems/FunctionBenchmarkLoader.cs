@@ -24,10 +24,10 @@ public static partial class FunctionBenchmarkLoader
     private const string MbppPlusTestImports = "import math\nimport sys\n";
 
     public static IReadOnlyList<Problem> LoadHumanEval(string path, bool plus) =>
-        DataFile.ReadRecords(path).Select(r => HumanEvalProblem(r, plus)).ToList();
+        DataFile.ReadProblems(path, r => HumanEvalProblem(r, plus));
 
     public static IReadOnlyList<Problem> LoadMbpp(string path, bool plus) =>
-        DataFile.ReadRecords(path).Select(r => plus ? MbppPlusProblem(r) : MbppProblem(r)).ToList();
+        DataFile.ReadProblems(path, r => plus ? MbppPlusProblem(r) : MbppProblem(r));
 
     private static Problem HumanEvalProblem(DataRecord r, bool plus)
     {
