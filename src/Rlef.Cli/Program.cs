@@ -17,4 +17,12 @@ root.Subcommands.Add(SftCommand.Create());
 root.Subcommands.Add(MiniCommand.Create());
 root.Subcommands.Add(bench);
 
-return await root.Parse(args).InvokeAsync();
+// A command line that does not parse (unknown option, bad or out-of-bounds value: OptionBounds) is a user error:
+// one line on stderr and exit code 2, like every other user error; --help still prints the help.
+var parsed = root.Parse(args);
+if (parsed.Errors.Count > 0 && args.Length > 0)
+{
+    Console.Error.WriteLine($"rlef: {parsed.Errors[0].Message}" + (parsed.Errors.Count > 1 ? $" (and {parsed.Errors.Count - 1} more; see --help)" : " (see --help)"));
+    return 2;
+}
+return await parsed.InvokeAsync();
