@@ -100,6 +100,34 @@ public sealed class EvaluationServiceTests : IAsyncLifetime
         Assert.DoesNotContain("INCOMPLETE", Markdown());
     }
 
+    /// <summary>The sandbox boundary: an executor whose verdicts for one problem are infrastructure errors.</summary>
+    private sealed class FailingFor(ICodeExecutor inner, string marker) : ICodeExecutor
+    {
+        public async Task<ExecutionReport> RunAsync(ExecutionRequest request, CancellationToken cancellationToken = default)
+        {
+            if (!request.Tests.Any(t => t.Input.Contains(marker, StringComparison.Ordinal)))
+                return await inner.RunAsync(request, cancellationToken);
+            return new ExecutionReport(request.Tests.Select(_ => new TestResult { Verdict = Verdict.InfraError, Error = "worker lost" }).ToList());
+        }
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    [Fact]
+    public async Task ASandboxInfrastructureErrorIsNeverScored()
+    {
+        var problems = new[] { Echo("a"), Echo("b") with { PublicTests = [new ProblemTest(TestCase.Stdio("infra\n", "infra\n"), "infra")] } };
+        var outcome = await EvaluationService.RunAsync(Request(new ReplayPolicy(Replay("a", "b"))) with
+        {
+            Problems = problems,
+            Executor = new FailingFor(_sandbox, "infra"),
+        });
+        Assert.False(outcome.IsComplete);
+        Assert.DoesNotContain(outcome.Run.Rollouts, r => r.TaskId == "b"); // not a failed test, not a wrong answer
+        Assert.Contains("sandbox infrastructure error", outcome.Completeness.NotEvaluated.Single().Reason);
+        Assert.Equal("b", outcome.Completeness.NotEvaluated.Single().ProblemId);
+    }
+
     [Fact]
     public async Task ADeadEndpointStopsTheRunAndEveryMissingRolloutIsAccountedFor()
     {
