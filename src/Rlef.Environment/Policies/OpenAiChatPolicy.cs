@@ -58,6 +58,10 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
         _slots = new SemaphoreSlim(Math.Max(1, options.MaxConcurrency));
         _endpoint = new Uri(options.BaseUrl.ToString().TrimEnd('/') + "/chat/completions");
         _breaker = new CircuitBreaker(options.CircuitBreakerThreshold);
+        // Credentials in the URL (http://user:secret@host) are secrets too.
+        foreach (string part in options.BaseUrl.UserInfo.Split(':'))
+            Secrets.Register(Uri.UnescapeDataString(part));
+        Secrets.Register(options.BaseUrl.UserInfo);
         string? key = System.Environment.GetEnvironmentVariable(options.ApiKeyVariable);
         if (!string.IsNullOrEmpty(key))
         {
@@ -80,7 +84,7 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
         return (url, target[(hash + 1)..]);
     }
 
-    public string Describe() => $"openai:{_options.BaseUrl}#{_options.Model}";
+    public string Describe() => Secrets.Mask($"openai:{_options.BaseUrl}#{_options.Model}");
 
     /// <summary>The model, not the address: a resumed run may point at the same model restarted elsewhere.</summary>
     public string Identity() => $"openai:{_options.Model}";
