@@ -58,6 +58,15 @@ public sealed class PolicyFaultTests
     }
 
     [Fact]
+    public async Task ARefusalIsTheModelsAnswerNotAnInfrastructureError()
+    {
+        await using var server = await FaultyChatServer.StartAsync((_, _) => new FaultAction(Fault.Refusal, Content: "I can't help with that."));
+        using var policy = new OpenAiChatPolicy(Options(server.BaseUrl));
+        Assert.Equal("I can't help with that.", (await policy.ReplyAsync(Hello, Turn0, CancellationToken.None)).Text);
+        Assert.Equal(1, server.RequestCount);
+    }
+
+    [Fact]
     public async Task AKeyEchoedByTheServerIsMaskedInTheError()
     {
         const string variable = "RLEF_TEST_SECRET_FOR_MASKING";

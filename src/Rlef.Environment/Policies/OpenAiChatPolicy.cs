@@ -230,6 +230,13 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
             return choice["text"] is not null
                 ? "choices[0] has the legacy completions shape ('text', no 'message'): the server answered as /v1/completions"
                 : "choices[0] has no 'message' object";
+        // The schema allows null content only beside tool calls (we send no tools) or a refusal; a refusal is the
+        // model's own answer (it holds no code, so it is judged like any reply without code).
+        if (message["content"] is null && message["refusal"] is JsonValue refusal && refusal.GetValueKind() == JsonValueKind.String)
+        {
+            content = refusal.GetValue<string>();
+            return "";
+        }
         if (message["content"] is not JsonValue value || value.GetValueKind() != JsonValueKind.String)
             return message["content"] is null ? "choices[0].message.content is null or missing" : "choices[0].message.content is not a string";
         if (body["usage"]?["completion_tokens"] is JsonValue t && t.GetValueKind() == JsonValueKind.Number && t.TryGetValue(out int n))

@@ -22,6 +22,8 @@ public enum Fault
     LegacyText,
     /// <summary>200 with choices[0].message.content = null.</summary>
     NullContent,
+    /// <summary>200 with content null and a refusal (a legal reply in the schema: the model declined).</summary>
+    Refusal,
     /// <summary>200 with "choices": [].</summary>
     EmptyChoices,
     /// <summary>200 with an HTML page (a proxy's error page).</summary>
@@ -132,6 +134,9 @@ public sealed class FaultyChatServer : IAsyncDisposable
                 break;
             case Fault.NullContent:
                 await Write(context, 200, Completion(index, model, new JsonObject { ["role"] = "assistant", ["content"] = null }));
+                break;
+            case Fault.Refusal:
+                await Write(context, 200, Completion(index, model, new JsonObject { ["role"] = "assistant", ["content"] = null, ["refusal"] = action.Content }));
                 break;
             case Fault.EmptyChoices:
                 await Write(context, 200, $"{{\"id\": \"chatcmpl-{index}\", \"object\": \"chat.completion\", \"choices\": []}}");
