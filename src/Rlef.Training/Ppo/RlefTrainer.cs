@@ -17,7 +17,7 @@ public sealed record IterationReport(long Iteration, long FirstStep, long LastSt
     double UpdateSeconds, double? ValidationSolveRate, bool Checkpointed);
 
 /// <summary>
-/// An RLEF run (RLEF.md §3): iterations of collect → rewards/advantages → several minibatch PPO updates, with
+/// An RLEF run (docs/protocol.md §3): iterations of collect → rewards/advantages → several minibatch PPO updates, with
 /// metrics per update, periodic validation with best-checkpoint selection, and atomic checkpoints of the policy,
 /// the value network, both AdamW states, the minibatch RNG, the data position and the step.
 /// <para>
@@ -192,7 +192,7 @@ public sealed class RlefTrainer
         return score;
     }
 
-    /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (RLEF.md §4, 1@3).</summary>
+    /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (docs/protocol.md §4, 1@3).</summary>
     public async Task<double> ValidateAsync(CancellationToken cancellationToken = default)
     {
         if (_valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
