@@ -159,6 +159,12 @@ public sealed class EvalFaultTests : IDisposable
         Assert.DoesNotContain("no rollout finished", r.Stdout);
         Assert.Equal("incomplete", Summary().GetProperty("status").GetString());
         Assert.Equal(3, Summary().GetProperty("completeness").GetProperty("problems_not_evaluated").GetInt32());
+
+        // The state is kept: the same run, pointed at the server restarted on a live port, completes.
+        await using var restarted = await FaultyChatServer.StartAsync((_, _) => FaultAction.Reply(Solution));
+        Assert.Equal(0, await EvalCommand.RunAsync(Settings(restarted.BaseUrl, data), QuietConsole(), CancellationToken.None));
+        Assert.Equal("complete", Summary().GetProperty("status").GetString());
+        Assert.Equal(1.0, Summary().GetProperty("solve_rate").GetDouble(), 5);
     }
 
     [Fact]
@@ -172,7 +178,8 @@ public sealed class EvalFaultTests : IDisposable
         Assert.Equal(1, code);
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"took {clock.Elapsed}");
         Assert.Contains("run stopped", ErrorsLog());
-        Assert.Contains("stopped", Summary().GetProperty("completeness").GetProperty("stopped").GetString() + "stopped");
+        Assert.Contains("unreachable", Summary().GetProperty("completeness").GetProperty("stopped").GetString());
+        Assert.Contains("no answer within", Summary().GetProperty("completeness").GetProperty("stopped").GetString());
     }
 
     [Fact]
