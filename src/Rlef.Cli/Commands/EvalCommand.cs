@@ -133,15 +133,7 @@ public static class EvalCommand
         if (s.Rollouts < 1 || s.TurnLimit < 1 || s.Workers < 1)
             throw new ArgumentException("--rollouts, --turns and --workers must be at least 1");
 
-        var problems = DatasetLoader.Load(s.Dataset, s.DataPath);
-        if (s.Limit is int n)
-            problems = problems.Take(n).ToList();
-        if (problems.Count == 0)
-            throw new InvalidDataException($"{s.DataPath}: no problems");
-        if (problems.FirstOrDefault(p => !p.HasTests) is { } untested)
-            throw new InvalidDataException(
-                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. CodeT's copy of " +
-                "CodeContests, CodeContests_test165_prompts_codet.jsonl); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
+        var problems = LoadProblems(s);
 
         using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal) ? LoadModel(s) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
         {
@@ -180,29 +172,10 @@ public static class EvalCommand
 
         var expectedClock = System.Diagnostics.Stopwatch.StartNew();
         if (DatasetLoader.NeedsExpectedValues(s.Dataset))
-        {
-            ExpectedValues.Result filled = null!;
-            await console.Status().StartAsync("computing expected values with the canonical solutions (cached afterwards)", async ctx =>
-            {
-                filled = await ExpectedValues.FillAsync(problems, s.DataPath, executor, s.CacheDirectory, parallelism: s.Workers,
-                    progress: (done, total) => ctx.Status($"computing expected values: {done}/{total} problems"), cancellationToken: cancellationToken);
-            });
-            problems = filled.Problems;
-            foreach (string d in filled.Dropped)
-                console.MarkupLineInterpolated($"[yellow]dropped test[/] {d}");
-            console.WriteLine(FormattableString.Invariant(
-                $"expected values: {(filled.FromCache ? "from the cache" : "computed")} in {expectedClock.Elapsed.TotalSeconds:0.0} s"));
-        }
+            problems = await FillExpectedValuesAsync(s, problems, executor, console, cancellationToken);
         double expectedSeconds = expectedClock.Elapsed.TotalSeconds;
 
-        IncorrectProgramPool? pool = null;
-        if (s.Feedback == FeedbackMode.Random)
-        {
-            pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
-            console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
-            if (pool.Count == 0)
-                console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
-        }
+        IncorrectProgramPool? pool = s.Feedback == FeedbackMode.Random ? RandomFeedbackPool(s, console) : null;
 
         var request = new EvaluationRequest
         {
@@ -243,9 +216,59 @@ public static class EvalCommand
         var timing = Timing.From(result.FinishedThisSession, problems.Count, result.Elapsed) with { ExpectedValuesSeconds = expectedSeconds };
         File.WriteAllText(Path.Combine(s.OutputDirectory, "timing.json"), JsonSerializer.Serialize(timing, new JsonSerializerOptions(RolloutStore.Json) { WriteIndented = true }) + "\n");
 
+        return ReportOutcome(s, outcome, timing, policy.Inner.Describe(), console);
+    }
+
+    /// <summary>The problems to evaluate: the file's, the first --limit of them; each must have tests.</summary>
+    private static IReadOnlyList<Problem> LoadProblems(Settings s)
+    {
+        IReadOnlyList<Problem> problems = DatasetLoader.Load(s.Dataset, s.DataPath);
+        if (s.Limit is int n)
+            problems = problems.Take(n).ToList();
+        if (problems.Count == 0)
+            throw new InvalidDataException($"{s.DataPath}: no problems");
+        if (problems.FirstOrDefault(p => !p.HasTests) is { } untested)
+            throw new InvalidDataException(
+                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. CodeT's copy of " +
+                "CodeContests, CodeContests_test165_prompts_codet.jsonl); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
+        return problems;
+    }
+
+    /// <summary>HumanEval+/MBPP+: expected values of the private tests from the canonical solutions (cached).</summary>
+    private static async Task<IReadOnlyList<Problem>> FillExpectedValuesAsync(Settings s, IReadOnlyList<Problem> problems, ICodeExecutor executor,
+        IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        ExpectedValues.Result filled = null!;
+        await console.Status().StartAsync("computing expected values with the canonical solutions (cached afterwards)", async ctx =>
+        {
+            filled = await ExpectedValues.FillAsync(problems, s.DataPath, executor, s.CacheDirectory, parallelism: s.Workers,
+                progress: (done, total) => ctx.Status($"computing expected values: {done}/{total} problems"), cancellationToken: cancellationToken);
+        });
+        foreach (string d in filled.Dropped)
+            console.MarkupLineInterpolated($"[yellow]dropped test[/] {d}");
+        console.WriteLine(FormattableString.Invariant(
+            $"expected values: {(filled.FromCache ? "from the cache" : "computed")} in {clock.Elapsed.TotalSeconds:0.0} s"));
+        return filled.Problems;
+    }
+
+    /// <summary>--feedback random: incorrect programs of an earlier run (--random-feedback-pool), then this run's.</summary>
+    private static IncorrectProgramPool RandomFeedbackPool(Settings s, IAnsiConsole console)
+    {
+        var pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
+        console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
+        if (pool.Count == 0)
+            console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
+        return pool;
+    }
+
+    /// <summary>The metrics table and timing on the console; for an incomplete run, what is missing on stderr and exit code 1.</summary>
+    private static int ReportOutcome(Settings s, EvaluationOutcome outcome, Timing timing, string policy, IAnsiConsole console)
+    {
+        var result = outcome.Run;
         if (outcome.Report is { } report)
         {
-            var table = new Table().Title(Markup.Escape($"{s.Dataset.ToName()} · {policy.Inner.Describe()} · {report.ProblemCount} problems · {report.RolloutsPerProblemText} rollouts/problem" +
+            var table = new Table().Title(Markup.Escape($"{s.Dataset.ToName()} · {policy} · {report.ProblemCount} problems · {report.RolloutsPerProblemText} rollouts/problem" +
                                                         (outcome.IsComplete ? "" : " · PARTIAL")));
             table.AddColumn("metric").AddColumn("setting").AddColumn(new TableColumn("value [[95% CI]]").RightAligned());
             foreach (var row in report.ToTable())
