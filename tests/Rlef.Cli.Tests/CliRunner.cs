@@ -1,9 +1,8 @@
-using System.Reflection;
-
 namespace Rlef.Cli.Tests;
 
 /// <summary>
-/// Runs the `rlef` program's own entry point in this process (argument parsing, validation and exit codes included)
+/// Runs the `rlef` command line in this process (<see cref="RlefCommand.RunAsync"/>: parsing, validation, the
+/// user-error mapping and exit codes included)
 /// and captures what it writes to stdout and stderr. Console redirection is process-wide, so callers are serialized.
 /// </summary>
 public static class CliRunner
@@ -14,7 +13,6 @@ public static class CliRunner
 
     public static async Task<Result> RunAsync(params string[] args)
     {
-        MethodInfo main = typeof(Rlef.Cli.OptionBounds).Assembly.EntryPoint!;
         await OneAtATime.WaitAsync();
         TextWriter stdout = Console.Out, stderr = Console.Error;
         var outWriter = new StringWriter();
@@ -23,13 +21,7 @@ public static class CliRunner
         {
             Console.SetOut(outWriter);
             Console.SetError(errWriter);
-            object? returned = main.Invoke(null, [args]);
-            int code = returned switch
-            {
-                Task<int> task => await task,
-                int value => value,
-                _ => throw new InvalidOperationException("unexpected entry point"),
-            };
+            int code = await RlefCommand.RunAsync(args, errWriter);
             return new Result(code, outWriter.ToString(), errWriter.ToString());
         }
         finally

@@ -113,16 +113,7 @@ public static class EvalCommand
                 NoIsolation = parse.GetValue(noIsolation),
                 Seed = parse.GetValue(seed),
             };
-            try
-            {
-                return await RunAsync(settings, AnsiConsole.Console, ct);
-            }
-            catch (Exception e) when (e is DatasetFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException
-                                          or InvalidOperationException or ArgumentException)
-            {
-                Console.Error.WriteLine($"rlef eval: {Secrets.Mask(e.Message)}");
-                return 2;
-            }
+            return await RunAsync(settings, AnsiConsole.Console, ct);
         });
         return command;
     }

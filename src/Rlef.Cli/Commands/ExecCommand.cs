@@ -35,16 +35,14 @@ public static class ExecCommand
             {
                 if (f is null)
                     continue;
-                string? problem = Directory.Exists(f.FullName) ? "is a directory, not a file"
-                    : !f.Exists ? "does not exist"
-                    : f.Length > MaxInputBytes ? $"is {f.Length} bytes, over the {MaxInputBytes >> 20} MiB cap"
-                    : null;
-                if (problem is not null)
-                {
-                    Console.Error.WriteLine($"rlef exec: {what} '{f.FullName}' {problem}");
-                    return 2;
-                }
+                if (Directory.Exists(f.FullName))
+                    throw new UserError($"{what} '{f.FullName}' is a directory, not a file");
+                if (!f.Exists)
+                    throw new UserError($"{what} file '{f.FullName}' does not exist");
+                if (f.Length > MaxInputBytes)
+                    throw new UserError($"{what} file '{f.FullName}' is {f.Length} bytes, over the {MaxInputBytes >> 20} MiB cap");
             }
+            // --time-limit and --memory-limit are within their bounds already (OptionBounds, at parse time).
             double seconds = parse.GetValue(timeLimit);
             int mb = parse.GetValue(memoryLimit);
             var request = new ExecutionRequest
@@ -57,16 +55,8 @@ public static class ExecCommand
                 Limits = new ExecutionLimits { CpuTimeSeconds = seconds, WallTimeSeconds = seconds, MemoryMb = mb },
             };
             ExecutionReport report;
-            try
-            {
-                await using var executor = new FreshProcessExecutor(new SandboxOptions { Workers = 1, Isolation = !parse.GetValue(noIsolation) });
+            await using (var executor = new FreshProcessExecutor(new SandboxOptions { Workers = 1, Isolation = !parse.GetValue(noIsolation) }))
                 report = await executor.RunAsync(request, ct);
-            }
-            catch (InvalidOperationException e)
-            {
-                Console.Error.WriteLine($"rlef exec: {e.Message}");
-                return 2;
-            }
             TestResult r = report.Results[0];
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
