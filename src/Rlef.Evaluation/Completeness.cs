@@ -22,6 +22,8 @@ public sealed record Completeness
     public IReadOnlyList<NotEvaluated> NotEvaluated { get; init; } = [];
     /// <summary>Why the run stopped before trying everything (e.g. the endpoint was unreachable), or null.</summary>
     public string? StoppedReason { get; init; }
+    /// <summary>What loading the data said (a record repeating an earlier one exactly, kept once).</summary>
+    public IReadOnlyList<string> DataNotes { get; init; } = [];
 
     public int RolloutsRequested => ProblemsRequested * RolloutsPerProblem;
     public int ProblemsNotEvaluated => NotEvaluated.Count;
@@ -72,6 +74,13 @@ public sealed record Completeness
         json.WriteNumber("rollouts_finished", RolloutsFinished);
         if (StoppedReason is not null)
             json.WriteString("stopped", StoppedReason);
+        if (DataNotes.Count > 0)
+        {
+            json.WriteStartArray("data_notes");
+            foreach (string note in DataNotes)
+                json.WriteStringValue(note);
+            json.WriteEndArray();
+        }
         json.WriteStartArray("not_evaluated");
         foreach (NotEvaluated n in NotEvaluated)
         {
@@ -112,6 +121,14 @@ public sealed record Completeness
         Line(Invariant($"| rollouts finished / requested | {RolloutsFinished} / {RolloutsRequested} |"));
         Line(Invariant($"| solve rate over all requested rollouts (unevaluated = unsolved) | {Percent(SolveRateOverRequested)} |"));
         Line();
+        if (DataNotes.Count > 0)
+        {
+            Line(Invariant($"Loading the data: {DataNotes.Count} record(s) repeat an earlier record exactly and were evaluated once:"));
+            Line();
+            foreach (string note in DataNotes.Take(MarkdownRows))
+                Line($"- {Cell(note)}");
+            Line();
+        }
         if (NotEvaluated.Count > 0)
         {
             Line("| not evaluated | rollouts missing | why |");

@@ -22,6 +22,8 @@ public sealed record EvaluationRequest
     public required RunSettings Settings { get; init; }
     /// <summary>Labels and metric choices of the report (its turn limit is the episode's).</summary>
     public EvaluationOptions Report { get; init; } = new();
+    /// <summary>What loading the data said (records kept once), carried into the files.</summary>
+    public IReadOnlyList<string> DataNotes { get; init; } = [];
     public IncorrectProgramPool? IncorrectPrograms { get; init; }
     public bool GrowIncorrectPrograms { get; init; } = true;
 }
@@ -59,7 +61,7 @@ public static class EvaluationService
         foreach (MissingRollout m in result.Missing)
             reasons.TryAdd(m.TaskId, m.Reason);
         var completeness = Completeness.From(request.Problems.Select(p => p.Id).ToList(), request.RolloutsPerProblem, summaries,
-            reasons, result.StoppedReason);
+            reasons, result.StoppedReason) with { DataNotes = request.DataNotes };
         EvaluationReport? report = summaries.Count == 0
             ? null
             : EvaluationReport.Compute(summaries, request.Report with { TurnLimit = request.Episode.TurnLimit });

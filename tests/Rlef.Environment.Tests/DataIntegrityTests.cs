@@ -107,7 +107,8 @@ public sealed class DataIntegrityTests : IDisposable
     [Fact]
     public void DuplicateTaskIdsAreRefusedAtLoadNamingTheFileAndBothLines()
     {
-        string path = WriteFile("dup.jsonl", Encoding.UTF8.GetBytes(Record("a") + "\n" + Record("b") + "\n\n" + Record("a") + "\n"));
+        string other = Record("a").Replace("PROBLEM a", "PROBLEM a, another statement");
+        string path = WriteFile("dup.jsonl", Encoding.UTF8.GetBytes(Record("a") + "\n" + Record("b") + "\n\n" + other + "\n"));
         var e = Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(ProblemFamily.CodeContests, path));
         Assert.Equal(path, e.Path);
         Assert.Equal(4, e.Line);
@@ -116,13 +117,23 @@ public sealed class DataIntegrityTests : IDisposable
     }
 
     [Fact]
+    public void ARecordRepeatedExactlyIsKeptOnceAndSaid()
+    {
+        string path = WriteFile("repeat.jsonl", Encoding.UTF8.GetBytes(Record("a") + "\n" + Record("b") + "\n" + Record("a") + "\n"));
+        var notes = new List<string>();
+        var problems = DatasetLoader.Load(ProblemFamily.CodeContests, path, notes);
+        Assert.Equal(["a", "b"], problems.Select(p => p.Id));
+        Assert.Equal($"{path}:3: task 'a' repeats line 1 exactly; evaluated once", Assert.Single(notes));
+    }
+
+    [Fact]
     public void DuplicateTaskIdsAreRefusedInEveryFormat()
     {
         string he = """{"task_id": "HumanEval/0", "prompt": "def f(x):\n", "entry_point": "f", "canonical_solution": "    return x\n", "test": "def check(candidate):\n    assert candidate(1) == 1\n"}""";
-        string path = WriteFile("he.jsonl", Encoding.UTF8.GetBytes(he + "\n" + he + "\n"));
+        string path = WriteFile("he.jsonl", Encoding.UTF8.GetBytes(he + "\n" + he.Replace("return x", "return +x") + "\n"));
         Assert.Equal(2, Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(ProblemFamily.HumanEval, path)).Line);
         string apps = """{"name": "1", "id": "1", "description": "d", "starter_code": "", "sample_io": [{"input": "1\n", "output": ["1\n"]}], "test_list": []}""";
-        string appsPath = WriteFile("apps.jsonl", Encoding.UTF8.GetBytes(apps + "\n" + apps + "\n"));
+        string appsPath = WriteFile("apps.jsonl", Encoding.UTF8.GetBytes(apps + "\n" + apps.Replace("\"d\"", "\"e\"") + "\n"));
         Assert.Equal(2, Assert.Throws<DatasetFormatException>(() => DatasetLoader.Load(ProblemFamily.Apps, appsPath)).Line);
     }
 

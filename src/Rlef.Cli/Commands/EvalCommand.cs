@@ -124,7 +124,10 @@ public static class EvalCommand
         if (s.Rollouts < 1 || s.TurnLimit < 1 || s.Workers < 1)
             throw new ArgumentException("--rollouts, --turns and --workers must be at least 1");
 
-        var problems = LoadProblems(s);
+        var dataNotes = new List<string>();
+        var problems = LoadProblems(s, dataNotes);
+        foreach (string note in dataNotes)
+            console.MarkupLineInterpolated($"[yellow]data:[/] {note}");
 
         using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal) ? LoadModel(s) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
         {
@@ -179,6 +182,7 @@ public static class EvalCommand
             OutputDirectory = s.OutputDirectory,
             Settings = settings,
             IncorrectPrograms = pool,
+            DataNotes = dataNotes,
             Report = new EvaluationOptions
             {
                 Dataset = s.Dataset.ToName(),
@@ -211,9 +215,9 @@ public static class EvalCommand
     }
 
     /// <summary>The problems to evaluate: the file's, the first --limit of them; each must have tests.</summary>
-    private static IReadOnlyList<Problem> LoadProblems(Settings s)
+    private static IReadOnlyList<Problem> LoadProblems(Settings s, ICollection<string> notes)
     {
-        IReadOnlyList<Problem> problems = DatasetLoader.Load(s.Dataset, s.DataPath);
+        IReadOnlyList<Problem> problems = DatasetLoader.Load(s.Dataset, s.DataPath, notes);
         if (s.Limit is int n)
             problems = problems.Take(n).ToList();
         if (problems.Count == 0)

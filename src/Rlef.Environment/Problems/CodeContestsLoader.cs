@@ -12,8 +12,8 @@ namespace Rlef.Environment.Problems;
 /// </summary>
 public static class CodeContestsLoader
 {
-    public static IReadOnlyList<Problem> Load(string path) =>
-        DataFile.ReadProblems(path, r => r.Json.TryGetProperty("description", out _) ? FromHuggingFace(r) : FromStatementOnly(r));
+    public static IReadOnlyList<Problem> Load(string path, ICollection<string>? notes = null) =>
+        DataFile.ReadProblems(path, r => r.Json.TryGetProperty("description", out _) ? FromHuggingFace(r) : FromStatementOnly(r), notes);
 
     private static Problem FromHuggingFace(DataRecord r)
     {

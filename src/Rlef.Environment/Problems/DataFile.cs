@@ -168,18 +168,27 @@ public static class DataFile
     }
 
     /// <summary>
-    /// One problem per record, in file order. Task ids must be unique within a file: a duplicate would make two
-    /// problems share the resume key of their rollouts, so it is refused here, naming both lines.
+    /// One problem per record, in file order. Task ids must be unique within a file: two different records under one
+    /// id would share the resume key of their rollouts, so that is refused here, naming both lines. A record that
+    /// repeats an earlier one byte for byte (MapCoder's APPS selection lists 21 problems twice) is the same problem:
+    /// it is kept once and said in <paramref name="notes"/> (one line per repeat).
     /// </summary>
-    public static IReadOnlyList<Problem> ReadProblems(string path, Func<DataRecord, Problem> build)
+    public static IReadOnlyList<Problem> ReadProblems(string path, Func<DataRecord, Problem> build, ICollection<string>? notes = null)
     {
         var problems = new List<Problem>();
-        var firstLine = new Dictionary<string, int>(StringComparer.Ordinal);
+        var first = new Dictionary<string, (int Line, string Raw)>(StringComparer.Ordinal);
         foreach (var record in ReadRecords(path))
         {
             var problem = build(record);
-            if (!firstLine.TryAdd(problem.Id, record.Line))
-                throw record.Error(null, $"duplicate task id '{problem.Id}': line {firstLine[problem.Id]} has it too (task ids must be unique in a file)");
+            string raw = record.Json.GetRawText();
+            if (first.TryGetValue(problem.Id, out var earlier))
+            {
+                if (earlier.Raw != raw)
+                    throw record.Error(null, $"duplicate task id '{problem.Id}': line {earlier.Line} has it too, with other content (task ids must be unique in a file)");
+                notes?.Add($"{path}:{record.Line}: task '{problem.Id}' repeats line {earlier.Line} exactly; evaluated once");
+                continue;
+            }
+            first[problem.Id] = (record.Line, raw);
             problems.Add(problem);
         }
         return problems;
