@@ -49,7 +49,7 @@ namespace Rlef.Cli
             }
             catch (Exception e) when (UserError.Is(e))
             {
-                error.WriteLine($"{Verb(parse)}: {Rlef.Environment.Policies.Secrets.Mask(e.Message)}");
+                error.WriteLine($"{Verb(parse)}: {Rlef.Environment.Policies.Secrets.Mask(UserError.MessageOf(e))}");
                 return 2;
             }
         }

@@ -129,7 +129,8 @@ public static class EvalCommand
         foreach (string note in dataNotes)
             console.MarkupLineInterpolated($"[yellow]data:[/] {note}");
 
-        using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal) ? LoadModel(s) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
+        PolicySpec spec = PolicySpec.Parse(s.Policy);
+        using var policy = AsDisposable(spec.Create((url, model) => new OpenAiOptions
         {
             BaseUrl = url,
             Model = model,
@@ -143,8 +144,8 @@ public static class EvalCommand
             InitialBackoff = TimeSpan.FromSeconds(s.InitialBackoffSeconds),
             CircuitBreakerThreshold = s.MaxConnectionFailures,
             Prefill = s.Prefill,
-        }));
-        bool sampling = s.Policy.StartsWith("openai:", StringComparison.Ordinal) || s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal);
+        }, directory => LoadModel(s, directory), problems));
+        bool sampling = spec.Samples;
         var settings = new RunSettings
         {
             Dataset = s.Dataset.ToName(),
@@ -310,13 +311,9 @@ public static class EvalCommand
         }
     }
 
-    const string ModelPrefix = "model:";
-
     /// <summary>`model:DIR`: the engine in this process, one generation batch for all the rollouts in flight.</summary>
-    private static ModelPolicy LoadModel(Settings s)
+    private static ModelPolicy LoadModel(Settings s, string directory)
     {
-        string directory = s.Policy[ModelPrefix.Length..];
-        if (directory.Length == 0) throw new ArgumentException("--policy model:DIR needs a model directory");
         return ModelPolicy.Load(directory, new Rlef.Engine.Sampling.SamplingOptions
         {
             Temperature = (float)s.Temperature,

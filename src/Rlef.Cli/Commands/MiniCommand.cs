@@ -103,7 +103,7 @@ public static class MiniCommand
             int trainCount = parse.GetValue(train), validCount = parse.GetValue(valid), testCount = parse.GetValue(test);
             Difficulty level;
             try { level = Difficulty.FromName(parse.GetValue(difficulty)!); }
-            catch (ArgumentException e) { throw new UserError($"--difficulty: {e.Message}"); }
+            catch (ArgumentException e) { throw new UserError($"--difficulty: {UserError.MessageOf(e)}"); }
 
             string directory = parse.GetValue(output)!.FullName;
             foreach (string file in SyntheticDataset.Generate(directory, parse.GetValue(seed), trainCount, validCount, testCount, level))
