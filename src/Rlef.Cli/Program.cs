@@ -33,18 +33,27 @@ namespace Rlef.Cli
 
         /// <summary>
         /// Runs the verb <paramref name="args"/> name. A user error (<see cref="UserError.Is"/>) becomes one line on
-        /// <paramref name="error"/>, "rlef VERB: message", and exit code 2; anything else is a bug and keeps its stack trace.
+        /// <paramref name="error"/>, "rlef VERB: message" with secrets masked, and exit code 2; anything else is a bug
+        /// and keeps its stack trace.
         /// </summary>
         public static async Task<int> RunAsync(string[] args, TextWriter error)
         {
             ParseResult parse = Create().Parse(args);
+            // A command line that does not parse (unknown option, bad or out-of-bounds value: OptionBounds) is a
+            // user error too; with no arguments at all the help is shown.
+            if (parse.Errors.Count > 0 && args.Length > 0)
+            {
+                error.WriteLine($"{Verb(parse)}: {parse.Errors[0].Message}" +
+                                (parse.Errors.Count > 1 ? $" (and {parse.Errors.Count - 1} more; see --help)" : " (see --help)"));
+                return 2;
+            }
             try
             {
                 return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
             }
             catch (Exception e) when (UserError.Is(e))
             {
-                error.WriteLine($"{Verb(parse)}: {UserError.MessageOf(e)}");
+                error.WriteLine($"{Verb(parse)}: {Rlef.Environment.Policies.Secrets.Mask(UserError.MessageOf(e))}");
                 return 2;
             }
         }

@@ -46,6 +46,11 @@ public static class MiniReport
             string dir = Path.Combine(outputDirectory, "eval", name);
             var run = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(Path.Combine(dir, EvaluationRun.SettingsFile)), RolloutStore.Json)
                 ?? throw new InvalidDataException($"{dir}: empty {EvaluationRun.SettingsFile}");
+            // The report only ever shows complete evaluations (an incomplete one has stopped the miniature already).
+            string summary = Path.Combine(dir, ReportWriter.SummaryFile);
+            using (var doc = JsonDocument.Parse(File.ReadAllText(summary)))
+                if (!doc.RootElement.TryGetProperty("status", out var status) || status.GetString() != "complete")
+                    throw new InvalidDataException($"{summary}: the evaluation is incomplete; rerun `rlef mini` to complete it");
             var feedback = Enum.Parse<FeedbackMode>(run.Feedback, ignoreCase: true);
             evaluations[name] = MiniEvaluation.Compute(RolloutStore.Read(Path.Combine(dir, EvaluationRun.RolloutsFile)), run.Policy, feedback, turns);
             policies[name] = run.Policy;

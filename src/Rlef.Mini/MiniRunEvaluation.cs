@@ -1,5 +1,6 @@
 using Rlef.Engine.Sampling;
 using Rlef.Environment.Episodes;
+using Rlef.Environment.Policies;
 using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
 using Rlef.Environment.Running;
@@ -11,10 +12,10 @@ using Rlef.Training.Rollouts;
 namespace Rlef.Mini;
 
 /// <summary>
-/// One evaluation of `rlef mini`, on the same machinery as `rlef eval --policy model:DIR`: an
-/// <see cref="EvaluationRun"/> (rollouts persisted as they finish, resumed by a rerun, run.json guarding the settings)
-/// with a <see cref="ModelPolicy"/>, then <see cref="EvaluationReport"/> and <see cref="ReportWriter"/> (summary.json,
-/// report.md and charts in the evaluation's directory).
+/// One evaluation of `rlef mini`, through the same <see cref="EvaluationService"/> as `rlef eval --policy model:DIR`
+/// (rollouts persisted as they finish, resumed by a rerun, run.json guarding the settings, summary.json and report.md
+/// with their completeness) with a <see cref="ModelPolicy"/>. An incomplete evaluation stops the miniature with an
+/// error after its files say "incomplete"; a rerun completes it.
 /// </summary>
 public sealed class MiniEvaluation(ICodeExecutor executor)
 {
@@ -42,47 +43,62 @@ public sealed class MiniEvaluation(ICodeExecutor executor)
     {
         var sampling = new SamplingOptions { Temperature = (float)Temperature, TopP = (float)TopP, MaxTokens = MaxTokens, Seed = Seed };
         using ModelPolicy policy = ModelPolicy.Load(ModelDirectory, sampling, Concurrency, Label);
-        EvaluationRun.CheckOrWriteSettings(OutputDirectory, new RunSettings
+        var settings = new RunSettings
         {
             Dataset = ProblemFamily.CodeContests.ToName(),
             DataSha256 = DataFile.Sha256(DataPath),
-            Policy = policy.Describe(),
+            Policy = ((IPolicy)policy).Identity(),
             TurnLimit = TurnLimit,
             Feedback = Feedback.ToString().ToLowerInvariant(),
             Temperature = Temperature,
             TopP = TopP,
             MaxTokens = MaxTokens,
-        });
+        };
 
         IncorrectProgramPool? pool = null;
         bool seeded = RandomFeedbackPool is not null && File.Exists(RandomFeedbackPool);
         if (Feedback == FeedbackMode.Random)
             pool = seeded ? IncorrectProgramPool.FromRollouts(RolloutStore.Read(RandomFeedbackPool!)) : new IncorrectProgramPool();
         // A pool seeded from the real-feedback evaluation stays fixed, so that the ablation reproduces from run to run.
-        var run = new EvaluationRun(Problems, policy, executor, new EpisodeOptions { TurnLimit = TurnLimit, Feedback = Feedback },
-            Rollouts, Concurrency, OutputDirectory) { IncorrectPrograms = pool, GrowIncorrectPrograms = !seeded };
-        EvaluationRun.Result result = null!;
+        var request = new EvaluationRequest
+        {
+            Problems = Problems,
+            Policy = policy,
+            Executor = executor,
+            Episode = new EpisodeOptions { TurnLimit = TurnLimit, Feedback = Feedback },
+            RolloutsPerProblem = Rollouts,
+            Workers = Concurrency,
+            OutputDirectory = OutputDirectory,
+            Settings = settings,
+            IncorrectPrograms = pool,
+            GrowIncorrectPrograms = !seeded,
+            Report = Options(policy.Describe(), Feedback, TurnLimit),
+        };
+        EvaluationOutcome outcome = null!;
         string title = $"eval {Name}: {Problems.Count} test problems × {Rollouts}, T={Temperature}, top-p={TopP}, feedback {FeedbackName(Feedback)}";
         await view.EvaluateAsync(title, async report =>
-            result = await run.RunAsync(p => report(p.Done, p.Total, p.Passed), cancellationToken));
-        if (result.Errors > 0)
-            throw new InvalidOperationException($"eval {Name}: {result.Errors} rollouts failed (see {Path.Combine(OutputDirectory, EvaluationRun.ErrorsFile)}); rerun the same command to retry them");
+            outcome = await EvaluationService.RunAsync(request, p => report(p.Done, p.Total, p.Passed), cancellationToken));
+        if (!outcome.IsComplete)
+            throw new InvalidOperationException(
+                $"eval {Name}: INCOMPLETE, {outcome.Completeness.ProblemsNotEvaluated} of {outcome.Completeness.ProblemsRequested} problems not evaluated " +
+                $"(see {Path.Combine(OutputDirectory, EvaluationRun.ErrorsFile)}; its summary.json and report.md say so); rerun the same command to complete it");
 
-        var evaluation = Compute(result.Rollouts, policy.Describe(), Feedback, TurnLimit);
-        ReportWriter.Write(OutputDirectory, evaluation);
+        var evaluation = outcome.Report!;
         view.Note($"eval {Name}: solve rate {evaluation.SolveRate.ToPercentText()}, " +
                   $"1@3 multi-turn {evaluation.Find("1@3", TurnLimit)?.Estimate.ToPercentText() ?? "n/a"} " +
-                  $"({result.FinishedThisSession.Count} rollouts this session, {result.Elapsed.TotalSeconds:F0} s)");
+                  $"({outcome.Run.FinishedThisSession.Count} rollouts this session, {outcome.Run.Elapsed.TotalSeconds:F0} s)");
         return evaluation;
     }
 
+    private static EvaluationOptions Options(string policy, FeedbackMode feedback, int turnLimit) => new()
+    {
+        TurnLimit = turnLimit,
+        Dataset = "mini (generated CodeContests-style problems, test split)",
+        Policy = policy,
+        FeedbackMode = FeedbackName(feedback),
+    };
+
     /// <summary>The eval's metrics from stored rollouts (also what the report recomputes from rollouts.jsonl).</summary>
     public static EvaluationReport Compute(IReadOnlyList<Rollout> rollouts, string policy, FeedbackMode feedback, int turnLimit) =>
-        EvaluationReport.Compute(rollouts.Select(RolloutSummary.From).ToList(), new EvaluationOptions
-        {
-            TurnLimit = turnLimit,
-            Dataset = "mini (generated CodeContests-style problems, test split)",
-            Policy = policy,
-            FeedbackMode = FeedbackName(feedback),
-        });
+        EvaluationReport.Compute(rollouts.Select(RolloutSummary.From).ToList(), Options(policy, feedback, turnLimit));
 }

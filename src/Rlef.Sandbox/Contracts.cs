@@ -78,8 +78,12 @@ public sealed record TestCase
 {
     public TestKind Kind { get; init; }
 
-    /// <summary>Stdio: the text fed on stdin.</summary>
+    /// <summary>Stdio: the text fed on stdin (as UTF-8).</summary>
     public string Input { get; init; } = "";
+
+    /// <summary>Stdio: the exact bytes fed on stdin, for input that is not valid UTF-8 text; when set, <see cref="Input"/>
+    /// is ignored.</summary>
+    public byte[]? InputBytes { get; init; }
 
     /// <summary>Stdio: the expected stdout; null = only capture the output (no comparison).</summary>
     public string? ExpectedOutput { get; init; }
@@ -114,6 +118,12 @@ public sealed record TestCase
 
     public static TestCase Stdio(string input, string? expectedOutput) =>
         new() { Kind = TestKind.Stdio, Input = input, ExpectedOutput = expectedOutput };
+
+    /// <summary>A stdio test fed exactly <paramref name="input"/>: byte order marks and invalid UTF-8 included.</summary>
+    public static TestCase Stdio(byte[] input, string? expectedOutput) =>
+        StrictUtf8.TryDecode(input) is string text
+            ? Stdio(text, expectedOutput) // valid UTF-8 round-trips through the text form (a BOM stays U+FEFF)
+            : new() { Kind = TestKind.Stdio, InputBytes = input, ExpectedOutput = expectedOutput };
 
     public static TestCase Call(string entryPoint, string argumentsJson, string? expectedValue, double atol = 0) =>
         new() { Kind = TestKind.Call, EntryPoint = entryPoint, ArgumentsJson = argumentsJson, ExpectedValue = expectedValue, Atol = atol };
@@ -205,4 +215,17 @@ public sealed record ExecutionReport(IReadOnlyList<TestResult> Results)
 public interface ICodeExecutor : IAsyncDisposable
 {
     Task<ExecutionReport> RunAsync(ExecutionRequest request, CancellationToken cancellationToken = default);
+}
+
+/// <summary>UTF-8 decoding that refuses invalid bytes instead of replacing them.</summary>
+public static class StrictUtf8
+{
+    private static readonly System.Text.UTF8Encoding Encoding = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>The text, or null when <paramref name="bytes"/> are not valid UTF-8. A BOM is kept as U+FEFF.</summary>
+    public static string? TryDecode(byte[] bytes)
+    {
+        try { return Encoding.GetString(bytes); }
+        catch (System.Text.DecoderFallbackException) { return null; }
+    }
 }

@@ -11,7 +11,7 @@ public sealed class UserErrorTests : IDisposable
     [InlineData("rlef train: ", "train", "--config", "{dir}/missing.yaml", "--run", "{dir}/run")]
     [InlineData("rlef train: ", "train", "--resume", "{dir}/run", "--config", "{dir}/x.yaml")]
     [InlineData("rlef mini generate: --difficulty: ", "mini", "generate", "--out", "{dir}/data", "--difficulty", "impossible")]
-    [InlineData("rlef mini pretrain: --steps must be > 0", "mini", "pretrain", "--out", "{dir}/model", "--steps", "0")]
+    [InlineData("rlef mini pretrain: --steps must be at least 1", "mini", "pretrain", "--out", "{dir}/model", "--steps", "0")]
     [InlineData("rlef exec: SOLUTION file ", "exec", "{dir}/missing.py")]
     [InlineData("rlef tokenize: ", "tokenize", "--tokenizer", "{dir}/missing.json")]
     public async Task UserErrorsExitWith2AndOneLine(string expectedStart, params string[] args)

@@ -67,13 +67,13 @@ public sealed class PolicyTests : IDisposable
     {
         using var server = new LocalChatServer(_ => "ok") { Status = _ => 500 };
         using var policy = new OpenAiChatPolicy(Options(server.BaseUrl));
-        var e = await Assert.ThrowsAsync<HttpRequestException>(() => policy.ReplyAsync(Hello, Turn0, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<PolicyInfrastructureException>(() => policy.ReplyAsync(Hello, Turn0, CancellationToken.None));
         Assert.Contains("giving up after 4 attempts", e.Message);
         Assert.Equal(4, server.RequestCount);
 
         using var badRequest = new LocalChatServer(_ => "ok") { Status = _ => 400 };
         using var policy2 = new OpenAiChatPolicy(Options(badRequest.BaseUrl));
-        var e2 = await Assert.ThrowsAsync<HttpRequestException>(() => policy2.ReplyAsync(Hello, Turn0, CancellationToken.None));
+        var e2 = await Assert.ThrowsAsync<PolicyInfrastructureException>(() => policy2.ReplyAsync(Hello, Turn0, CancellationToken.None));
         Assert.Contains("HTTP 400", e2.Message);
         Assert.Equal(1, badRequest.RequestCount);
     }

@@ -7,6 +7,7 @@ using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
 using Rlef.Environment.Running;
 using Rlef.Evaluation;
+using Rlef.Evaluation.Report;
 using Rlef.Sandbox;
 using Rlef.Training.Rollouts;
 using Spectre.Console;
@@ -40,7 +41,11 @@ public static class EvalCommand
         public string ApiKeyVariable { get; init; } = "OPENAI_API_KEY";
         public bool Prefill { get; init; } = true;
         public int Retries { get; init; } = 5;
-        public double RequestTimeoutSeconds { get; init; } = 300;
+        public double RequestTimeoutSeconds { get; init; } = 120;
+        /// <summary>Consecutive connection failures or timeouts that stop the run (the endpoint is taken for dead).</summary>
+        public int MaxConnectionFailures { get; init; } = 10;
+        /// <summary>First retry delay (doubling, capped at a minute); tests shorten it.</summary>
+        public double InitialBackoffSeconds { get; init; } = 1;
         public string? CacheDirectory { get; init; }
         public bool NoIsolation { get; init; }
         /// <summary>`URL[,URL...]` of `rlef serve sandbox` servers; null = the in-process warm pool.</summary>
@@ -56,23 +61,25 @@ public static class EvalCommand
         dataset.AcceptOnlyFromAmong("codecontests", "humaneval", "humanevalplus", "mbpp", "mbppplus", "apps");
         var data = new Option<string>("--data") { Description = "The dataset file (JSON/JSONL, gzip or not)", Required = true };
         var policy = new Option<string>("--policy") { Description = "openai:URL#MODEL (URL = API base, e.g. http://127.0.0.1:8000/v1), model:DIR (the project's engine on a Hugging Face model directory with tokenizer.json and a chat template; generation batched across the --workers episodes in flight), replay:FILE (JSONL {task_id, replies}) or canonical (the dataset's reference solutions: checks and times the harness)", Required = true };
-        var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per problem", DefaultValueFactory = _ => 1 };
-        var turns = new Option<int>("--turns") { Description = "Turn limit (docs/protocol.md §1: 3)", DefaultValueFactory = _ => 3 };
-        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (docs/protocol.md §4: 0.2 for 1@3, 1.0 for 10@100)", DefaultValueFactory = _ => 0.2 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling (docs/protocol.md §4: 0.95)", DefaultValueFactory = _ => 0.95 };
-        var maxTokens = new Option<int>("--max-tokens") { Description = "Token limit per reply", DefaultValueFactory = _ => 2048 };
+        var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per problem.", DefaultValueFactory = _ => 1 }.Within(1, 10_000);
+        var turns = new Option<int>("--turns") { Description = "Turn limit (docs/protocol.md §1: 3).", DefaultValueFactory = _ => 3 }.Within(1, 100);
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (docs/protocol.md §4: 0.2 for 1@3, 1.0 for 10@100).", DefaultValueFactory = _ => 0.2 }
+            .Within(0, 10, minInclusive: true);
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling (docs/protocol.md §4: 0.95).", DefaultValueFactory = _ => 0.95 }.Within(0, 1);
+        var maxTokens = new Option<int>("--max-tokens") { Description = "Token limit per reply.", DefaultValueFactory = _ => 2048 }.Within(1, 1 << 20);
         var output = new Option<string>("--out") { Description = "Output directory (rollouts.jsonl, run.json, summary.json, report.md); rerun to resume", Required = true };
-        var limit = new Option<int?>("--limit") { Description = "Only the first N problems of the file" };
+        var limit = new Option<int?>("--limit") { Description = "Only the first N problems of the file." }.Within(1);
         var feedback = new Option<string>("--feedback") { Description = "real (the paper's), random (another problem's incorrect program) or none (\"Give it another try.\" only)", DefaultValueFactory = _ => "real" };
         feedback.AcceptOnlyFromAmong("real", "random", "none");
         var pool = new Option<string?>("--random-feedback-pool") { Description = "rollouts.jsonl of an earlier run whose failed turns feed --feedback random (this run's failed turns are added as they come)" };
-        var workers = new Option<int>("--workers") { Description = "Rollouts in flight at once", DefaultValueFactory = _ => 8 };
-        var sandboxWorkers = new Option<int?>("--sandbox-workers") { Description = "Warm sandbox workers (default: one per core)" };
-        var concurrency = new Option<int?>("--concurrency") { Description = "HTTP requests in flight at once (default: --workers)" };
+        var workers = new Option<int>("--workers") { Description = "Rollouts in flight at once.", DefaultValueFactory = _ => 8 }.Within(1, 4096);
+        var sandboxWorkers = new Option<int?>("--sandbox-workers") { Description = "Warm sandbox workers (default: one per core)." }.Within(1, 1024);
+        var concurrency = new Option<int?>("--concurrency") { Description = "HTTP requests in flight at once (default: --workers)." }.Within(1, 4096);
         var apiKey = new Option<string>("--api-key-env") { Description = "Environment variable holding the API key", DefaultValueFactory = _ => "OPENAI_API_KEY" };
         var noPrefill = new Option<bool>("--no-prefill") { Description = "Do not send HumanEval's assistant prefix for continuation (for servers without continue_final_message)" };
-        var retries = new Option<int>("--retries") { Description = "Retries on 429/5xx/timeouts, with exponential backoff", DefaultValueFactory = _ => 5 };
-        var timeout = new Option<double>("--request-timeout") { Description = "Seconds per HTTP attempt", DefaultValueFactory = _ => 300 };
+        var retries = new Option<int>("--retries") { Description = "Retries on 429/5xx, connection errors, timeouts and replies outside the chat-completions schema, with exponential backoff.", DefaultValueFactory = _ => 5 }.Within(0, 100);
+        var timeout = new Option<double>("--request-timeout") { Description = "Seconds per HTTP attempt.", DefaultValueFactory = _ => 120 }.Within(0, 3600);
+        var breaker = new Option<int>("--max-connection-failures") { Description = "Consecutive connection failures or timeouts, over all rollouts, after which the endpoint is taken for dead and the run stops (resumable); 0 = never.", DefaultValueFactory = _ => 10 }.Within(0, 10_000);
         var cache = new Option<string?>("--cache") { Description = "Directory of cached expected values for HumanEval+/MBPP+ (default ~/.cache/rlef/expected)" };
         var sandbox = new Option<string?>("--sandbox") { Description = "Run programs on remote `rlef serve sandbox` servers, URL[,URL...] (requests spread over them; connection failures, 429/5xx and infrastructure errors retried), instead of the in-process pool" };
         var sandboxToken = new Option<string>("--sandbox-token-env") { Description = "Environment variable holding the sandbox servers' bearer token", DefaultValueFactory = _ => ServeSandboxCommand.TokenVariable };
@@ -81,7 +88,7 @@ public static class EvalCommand
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (docs/protocol.md §4).");
         foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool,
-                     workers, sandboxWorkers, sandbox, sandboxToken, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed })
+                     workers, sandboxWorkers, sandbox, sandboxToken, concurrency, apiKey, noPrefill, retries, timeout, breaker, cache, noIsolation, seed })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
@@ -106,6 +113,7 @@ public static class EvalCommand
                 Prefill = !parse.GetValue(noPrefill),
                 Retries = parse.GetValue(retries),
                 RequestTimeoutSeconds = parse.GetValue(timeout),
+                MaxConnectionFailures = parse.GetValue(breaker),
                 CacheDirectory = parse.GetValue(cache),
                 NoIsolation = parse.GetValue(noIsolation),
                 SandboxUrls = parse.GetValue(sandbox),
@@ -123,15 +131,10 @@ public static class EvalCommand
         if (s.Rollouts < 1 || s.TurnLimit < 1 || s.Workers < 1)
             throw new ArgumentException("--rollouts, --turns and --workers must be at least 1");
 
-        var problems = DatasetLoader.Load(s.Dataset, s.DataPath);
-        if (s.Limit is int n)
-            problems = problems.Take(n).ToList();
-        if (problems.Count == 0)
-            throw new InvalidDataException($"{s.DataPath}: no problems");
-        if (problems.FirstOrDefault(p => !p.HasTests) is { } untested)
-            throw new InvalidDataException(
-                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. CodeT's copy of " +
-                "CodeContests, CodeContests_test165_prompts_codet.jsonl); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
+        var dataNotes = new List<string>();
+        var problems = LoadProblems(s, dataNotes);
+        foreach (string note in dataNotes)
+            console.MarkupLineInterpolated($"[yellow]data:[/] {note}");
 
         PolicySpec spec = PolicySpec.Parse(s.Policy);
         using var policy = AsDisposable(spec.Create((url, model) => new OpenAiOptions
@@ -145,6 +148,8 @@ public static class EvalCommand
             MaxConcurrency = s.Concurrency ?? s.Workers,
             MaxRetries = s.Retries,
             RequestTimeout = TimeSpan.FromSeconds(s.RequestTimeoutSeconds),
+            InitialBackoff = TimeSpan.FromSeconds(s.InitialBackoffSeconds),
+            CircuitBreakerThreshold = s.MaxConnectionFailures,
             Prefill = s.Prefill,
         }, directory => LoadModel(s, directory), problems));
         bool sampling = spec.Samples;
@@ -152,7 +157,7 @@ public static class EvalCommand
         {
             Dataset = s.Dataset.ToName(),
             DataSha256 = DataFile.Sha256(s.DataPath),
-            Policy = policy.Inner.Describe(),
+            Policy = policy.Inner.Identity(),
             TurnLimit = s.TurnLimit,
             Feedback = s.Feedback.ToString().ToLowerInvariant(),
             Temperature = sampling ? s.Temperature : null,
@@ -171,81 +176,128 @@ public static class EvalCommand
 
         var expectedClock = System.Diagnostics.Stopwatch.StartNew();
         if (DatasetLoader.NeedsExpectedValues(s.Dataset))
-        {
-            ExpectedValues.Result filled = null!;
-            await console.Status().StartAsync("computing expected values with the canonical solutions (cached afterwards)", async ctx =>
-            {
-                filled = await ExpectedValues.FillAsync(problems, s.DataPath, executor, s.CacheDirectory, parallelism: s.Workers,
-                    progress: (done, total) => ctx.Status($"computing expected values: {done}/{total} problems"), cancellationToken: cancellationToken);
-            });
-            problems = filled.Problems;
-            foreach (string d in filled.Dropped)
-                console.MarkupLineInterpolated($"[yellow]dropped test[/] {d}");
-            console.WriteLine(FormattableString.Invariant(
-                $"expected values: {(filled.FromCache ? "from the cache" : "computed")} in {expectedClock.Elapsed.TotalSeconds:0.0} s"));
-        }
+            problems = await FillExpectedValuesAsync(s, problems, executor, console, cancellationToken);
         double expectedSeconds = expectedClock.Elapsed.TotalSeconds;
 
-        IncorrectProgramPool? pool = null;
-        if (s.Feedback == FeedbackMode.Random)
-        {
-            pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
-            console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
-            if (pool.Count == 0)
-                console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
-        }
+        IncorrectProgramPool? pool = s.Feedback == FeedbackMode.Random ? RandomFeedbackPool(s, console) : null;
 
-        var episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback };
-        var run = new EvaluationRun(problems, policy.Inner, executor, episode, s.Rollouts, s.Workers, s.OutputDirectory) { IncorrectPrograms = pool };
-        EvaluationRun.Result result = null!;
+        var request = new EvaluationRequest
+        {
+            Problems = problems,
+            Policy = policy.Inner,
+            Executor = executor,
+            Episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback },
+            RolloutsPerProblem = s.Rollouts,
+            Workers = s.Workers,
+            OutputDirectory = s.OutputDirectory,
+            Settings = settings,
+            IncorrectPrograms = pool,
+            DataNotes = dataNotes,
+            Report = new EvaluationOptions
+            {
+                Dataset = s.Dataset.ToName(),
+                Policy = policy.Inner.Describe(),
+                FeedbackMode = s.Feedback == FeedbackMode.Real ? "execution" : s.Feedback.ToString().ToLowerInvariant(),
+            },
+        };
+        EvaluationOutcome outcome = null!;
         await console.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .StartAsync(async ctx =>
             {
                 var task = ctx.AddTask("rollouts", maxValue: problems.Count * s.Rollouts);
-                result = await run.RunAsync(p =>
+                outcome = await EvaluationService.RunAsync(request, p =>
                 {
                     task.Value = p.Done;
                     string errors = p.Failed > 0 ? FormattableString.Invariant($" · {p.Failed} errors") : "";
                     task.Description = FormattableString.Invariant($"{p.Done}/{p.Total} rollouts · {p.RolloutsPerSecond:0.00}/s · solved {100 * p.SolveRate:0.0}%{errors}");
                 }, cancellationToken);
             });
+        var result = outcome.Run;
         if (result.RepairNote is not null)
             console.MarkupLineInterpolated($"[yellow]{result.RepairNote}[/]");
 
         var timing = Timing.From(result.FinishedThisSession, problems.Count, result.Elapsed) with { ExpectedValuesSeconds = expectedSeconds };
         File.WriteAllText(Path.Combine(s.OutputDirectory, "timing.json"), JsonSerializer.Serialize(timing, new JsonSerializerOptions(RolloutStore.Json) { WriteIndented = true }) + "\n");
 
-        if (result.Rollouts.Count == 0)
-        {
-            console.MarkupLine("[red]no rollout finished[/]; see errors.log");
-            return 1;
-        }
-        var report = EvaluationReport.Compute(result.Rollouts.Select(RolloutSummary.From).ToList(), new EvaluationOptions
-        {
-            TurnLimit = s.TurnLimit,
-            Dataset = s.Dataset.ToName(),
-            Policy = policy.Inner.Describe(),
-            FeedbackMode = s.Feedback == FeedbackMode.Real ? "execution" : s.Feedback.ToString().ToLowerInvariant(),
-        });
-        ReportWriter.Write(s.OutputDirectory, report);
+        return ReportOutcome(s, outcome, timing, policy.Inner.Describe(), console);
+    }
 
-        var table = new Table().Title(Markup.Escape($"{s.Dataset.ToName()} · {policy.Inner.Describe()} · {report.ProblemCount} problems · {report.RolloutsPerProblemText} rollouts/problem"));
-        table.AddColumn("metric").AddColumn("setting").AddColumn(new TableColumn("value [[95% CI]]").RightAligned());
-        foreach (var row in report.ToTable())
-            table.AddRow(Markup.Escape(row.Metric), Markup.Escape(row.Setting), Markup.Escape(row.Estimate.ToPercentText()));
-        console.Write(table);
-        console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{timing.ProblemsPerSecond:0.00} problems/s · {timing.RolloutsPerSecond:0.00} rollouts/s this session · summed over rollouts: " +
-            $"sandbox {timing.SandboxSeconds:0.0} s, policy {timing.PolicySeconds:0.0} s, harness {timing.HarnessSeconds:0.0} s"));
-        console.MarkupLineInterpolated($"wrote {Path.Combine(s.OutputDirectory, ReportWriter.SummaryFile)} and {Path.Combine(s.OutputDirectory, ReportWriter.MarkdownFile)}");
-        if (result.Errors > 0)
+    /// <summary>The problems to evaluate: the file's, the first --limit of them; each must have tests.</summary>
+    private static IReadOnlyList<Problem> LoadProblems(Settings s, ICollection<string> notes)
+    {
+        IReadOnlyList<Problem> problems = DatasetLoader.Load(s.Dataset, s.DataPath, notes);
+        if (s.Limit is int n)
+            problems = problems.Take(n).ToList();
+        if (problems.Count == 0)
+            throw new InvalidDataException($"{s.DataPath}: no problems");
+        if (problems.FirstOrDefault(p => !p.HasTests) is { } untested)
+            throw new InvalidDataException(
+                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. CodeT's copy of " +
+                "CodeContests, CodeContests_test165_prompts_codet.jsonl); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
+        return problems;
+    }
+
+    /// <summary>HumanEval+/MBPP+: expected values of the private tests from the canonical solutions (cached).</summary>
+    private static async Task<IReadOnlyList<Problem>> FillExpectedValuesAsync(Settings s, IReadOnlyList<Problem> problems, ICodeExecutor executor,
+        IAnsiConsole console, CancellationToken cancellationToken)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        ExpectedValues.Result filled = null!;
+        await console.Status().StartAsync("computing expected values with the canonical solutions (cached afterwards)", async ctx =>
         {
-            console.MarkupLineInterpolated($"[red]{result.Errors} rollouts failed[/] (see {Path.Combine(s.OutputDirectory, EvaluationRun.ErrorsFile)}); rerun the same command to retry them");
-            return 1;
+            filled = await ExpectedValues.FillAsync(problems, s.DataPath, executor, s.CacheDirectory, parallelism: s.Workers,
+                progress: (done, total) => ctx.Status($"computing expected values: {done}/{total} problems"), cancellationToken: cancellationToken);
+        });
+        foreach (string d in filled.Dropped)
+            console.MarkupLineInterpolated($"[yellow]dropped test[/] {d}");
+        console.WriteLine(FormattableString.Invariant(
+            $"expected values: {(filled.FromCache ? "from the cache" : "computed")} in {clock.Elapsed.TotalSeconds:0.0} s"));
+        return filled.Problems;
+    }
+
+    /// <summary>--feedback random: incorrect programs of an earlier run (--random-feedback-pool), then this run's.</summary>
+    private static IncorrectProgramPool RandomFeedbackPool(Settings s, IAnsiConsole console)
+    {
+        var pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
+        console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
+        if (pool.Count == 0)
+            console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
+        return pool;
+    }
+
+    /// <summary>The metrics table and timing on the console; for an incomplete run, what is missing on stderr and exit code 1.</summary>
+    private static int ReportOutcome(Settings s, EvaluationOutcome outcome, Timing timing, string policy, IAnsiConsole console)
+    {
+        var result = outcome.Run;
+        if (outcome.Report is { } report)
+        {
+            var table = new Table().Title(Markup.Escape($"{s.Dataset.ToName()} · {policy} · {report.ProblemCount} problems · {report.RolloutsPerProblemText} rollouts/problem" +
+                                                        (outcome.IsComplete ? "" : " · PARTIAL")));
+            table.AddColumn("metric").AddColumn("setting").AddColumn(new TableColumn("value [[95% CI]]").RightAligned());
+            foreach (var row in report.ToTable())
+                table.AddRow(Markup.Escape(row.Metric), Markup.Escape(row.Setting), Markup.Escape(row.Estimate.ToPercentText()));
+            console.Write(table);
+            console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{timing.ProblemsPerSecond:0.00} problems/s · {timing.RolloutsPerSecond:0.00} rollouts/s this session · summed over rollouts: " +
+                $"sandbox {timing.SandboxSeconds:0.0} s, policy {timing.PolicySeconds:0.0} s, harness {timing.HarnessSeconds:0.0} s"));
         }
-        return 0;
+        console.MarkupLineInterpolated($"wrote {Path.Combine(s.OutputDirectory, ReportWriter.SummaryFile)} and {Path.Combine(s.OutputDirectory, ReportWriter.MarkdownFile)}");
+        if (outcome.IsComplete)
+            return 0;
+
+        // An incomplete run is a failure of the command, said on stderr as well as in summary.json and report.md.
+        Completeness c = outcome.Completeness;
+        string errorsLog = Path.Combine(s.OutputDirectory, EvaluationRun.ErrorsFile);
+        if (result.StoppedReason is not null)
+            Console.Error.WriteLine($"rlef eval: stopped: {result.StoppedReason}");
+        if (outcome.Report is null)
+            Console.Error.WriteLine($"rlef eval: no rollout finished; see {errorsLog}");
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"rlef eval: INCOMPLETE: {c.ProblemsNotEvaluated} of {c.ProblemsRequested} problems not evaluated ({c.RolloutsRequested - c.RolloutsFinished} of {c.RolloutsRequested} rollouts missing; see {errorsLog}); " +
+            $"solve rate over all requested rollouts {100 * c.SolveRateOverRequested:0.0}% (unevaluated = unsolved); rerun the same command to complete the run"));
+        return 1;
     }
 
     /// <summary>Where this session's time went (resumed rollouts excluded). Sums are over rollouts (they overlap when

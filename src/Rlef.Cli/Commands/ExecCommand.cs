@@ -12,10 +12,12 @@ public static class ExecCommand
     public static Command Create()
     {
         var solution = new Argument<FileInfo>("SOLUTION") { Description = "The Python program to run." };
-        var stdin = new Option<FileInfo?>("--stdin") { Description = "File fed to the program's standard input (default: empty input)." };
-        var expected = new Option<FileInfo?>("--expected") { Description = "Expected standard output; without it the verdict only reflects crashes and limits." };
-        var timeLimit = new Option<double>("--time-limit") { Description = "CPU and wall-clock limit in seconds.", DefaultValueFactory = _ => 10 };
-        var memoryLimit = new Option<int>("--memory-limit") { Description = "Memory limit in MB.", DefaultValueFactory = _ => 1024 };
+        var stdin = new Option<FileInfo?>("--stdin") { Description = $"File fed to the program's standard input, byte for byte (default: empty input; at most {MaxInputBytes >> 20} MiB)." };
+        var expected = new Option<FileInfo?>("--expected") { Description = $"Expected standard output, compared as UTF-8 text (a BOM is kept); without it the verdict only reflects crashes and limits (at most {MaxInputBytes >> 20} MiB)." };
+        var timeLimit = new Option<double>("--time-limit") { Description = "CPU and wall-clock limit in seconds.", DefaultValueFactory = _ => 10 }
+            .Within(0, MaxTimeLimitSeconds);
+        var memoryLimit = new Option<int>("--memory-limit") { Description = "Memory limit in MB.", DefaultValueFactory = _ => 1024 }
+            .Within(16, MaxMemoryMb);
         var comparison = new Option<Comparison>("--comparison") { Description = "How stdout is compared with --expected.", DefaultValueFactory = _ => Comparison.CodeContests };
         var json = new Option<bool>("--json") { Description = "Print one JSON object: verdict, stdout, stderr, time_ms (plus expected, actual, error)." };
         var noIsolation = new Option<bool>("--no-isolation") { Description = "DEBUGGING ONLY: run without bubblewrap (the program can touch this machine)." };
@@ -30,17 +32,25 @@ public static class ExecCommand
             FileInfo file = parse.GetValue(solution)!;
             FileInfo? stdinFile = parse.GetValue(stdin), expectedFile = parse.GetValue(expected);
             foreach (var (f, what) in new[] { (file, "SOLUTION"), (stdinFile, "--stdin"), (expectedFile, "--expected") })
-                if (f is { Exists: false })
+            {
+                if (f is null)
+                    continue;
+                if (Directory.Exists(f.FullName))
+                    throw new UserError($"{what} '{f.FullName}' is a directory, not a file");
+                if (!f.Exists)
                     throw new UserError($"{what} file '{f.FullName}' does not exist");
+                if (f.Length > MaxInputBytes)
+                    throw new UserError($"{what} file '{f.FullName}' is {f.Length} bytes, over the {MaxInputBytes >> 20} MiB cap");
+            }
+            // --time-limit and --memory-limit are within their bounds already (OptionBounds, at parse time).
             double seconds = parse.GetValue(timeLimit);
             int mb = parse.GetValue(memoryLimit);
-            if (seconds <= 0 || mb <= 0)
-                throw new UserError("--time-limit and --memory-limit must be positive");
             var request = new ExecutionRequest
             {
                 Code = await File.ReadAllTextAsync(file.FullName, ct),
-                Tests = [TestCase.Stdio(stdinFile != null ? await File.ReadAllTextAsync(stdinFile.FullName, ct) : "",
-                    expectedFile != null ? await File.ReadAllTextAsync(expectedFile.FullName, ct) : null)],
+                // Byte for byte: no BOM stripping, no re-encoding of invalid UTF-8 (TestCase.Stdio(byte[])).
+                Tests = [TestCase.Stdio(stdinFile != null ? await File.ReadAllBytesAsync(stdinFile.FullName, ct) : [],
+                    expectedFile != null ? System.Text.Encoding.UTF8.GetString(await File.ReadAllBytesAsync(expectedFile.FullName, ct)) : null)],
                 Comparison = parse.GetValue(comparison),
                 Limits = new ExecutionLimits { CpuTimeSeconds = seconds, WallTimeSeconds = seconds, MemoryMb = mb },
             };
@@ -65,6 +75,13 @@ public static class ExecCommand
         });
         return command;
     }
+
+    /// <summary>The largest --stdin and --expected files: they travel whole to the sandbox worker.</summary>
+    public const long MaxInputBytes = 64L << 20;
+    /// <summary>--time-limit bound in seconds (an hour: a single run of one program).</summary>
+    public const double MaxTimeLimitSeconds = 3600;
+    /// <summary>--memory-limit bound in MB.</summary>
+    public const int MaxMemoryMb = 65536;
 
     private static void PrintHuman(TestResult r)
     {

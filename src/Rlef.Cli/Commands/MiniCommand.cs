@@ -88,9 +88,9 @@ public static class MiniCommand
     {
         var output = new Option<DirectoryInfo>("--out") { Description = "Directory for train.jsonl, valid.jsonl, test.jsonl (+ .meta.jsonl beside each).", Required = true };
         var seed = new Option<int>("--seed") { Description = "Generator seed: the same seed writes byte-identical files.", DefaultValueFactory = _ => 1 };
-        var train = new Option<int>("--train") { Description = "Training problems.", DefaultValueFactory = _ => 2000 };
-        var valid = new Option<int>("--valid") { Description = "Validation problems.", DefaultValueFactory = _ => 100 };
-        var test = new Option<int>("--test") { Description = "Test problems.", DefaultValueFactory = _ => 200 };
+        var train = new Option<int>("--train") { Description = "Training problems.", DefaultValueFactory = _ => 2000 }.Within(0);
+        var valid = new Option<int>("--valid") { Description = "Validation problems.", DefaultValueFactory = _ => 100 }.Within(0);
+        var test = new Option<int>("--test") { Description = "Test problems.", DefaultValueFactory = _ => 200 }.Within(0);
         var difficulty = new Option<string>("--difficulty") { Description = "easy, medium or hard, optionally with overrides of its shares: easy:multicase=0.5,edge=0.3,position=0.5 (position: share of list and string problems that print a position without saying whether it counts from 0 or 1).", DefaultValueFactory = _ => "medium" };
 
         var command = new Command("generate", "Write generated CodeContests-style problems (statements, public and hidden tests, " +
@@ -101,8 +101,6 @@ public static class MiniCommand
         command.SetAction(parse =>
         {
             int trainCount = parse.GetValue(train), validCount = parse.GetValue(valid), testCount = parse.GetValue(test);
-            if (trainCount < 0 || validCount < 0 || testCount < 0)
-                throw new UserError("--train, --valid and --test must be >= 0");
             Difficulty level;
             try { level = Difficulty.FromName(parse.GetValue(difficulty)!); }
             catch (ArgumentException e) { throw new UserError($"--difficulty: {UserError.MessageOf(e)}"); }

@@ -19,16 +19,16 @@ public static class MiniPretrainCommand
         var output = new Option<string>("--out") { Description = "Model directory to write (config.json, model.safetensors, tokenizer, pretrain.json).", Required = true };
         var work = new Option<string>("--work") { Description = "Work directory: data, corpus, tokenizer, checkpoint (resume).", DefaultValueFactory = _ => "runs/mini-pretrain" };
         var seed = new Option<int>("--seed") { Description = "Model init, corpus draws and data order.", DefaultValueFactory = _ => defaults.Seed };
-        var steps = new Option<int>("--steps") { Description = "Optimizer updates (the training budget).", DefaultValueFactory = _ => defaults.Steps };
-        var f = new Option<double>("--format-mistake-probability") { Description = "f: a corpus reply is one of the problem's wrong-format mutants with this probability (when it has any), before q applies.", DefaultValueFactory = _ => defaults.Corpus.FormatMistakeProbability };
-        var repair = new Option<double>("--repair-probability") { Description = "p: after a wrong-format reply, the next corpus reply repairs it with this probability (a comment quoting the feedback's mismatch, then the reference).", DefaultValueFactory = _ => defaults.Corpus.RepairProbability };
-        var r = new Option<double>("--repeat-probability") { Description = "r: a later corpus reply repeats the previous one verbatim with this probability, else it is drawn afresh.", DefaultValueFactory = _ => defaults.Corpus.RepeatProbability };
-        var q = new Option<double>("--reference-probability") { Description = "q: a corpus reply is the reference with this probability, else a one-bug mutant.", DefaultValueFactory = _ => defaults.Corpus.ReferenceProbability };
+        var steps = new Option<int>("--steps") { Description = "Optimizer updates (the training budget).", DefaultValueFactory = _ => defaults.Steps }.Within(1);
+        var f = new Option<double>("--format-mistake-probability") { Description = "f: a corpus reply is one of the problem's wrong-format mutants with this probability (when it has any), before q applies.", DefaultValueFactory = _ => defaults.Corpus.FormatMistakeProbability }.Within(0, 1, minInclusive: true);
+        var repair = new Option<double>("--repair-probability") { Description = "p: after a wrong-format reply, the next corpus reply repairs it with this probability (a comment quoting the feedback's mismatch, then the reference).", DefaultValueFactory = _ => defaults.Corpus.RepairProbability }.Within(0, 1, minInclusive: true);
+        var r = new Option<double>("--repeat-probability") { Description = "r: a later corpus reply repeats the previous one verbatim with this probability, else it is drawn afresh.", DefaultValueFactory = _ => defaults.Corpus.RepeatProbability }.Within(0, 1, minInclusive: true);
+        var q = new Option<double>("--reference-probability") { Description = "q: a corpus reply is the reference with this probability, else a one-bug mutant.", DefaultValueFactory = _ => defaults.Corpus.ReferenceProbability }.Within(0, 1, minInclusive: true);
         var init = new Option<string?>("--init") { Description = "Continue from this model directory (its weights and tokenizer) instead of random weights and a new tokenizer." };
         var difficulty = new Option<string>("--difficulty") { Description = "Generator difficulty of the problems (default: the miniature's).", DefaultValueFactory = _ => defaults.Difficulty };
-        var learningRate = new Option<double>("--learning-rate") { Description = "Peak learning rate (cosine decay to 5% of it).", DefaultValueFactory = _ => defaults.LearningRate };
+        var learningRate = new Option<double>("--learning-rate") { Description = "Peak learning rate (cosine decay to 5% of it).", DefaultValueFactory = _ => defaults.LearningRate }.Within(0, 1);
         var tokenizer = new Option<string>("--tokenizer") { Description = "bpe (trained on the corpus) or byte.", DefaultValueFactory = _ => defaults.Tokenizer };
-        var evalProblems = new Option<int?>("--eval-problems") { Description = "Measure the start policy on the first N test problems only (default: all)." };
+        var evalProblems = new Option<int?>("--eval-problems") { Description = "Measure the start policy on the first N test problems only (default: all)." }.Within(1);
         var noEval = new Option<bool>("--no-eval") { Description = "Skip measuring the start policy." };
         var measureOnly = new Option<bool>("--measure-only") { Description = "Only measure the model already in --out on the test split (no training)." };
         var command = new Command("pretrain", "Pretrain the miniature's small starting policy by SFT on generated train problems (two runs reproduce models/mini: see src/Rlef.Mini/README.md).")
@@ -39,7 +39,6 @@ public static class MiniPretrainCommand
         {
             string tok = parse.GetValue(tokenizer)!;
             if (tok is not ("bpe" or "byte")) throw new UserError("--tokenizer must be bpe or byte");
-            if (parse.GetValue(steps) <= 0) throw new UserError("--steps must be > 0");
             try { Difficulty.FromName(parse.GetValue(difficulty)!); }
             catch (ArgumentException e) { throw new UserError($"--difficulty: {UserError.MessageOf(e)}"); }
             string? initModel = parse.GetValue(init);

@@ -19,7 +19,7 @@ public static class SftCommand
         var config = new Option<string?>("--config") { Description = "Config file: model.*, sft.*, optimizer.*, engine.*." };
         var rollouts = new Option<string>("--rollouts") { Description = "rollouts.jsonl (as `rlef eval` writes it) to learn from.", Required = true };
         var output = new Option<string>("--out") { Description = "Where to write the fine-tuned weights (safetensors; model.init_weights of a later run).", Required = true };
-        var batch = new Option<int>("--batch") { Description = "Trajectories per update.", DefaultValueFactory = _ => 16 };
+        var batch = new Option<int>("--batch") { Description = "Trajectories per update.", DefaultValueFactory = _ => 16 }.Within(1);
         var overrides = new Argument<string[]>("overrides") { Description = "key=value overrides", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("sft", "Supervised fine-tuning on trajectories (the paper's SFT baseline, or a warm start).") { config, rollouts, output, batch, overrides };
         command.SetAction(async (parse, cancellationToken) =>

@@ -32,5 +32,9 @@ public interface IPolicy
     /// <summary>A short description for logs and run metadata (never contains secrets).</summary>
     string Describe();
 
+    /// <summary>What makes two runs' replies comparable (run.json's policy): by default the description; a served
+    /// model is its name, not its address, so a run can resume against the same model restarted elsewhere.</summary>
+    string Identity() => Describe();
+
     Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken);
 }

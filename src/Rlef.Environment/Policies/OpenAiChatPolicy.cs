@@ -19,12 +19,17 @@ public sealed record OpenAiOptions
     public int MaxTokens { get; init; } = 2048;
     /// <summary>Requests in flight at once, over all rollouts.</summary>
     public int MaxConcurrency { get; init; } = 8;
-    /// <summary>Retries after the first attempt on 429, 5xx, connection errors and timeouts.</summary>
+    /// <summary>Retries after the first attempt on 429, 5xx, connection errors, timeouts and replies outside the
+    /// protocol (malformed 200s): infrastructure errors, never scored (docs/protocol.md §4).</summary>
     public int MaxRetries { get; init; } = 5;
     public TimeSpan InitialBackoff { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(60);
-    /// <summary>Per-attempt limit.</summary>
-    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromMinutes(5);
+    /// <summary>Per-attempt limit: a hung server costs at most this times (retries + 1) per request, and its
+    /// timeouts count towards <see cref="CircuitBreakerThreshold"/>.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(120);
+    /// <summary>Consecutive connection failures or timeouts, over all requests, after which the endpoint is taken for
+    /// dead and every request fails at once (<see cref="CircuitBreaker"/>); 0 disables the breaker.</summary>
+    public int CircuitBreakerThreshold { get; init; } = 10;
     /// <summary>
     /// Send the assistant prefix as a final assistant message to be continued (`continue_final_message`, a vLLM
     /// extension; llama.cpp continues a final assistant message too). Off: the model writes the whole reply.
@@ -43,6 +48,7 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
     private readonly HttpClient _http;
     private readonly SemaphoreSlim _slots;
     private readonly Uri _endpoint;
+    private readonly CircuitBreaker _breaker;
 
     public OpenAiChatPolicy(OpenAiOptions options, HttpMessageHandler? handler = null)
     {
@@ -51,10 +57,21 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
         _http.Timeout = Timeout.InfiniteTimeSpan; // per attempt, below
         _slots = new SemaphoreSlim(Math.Max(1, options.MaxConcurrency));
         _endpoint = new Uri(options.BaseUrl.ToString().TrimEnd('/') + "/chat/completions");
+        _breaker = new CircuitBreaker(options.CircuitBreakerThreshold);
+        // Credentials in the URL (http://user:secret@host) are secrets too.
+        foreach (string part in options.BaseUrl.UserInfo.Split(':'))
+            Secrets.Register(Uri.UnescapeDataString(part));
+        Secrets.Register(options.BaseUrl.UserInfo);
         string? key = System.Environment.GetEnvironmentVariable(options.ApiKeyVariable);
         if (!string.IsNullOrEmpty(key))
+        {
+            Secrets.Register(key);
             _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
     }
+
+    /// <summary>The breaker shared by every request of this policy (all rollouts of a run).</summary>
+    public CircuitBreaker Breaker => _breaker;
 
     /// <summary>Parses `URL#MODEL` (the part after `openai:` on the command line).</summary>
     public static (Uri BaseUrl, string Model) ParseTarget(string target)
@@ -67,7 +84,10 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
         return (url, target[(hash + 1)..]);
     }
 
-    public string Describe() => $"openai:{_options.BaseUrl}#{_options.Model}";
+    public string Describe() => Secrets.Mask($"openai:{_options.BaseUrl}#{_options.Model}");
+
+    /// <summary>The model, not the address: a resumed run may point at the same model restarted elsewhere.</summary>
+    public string Identity() => $"openai:{_options.Model}";
 
     public async Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken)
     {
@@ -75,8 +95,10 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
         await _slots.WaitAsync(cancellationToken);
         try
         {
+            var history = new List<string>();
             for (int attempt = 0; ; attempt++)
             {
+                _breaker.ThrowIfOpen();
                 TimeSpan? retryAfter = null;
                 string failure;
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -89,23 +111,37 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
                     };
                     using var response = await _http.SendAsync(request, timeout.Token);
                     string text = await response.Content.ReadAsStringAsync(timeout.Token);
+                    _breaker.RecordAnswer();
+                    int status = (int)response.StatusCode;
                     if (response.IsSuccessStatusCode)
-                        return ParseReply(text, conversation);
-                    failure = $"HTTP {(int)response.StatusCode}: {Truncate(text)}";
-                    if (!IsRetryable(response.StatusCode))
-                        throw new HttpRequestException($"{_endpoint}: {failure}", null, response.StatusCode);
-                    retryAfter = response.Headers.RetryAfter?.Delta;
+                    {
+                        if (TryParseReply(text, conversation, out var reply, out string problem))
+                            return reply;
+                        failure = $"HTTP {status}, not a chat completion ({problem}): {Truncate(text)}";
+                    }
+                    else
+                    {
+                        failure = $"HTTP {status}: {Truncate(text)}";
+                        if (!IsRetryable(response.StatusCode))
+                            throw new PolicyInfrastructureException($"{_endpoint}: {failure}");
+                        retryAfter = response.Headers.RetryAfter?.Delta;
+                    }
                 }
                 catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                 {
                     failure = $"no answer within {_options.RequestTimeout.TotalSeconds:0} s";
+                    _breaker.RecordUnreachable(_endpoint.ToString(), failure);
                 }
-                catch (HttpRequestException e) when (e.StatusCode is null)
+                catch (Exception e) when (e is HttpRequestException { StatusCode: null } or IOException)
                 {
-                    failure = e.Message; // connection refused/reset
+                    failure = e.Message; // connection refused/reset, or a body cut off mid-read
+                    _breaker.RecordUnreachable(_endpoint.ToString(), failure);
                 }
+                history.Add(failure);
                 if (attempt >= _options.MaxRetries)
-                    throw new HttpRequestException($"{_endpoint}: giving up after {attempt + 1} attempts; last: {failure}");
+                    throw new PolicyInfrastructureException(
+                        $"{_endpoint}: giving up after {attempt + 1} attempts; last: {failure}" +
+                        (history.Count > 1 ? $" (earlier: {string.Join("; ", history.SkipLast(1).Select(h => Truncate(h, 80)))})" : ""));
                 await Task.Delay(retryAfter ?? Backoff(attempt), cancellationToken);
             }
         }
@@ -152,24 +188,64 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
         return body.ToJsonString();
     }
 
-    private PolicyReply ParseReply(string json, Conversation conversation)
+    /// <summary>
+    /// A reply in the chat-completions response schema: `choices[0].message.content` a string. Anything else — the
+    /// legacy completions shape (`choices[0].text`), null content, no choices, an `error` object, HTML, truncated
+    /// JSON — is not a reply but an infrastructure error, so it is retried and never scored as an empty answer.
+    /// </summary>
+    private bool TryParseReply(string json, Conversation conversation, out PolicyReply reply, out string problem)
     {
-        try
+        reply = null!;
+        JsonNode? root;
+        try { root = JsonNode.Parse(json); }
+        catch (JsonException e)
         {
-            var root = JsonNode.Parse(json) ?? throw new JsonException("empty body");
-            var choice = root["choices"]?[0] ?? throw new JsonException("no choices[0]");
-            string content = choice["message"]?["content"]?.GetValue<string>() ?? "";
-            int? tokens = root["usage"]?["completion_tokens"]?.GetValue<int>();
-            bool prefilled = _options.Prefill && conversation.AssistantPrefix is not null;
-            return new PolicyReply(prefilled ? conversation.AssistantPrefix + content : content, tokens);
+            problem = json.TrimStart().StartsWith('<') ? "HTML instead of JSON" : $"invalid JSON: {e.Message}";
+            return false;
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new InvalidDataException($"{_endpoint}: unexpected response ({e.Message}): {Truncate(json)}", e);
-        }
+        problem = Shape(root, out string? content, out int? tokens);
+        if (content is null)
+            return false;
+        bool prefilled = _options.Prefill && conversation.AssistantPrefix is not null;
+        reply = new PolicyReply(prefilled ? conversation.AssistantPrefix + content : content, tokens);
+        return true;
     }
 
-    private static string Truncate(string s) => s.Length <= 500 ? s : s[..500] + "...";
+    /// <summary>What is wrong with the body's shape, or "" with <paramref name="content"/> set.</summary>
+    private static string Shape(JsonNode? root, out string? content, out int? completionTokens)
+    {
+        content = null;
+        completionTokens = null;
+        if (root is not JsonObject body)
+            return "the body is not a JSON object";
+        if (body["error"] is JsonNode error)
+            return $"an error object: {error.ToJsonString()}";
+        if (body["choices"] is not JsonArray choices)
+            return "no 'choices' array";
+        if (choices.Count == 0)
+            return "'choices' is empty";
+        if (choices[0] is not JsonObject choice)
+            return "choices[0] is not an object";
+        if (choice["message"] is not JsonObject message)
+            return choice["text"] is not null
+                ? "choices[0] has the legacy completions shape ('text', no 'message'): the server answered as /v1/completions"
+                : "choices[0] has no 'message' object";
+        // The schema allows null content only beside tool calls (we send no tools) or a refusal; a refusal is the
+        // model's own answer (it holds no code, so it is judged like any reply without code).
+        if (message["content"] is null && message["refusal"] is JsonValue refusal && refusal.GetValueKind() == JsonValueKind.String)
+        {
+            content = refusal.GetValue<string>();
+            return "";
+        }
+        if (message["content"] is not JsonValue value || value.GetValueKind() != JsonValueKind.String)
+            return message["content"] is null ? "choices[0].message.content is null or missing" : "choices[0].message.content is not a string";
+        if (body["usage"]?["completion_tokens"] is JsonValue t && t.GetValueKind() == JsonValueKind.Number && t.TryGetValue(out int n))
+            completionTokens = n;
+        content = value.GetValue<string>();
+        return "";
+    }
+
+    private static string Truncate(string s, int length = 500) => s.Length <= length ? s : s[..length] + "...";
 
     public void Dispose()
     {

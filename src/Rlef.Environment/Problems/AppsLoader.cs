@@ -16,7 +16,7 @@ namespace Rlef.Environment.Problems;
 /// </summary>
 public static partial class AppsLoader
 {
-    public static IReadOnlyList<Problem> Load(string path) => DataFile.ReadRecords(path).Select(FromRecord).ToList();
+    public static IReadOnlyList<Problem> Load(string path, ICollection<string>? notes = null) => DataFile.ReadProblems(path, FromRecord, notes);
 
     private static Problem FromRecord(DataRecord r)
     {

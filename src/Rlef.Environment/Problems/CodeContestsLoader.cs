@@ -12,13 +12,8 @@ namespace Rlef.Environment.Problems;
 /// </summary>
 public static class CodeContestsLoader
 {
-    public static IReadOnlyList<Problem> Load(string path)
-    {
-        var problems = new List<Problem>();
-        foreach (var record in DataFile.ReadRecords(path))
-            problems.Add(record.Json.TryGetProperty("description", out _) ? FromHuggingFace(record) : FromStatementOnly(record));
-        return problems;
-    }
+    public static IReadOnlyList<Problem> Load(string path, ICollection<string>? notes = null) =>
+        DataFile.ReadProblems(path, r => r.Json.TryGetProperty("description", out _) ? FromHuggingFace(r) : FromStatementOnly(r), notes);
 
     private static Problem FromHuggingFace(DataRecord r)
     {

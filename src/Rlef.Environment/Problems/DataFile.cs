@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -156,16 +155,43 @@ public static class DataFile
         }
     }
 
+    /// <summary>The file's text; a gzip file is decompressed and checked to its trailer (<see cref="GzipData"/>).</summary>
     public static string ReadAllText(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
-        if (bytes.Length >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
+        if (GzipData.IsGzip(bytes))
+            bytes = GzipData.Decompress(path, bytes);
+        var text = bytes.AsSpan();
+        if (text.StartsWith(Encoding.UTF8.Preamble))
+            text = text[Encoding.UTF8.Preamble.Length..];
+        return Encoding.UTF8.GetString(text);
+    }
+
+    /// <summary>
+    /// One problem per record, in file order. Task ids must be unique within a file: two different records under one
+    /// id would share the resume key of their rollouts, so that is refused here, naming both lines. A record that
+    /// repeats an earlier one byte for byte (MapCoder's APPS selection lists 21 problems twice) is the same problem:
+    /// it is kept once and said in <paramref name="notes"/> (one line per repeat).
+    /// </summary>
+    public static IReadOnlyList<Problem> ReadProblems(string path, Func<DataRecord, Problem> build, ICollection<string>? notes = null)
+    {
+        var problems = new List<Problem>();
+        var first = new Dictionary<string, (int Line, string Raw)>(StringComparer.Ordinal);
+        foreach (var record in ReadRecords(path))
         {
-            using var gz = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
-            using var sr = new StreamReader(gz, Encoding.UTF8);
-            return sr.ReadToEnd();
+            var problem = build(record);
+            string raw = record.Json.GetRawText();
+            if (first.TryGetValue(problem.Id, out var earlier))
+            {
+                if (earlier.Raw != raw)
+                    throw record.Error(null, $"duplicate task id '{problem.Id}': line {earlier.Line} has it too, with other content (task ids must be unique in a file)");
+                notes?.Add($"{path}:{record.Line}: task '{problem.Id}' repeats line {earlier.Line} exactly; evaluated once");
+                continue;
+            }
+            first[problem.Id] = (record.Line, raw);
+            problems.Add(problem);
         }
-        return Encoding.UTF8.GetString(bytes);
+        return problems;
     }
 
     /// <summary>SHA-256 of the file's bytes as lower-case hex: the key of caches derived from the file.</summary>

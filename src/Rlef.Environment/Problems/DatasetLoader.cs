@@ -3,14 +3,16 @@ namespace Rlef.Environment.Problems;
 /// <summary>The one entry point from a dataset name and a file to problems.</summary>
 public static class DatasetLoader
 {
-    public static IReadOnlyList<Problem> Load(ProblemFamily family, string path) => family switch
+    /// <summary>The file's problems; <paramref name="notes"/> receives what the loader said about the file (a record
+    /// that repeats an earlier one exactly is kept once).</summary>
+    public static IReadOnlyList<Problem> Load(ProblemFamily family, string path, ICollection<string>? notes = null) => family switch
     {
-        ProblemFamily.CodeContests => CodeContestsLoader.Load(path),
-        ProblemFamily.Apps => AppsLoader.Load(path),
-        ProblemFamily.HumanEval => FunctionBenchmarkLoader.LoadHumanEval(path, plus: false),
-        ProblemFamily.HumanEvalPlus => FunctionBenchmarkLoader.LoadHumanEval(path, plus: true),
-        ProblemFamily.Mbpp => FunctionBenchmarkLoader.LoadMbpp(path, plus: false),
-        ProblemFamily.MbppPlus => FunctionBenchmarkLoader.LoadMbpp(path, plus: true),
+        ProblemFamily.CodeContests => CodeContestsLoader.Load(path, notes),
+        ProblemFamily.Apps => AppsLoader.Load(path, notes),
+        ProblemFamily.HumanEval => FunctionBenchmarkLoader.LoadHumanEval(path, plus: false, notes),
+        ProblemFamily.HumanEvalPlus => FunctionBenchmarkLoader.LoadHumanEval(path, plus: true, notes),
+        ProblemFamily.Mbpp => FunctionBenchmarkLoader.LoadMbpp(path, plus: false, notes),
+        ProblemFamily.MbppPlus => FunctionBenchmarkLoader.LoadMbpp(path, plus: true, notes),
         _ => throw new ArgumentOutOfRangeException(nameof(family)),
     };
 

@@ -23,11 +23,11 @@ public static partial class FunctionBenchmarkLoader
     /// <summary>MBPP+'s asserts use math and sys without importing them (evalplus' `test_imports` supplies them).</summary>
     private const string MbppPlusTestImports = "import math\nimport sys\n";
 
-    public static IReadOnlyList<Problem> LoadHumanEval(string path, bool plus) =>
-        DataFile.ReadRecords(path).Select(r => HumanEvalProblem(r, plus)).ToList();
+    public static IReadOnlyList<Problem> LoadHumanEval(string path, bool plus, ICollection<string>? notes = null) =>
+        DataFile.ReadProblems(path, r => HumanEvalProblem(r, plus), notes);
 
-    public static IReadOnlyList<Problem> LoadMbpp(string path, bool plus) =>
-        DataFile.ReadRecords(path).Select(r => plus ? MbppPlusProblem(r) : MbppProblem(r)).ToList();
+    public static IReadOnlyList<Problem> LoadMbpp(string path, bool plus, ICollection<string>? notes = null) =>
+        DataFile.ReadProblems(path, r => plus ? MbppPlusProblem(r) : MbppProblem(r), notes);
 
     private static Problem HumanEvalProblem(DataRecord r, bool plus)
     {

@@ -29,10 +29,16 @@ public sealed record RunProgress(int Done, int Total, int Passed, int Failed, Ti
     public double SolveRate => Done - Failed > 0 ? (double)Passed / (Done - Failed) : 0;
 }
 
+/// <summary>A requested rollout that did not finish, and why (the error, or that the run stopped before it).</summary>
+public sealed record MissingRollout(string TaskId, int RolloutIndex, string Reason);
+
 /// <summary>
 /// N rollouts of every problem, run with a bounded number of workers, each persisted as it finishes; rollouts already
-/// in the store are skipped (resume). A rollout that throws (endpoint down after retries, sandbox failure) is logged to
-/// errors.log and left out of the store, so the next run retries it.
+/// in the store are skipped (resume). A rollout that throws (endpoint down after retries, a reply outside the
+/// protocol, a sandbox infrastructure error) is logged to errors.log with its secrets masked and left out of the
+/// store, unscored, so the next run retries it. When the policy's endpoint is declared unreachable
+/// (<see cref="EndpointUnavailableException"/>) the whole run stops at once; <see cref="Result.Missing"/> lists every
+/// requested rollout that did not finish and why.
 /// </summary>
 public sealed class EvaluationRun(
     IReadOnlyList<Problem> problems, IPolicy policy, ICodeExecutor executor, EpisodeOptions episode,
@@ -51,7 +57,16 @@ public sealed class EvaluationRun(
 
     /// <summary><see cref="Rollouts"/>: all finished rollouts of the requested problems and indices, resumed ones
     /// included; <see cref="FinishedThisSession"/>: only those run now (for timing).</summary>
-    public sealed record Result(IReadOnlyList<Rollout> Rollouts, IReadOnlyList<Rollout> FinishedThisSession, int Errors, string? RepairNote, TimeSpan Elapsed);
+    public sealed record Result(IReadOnlyList<Rollout> Rollouts, IReadOnlyList<Rollout> FinishedThisSession, int Errors, string? RepairNote, TimeSpan Elapsed)
+    {
+        /// <summary>Problems × rollouts per problem asked for.</summary>
+        public int Requested { get; init; }
+        /// <summary>Every requested rollout that is not in the store, with the reason.</summary>
+        public IReadOnlyList<MissingRollout> Missing { get; init; } = [];
+        /// <summary>Why the run stopped early (the endpoint taken for dead), or null.</summary>
+        public string? StoppedReason { get; init; }
+        public bool Complete => Missing.Count == 0;
+    }
 
     /// <summary>Writes run.json, or checks that an existing one matches <paramref name="settings"/>.</summary>
     public static void CheckOrWriteSettings(string directory, RunSettings settings)
@@ -63,6 +78,7 @@ public sealed class EvaluationRun(
         {
             var previous = JsonSerializer.Deserialize<RunSettings>(File.ReadAllText(path), options)
                 ?? throw new InvalidDataException($"{path}: empty");
+            previous = previous with { Policy = WithoutEndpoint(previous.Policy) };
             if (previous != settings)
                 throw new InvalidOperationException(
                     $"{directory} holds a run with other settings ({Difference(previous, settings)}); resume it with the same settings or use another --out");
@@ -70,6 +86,13 @@ public sealed class EvaluationRun(
         }
         File.WriteAllText(path, JsonSerializer.Serialize(settings, options) + "\n");
     }
+
+    /// <summary>Runs written before the policy's identity left out the endpoint recorded `openai:URL#MODEL`; that
+    /// is the same run as `openai:MODEL` now.</summary>
+    private static string WithoutEndpoint(string policy) =>
+        policy.StartsWith("openai:", StringComparison.Ordinal) && policy.LastIndexOf('#') is int hash and > 0
+            ? "openai:" + policy[(hash + 1)..]
+            : policy;
 
     private static string Difference(RunSettings a, RunSettings b)
     {
@@ -102,41 +125,73 @@ public sealed class EvaluationRun(
         var runner = new Episode(executor, policy, episode, IncorrectPrograms);
         var results = new List<Rollout>(finished);
         var fresh = new List<Rollout>();
+        var failures = new Dictionary<(string, int), string>();
+        string? stopped = null;
         var gate = new Lock();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         progress?.Invoke(new RunProgress(done, total, passed, 0, clock.Elapsed, skipped));
 
-        await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = cancellationToken },
-            async (job, token) =>
-            {
-                Rollout rollout;
-                try
+        try
+        {
+            await Parallel.ForEachAsync(jobs, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, workers), CancellationToken = stop.Token },
+                async (job, token) =>
                 {
-                    rollout = await runner.RunAsync(job.Problem, job.Index, token);
-                }
-                catch (Exception e) when (e is not OperationCanceledException || !token.IsCancellationRequested)
-                {
+                    Rollout rollout;
+                    try
+                    {
+                        rollout = await runner.RunAsync(job.Problem, job.Index, token);
+                    }
+                    catch (OperationCanceledException) when (token.IsCancellationRequested)
+                    {
+                        return; // the run is stopping; this rollout is reported missing below
+                    }
+                    catch (Exception e)
+                    {
+                        string reason = Secrets.Mask($"{e.GetType().Name}: {e.Message}");
+                        lock (gate)
+                        {
+                            errors++;
+                            done++;
+                            failures[(job.Problem.Id, job.Index)] = reason;
+                            File.AppendAllText(Path.Combine(outputDirectory, ErrorsFile), $"{DateTimeOffset.UtcNow:O} {job.Problem.Id} #{job.Index}: {reason}\n");
+                            if (e is EndpointUnavailableException && stopped is null)
+                            {
+                                stopped = Secrets.Mask(e.Message);
+                                File.AppendAllText(Path.Combine(outputDirectory, ErrorsFile), $"{DateTimeOffset.UtcNow:O} run stopped: {stopped}\n");
+                                stop.Cancel();
+                            }
+                            progress?.Invoke(new RunProgress(done, total, passed, errors, clock.Elapsed, skipped));
+                        }
+                        return;
+                    }
+                    store.Append(rollout);
+                    if (GrowIncorrectPrograms)
+                        IncorrectPrograms?.Add(rollout);
                     lock (gate)
                     {
-                        errors++;
+                        results.Add(rollout);
+                        fresh.Add(rollout);
                         done++;
-                        File.AppendAllText(Path.Combine(outputDirectory, ErrorsFile),
-                            $"{DateTimeOffset.UtcNow:O} {job.Problem.Id} #{job.Index}: {e.GetType().Name}: {e.Message}\n");
+                        if (rollout.PassedAll) passed++;
                         progress?.Invoke(new RunProgress(done, total, passed, errors, clock.Elapsed, skipped));
                     }
-                    return;
-                }
-                store.Append(rollout);
-                if (GrowIncorrectPrograms)
-                    IncorrectPrograms?.Add(rollout);
-                lock (gate)
-                {
-                    results.Add(rollout);
-                    fresh.Add(rollout);
-                    done++;
-                    if (rollout.PassedAll) passed++;
-                    progress?.Invoke(new RunProgress(done, total, passed, errors, clock.Elapsed, skipped));
-                }
-            });
-        return new Result(results, fresh, errors, store.RepairNote, clock.Elapsed);
+                });
+        }
+        catch (OperationCanceledException) when (stopped is not null && !cancellationToken.IsCancellationRequested)
+        {
+            // Stopped by the circuit breaker: what finished is in the store; the rest is listed as missing.
+        }
+
+        var missing = new List<MissingRollout>();
+        foreach (var (problem, index) in jobs)
+            if (!store.IsDone(problem.Id, index))
+                missing.Add(new MissingRollout(problem.Id, index, failures.GetValueOrDefault((problem.Id, index))
+                    ?? (stopped is not null ? "not attempted: the run stopped (endpoint unreachable)" : "not attempted")));
+        return new Result(results, fresh, errors, store.RepairNote, clock.Elapsed)
+        {
+            Requested = problems.Count * rolloutsPerProblem,
+            Missing = missing,
+            StoppedReason = stopped,
+        };
     }
 }

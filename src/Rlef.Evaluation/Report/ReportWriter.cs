@@ -18,25 +18,80 @@ public static class ReportWriter
     public const string SummaryFile = "summary.json", MarkdownFile = "report.md";
     public const string SolveRateChartFile = "solve_rate_by_turn_limit.svg", TransitionsChartFile = "outcome_transitions.svg";
 
-    public static void Write(string directory, EvaluationReport report)
+    /// <summary>
+    /// Writes the report's files. <paramref name="completeness"/> says what was requested and what is missing; without
+    /// it, the report's rollouts are taken to be everything that was requested. With nothing evaluated
+    /// (<paramref name="report"/> null), summary.json and report.md still say what was requested and why nothing was.
+    /// </summary>
+    public static void Write(string directory, EvaluationReport? report, Completeness? completeness = null)
     {
-        ArgumentNullException.ThrowIfNull(report);
+        completeness ??= CompleteFor(report ?? throw new ArgumentNullException(nameof(report), "nothing evaluated and no completeness given"));
         Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, SummaryFile), SummaryJson(report));
+        if (report is null)
+        {
+            foreach (string chart in new[] { SolveRateChartFile, TransitionsChartFile })
+                File.Delete(Path.Combine(directory, chart));
+            File.WriteAllText(Path.Combine(directory, SummaryFile), NothingEvaluatedJson(completeness));
+            File.WriteAllText(Path.Combine(directory, MarkdownFile), "# RLEF evaluation report\n\nNo rollout finished.\n\n" + completeness.Markdown());
+            return;
+        }
+        File.WriteAllText(Path.Combine(directory, SummaryFile), SummaryJson(report, completeness));
         File.WriteAllText(Path.Combine(directory, SolveRateChartFile), SvgCharts.SolveRateByTurnLimit(report));
         File.WriteAllText(Path.Combine(directory, TransitionsChartFile), SvgCharts.OutcomeTransitions(report));
-        File.WriteAllText(Path.Combine(directory, MarkdownFile), Markdown(report));
+        File.WriteAllText(Path.Combine(directory, MarkdownFile), Markdown(report, completeness));
     }
 
-    public static string SummaryJson(EvaluationReport report)
+    /// <summary>Completeness of a report whose rollouts are all that was asked for.</summary>
+    private static Completeness CompleteFor(EvaluationReport report) => new()
     {
+        ProblemsRequested = report.ProblemCount,
+        RolloutsPerProblem = report.MaxRolloutsPerProblem,
+        RolloutsFinished = report.RolloutCount,
+        RolloutsPassed = (int)Math.Round(report.SolveRate.Value * report.RolloutCount),
+        NotEvaluated = [],
+    };
+
+    private static string NothingEvaluatedJson(Completeness completeness)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            completeness.WriteJson(json);
+            Number(json, "solve_rate", completeness.SolveRateOverRequested);
+            json.WriteString("solve_rate_basis", Completeness.SolveRateBasis);
+            json.WriteNumber("problems", 0);
+            json.WriteNumber("rollouts", 0);
+            json.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
+    }
+
+    public static string SummaryJson(EvaluationReport report, Completeness? completeness = null)
+    {
+        completeness ??= CompleteFor(report);
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, ReadableJson.WriterOptions(indented: true)))
         {
             EvaluationOptions o = report.Options;
             json.WriteStartObject();
-            Number(json, "solve_rate", report.SolveRate.Value);
-            Interval(json, "solve_rate_ci", report.SolveRate);
+            completeness.WriteJson(json);
+            if (completeness.IsComplete)
+            {
+                Number(json, "solve_rate", report.SolveRate.Value);
+                Interval(json, "solve_rate_ci", report.SolveRate);
+            }
+            else
+            {
+                // The headline stays honest: over everything requested, unevaluated = unsolved (no interval: the
+                // missing rollouts are not a sample). The evaluated-only rate is kept, named as partial.
+                Number(json, "solve_rate", completeness.SolveRateOverRequested);
+                json.WriteNull("solve_rate_ci");
+                json.WriteString("solve_rate_basis", Completeness.SolveRateBasis);
+                Number(json, "solve_rate_evaluated_only", report.SolveRate.Value);
+                Interval(json, "solve_rate_evaluated_only_ci", report.SolveRate);
+                json.WriteString("metrics_scope", "partial: every metric below covers the evaluated rollouts only");
+            }
             json.WriteNumber("problems", report.ProblemCount);
             json.WriteNumber("rollouts", report.RolloutCount);
             if (report.MinRolloutsPerProblem == report.MaxRolloutsPerProblem)
@@ -195,15 +250,18 @@ public static class ReportWriter
             json.WriteNullValue();
     }
 
-    public static string Markdown(EvaluationReport report)
+    public static string Markdown(EvaluationReport report, Completeness? completeness = null)
     {
+        completeness ??= CompleteFor(report);
         EvaluationOptions o = report.Options;
         int limit = o.TurnLimit;
         var md = new StringBuilder();
         void Line(string text = "") => md.Append(text).Append('\n');
 
-        Line("# RLEF evaluation report");
+        Line(completeness.IsComplete ? "# RLEF evaluation report" : "# RLEF evaluation report (INCOMPLETE)");
         Line();
+        if (!completeness.IsComplete)
+            md.Append(completeness.Markdown());
         Line("| | |");
         Line("|---|---|");
         Line($"| dataset | {Cell(o.Dataset ?? "-")} |");
@@ -214,8 +272,18 @@ public static class ReportWriter
         Line(Invariant($"| turn limit | {limit} |"));
         Line(Invariant($"| confidence intervals | 95%, percentile bootstrap over problems, {o.BootstrapResamples} resamples, seed {o.Seed} |"));
         Line();
-        Line($"**Solve rate** (share of rollouts whose final submission passes all tests): **{report.SolveRate.ToPercentText()}**");
-        Line();
+        if (completeness.IsComplete)
+        {
+            Line($"**Solve rate** (share of rollouts whose final submission passes all tests): **{report.SolveRate.ToPercentText()}**");
+            Line();
+            md.Append(completeness.Markdown());
+        }
+        else
+        {
+            Line($"**Solve rate over all requested rollouts** (unevaluated counted as unsolved): **{Percent(completeness.SolveRateOverRequested)}**; " +
+                 $"over the evaluated rollouts only (partial): {report.SolveRate.ToPercentText()}");
+            Line();
+        }
 
         Line("## Metrics");
         Line();

@@ -12,6 +12,7 @@
 # The solution is compiled once per job and executed only in a forked child per test, so nothing it does can
 # reach the worker or the next test. Expected outputs never enter the sandbox: the host compares.
 import base64
+import binascii
 import builtins
 import ctypes
 import gc
@@ -432,7 +433,10 @@ def run_test(job_code, test, limits, rlimits):
         return {"status": "bad_test", "error": "could not write the test's files: %s" % e}
 
     stdin_fd = os.memfd_create("stdin")
-    data = test.get("input", "").encode("utf-8", "surrogatepass")
+    if "input_b64" in test:  # stdin that is not UTF-8 text, byte for byte
+        data = binascii.a2b_base64(test["input_b64"])
+    else:
+        data = test.get("input", "").encode("utf-8", "surrogatepass")
     if data:
         os.write(stdin_fd, data)
         os.lseek(stdin_fd, 0, os.SEEK_SET)

@@ -78,7 +78,7 @@ internal static class JobRunner
             do
             {
                 TestCase t = request.Tests[first + count];
-                bytes += t.Input.Length + (t.ArgumentsJson?.Length ?? 0) + (t.AssertSource?.Length ?? 0);
+                bytes += (t.InputBytes?.Length ?? t.Input.Length) + (t.ArgumentsJson?.Length ?? 0) + (t.AssertSource?.Length ?? 0);
                 tests.Add(TestMessage(t));
                 count++;
             }
@@ -120,6 +120,9 @@ internal static class JobRunner
     {
         var message = test.Kind switch
         {
+            // Bytes that are not UTF-8 cannot be a JSON string: they travel as base64.
+            TestKind.Stdio when test.InputBytes is not null =>
+                new JsonObject { ["op"] = "test", ["kind"] = "stdio", ["input_b64"] = Convert.ToBase64String(test.InputBytes) },
             TestKind.Stdio => new JsonObject { ["op"] = "test", ["kind"] = "stdio", ["input"] = test.Input },
             TestKind.Call => new JsonObject { ["op"] = "test", ["kind"] = "call", ["entry"] = test.EntryPoint, ["args"] = test.ArgumentsJson },
             TestKind.Assert => new JsonObject { ["op"] = "test", ["kind"] = "assert", ["source"] = test.AssertSource },
@@ -240,6 +243,9 @@ internal static class JobRunner
     }
 
     /// <summary>Checks what the sandbox cannot: a test that names no entry point or holds an unparsable value.</summary>
+    /// <summary>The longest time limit a request may set (a day: beyond it timers overflow and nothing is a test).</summary>
+    public const double MaxSeconds = 86_400;
+
     public static void Validate(ExecutionRequest request)
     {
         ArgumentNullException.ThrowIfNull(request.Code, "ExecutionRequest.Code");
@@ -267,7 +273,9 @@ internal static class JobRunner
                     throw new ArgumentException($"{where}.Files/FetchFiles: '{name}' {problem}");
         }
         var l = request.Limits;
-        if (l.CpuTimeSeconds <= 0 || l.WallTimeSeconds <= 0 || l.MemoryMb <= 0 || l.OutputBytes <= 0 || l.MaxProcesses <= 0 || l.MaxFileBytes <= 0)
-            throw new ArgumentException($"ExecutionRequest.Limits: every limit must be positive ({l})");
+        // NaN compares false with everything, so the time limits are checked as "inside the range", not "not outside".
+        if (!(l.CpuTimeSeconds > 0 && l.CpuTimeSeconds <= MaxSeconds && l.WallTimeSeconds > 0 && l.WallTimeSeconds <= MaxSeconds)
+            || l.MemoryMb <= 0 || l.OutputBytes <= 0 || l.MaxProcesses <= 0 || l.MaxFileBytes <= 0)
+            throw new ArgumentException($"ExecutionRequest.Limits: every limit must be positive and the time limits at most {MaxSeconds} s ({l})");
     }
 }

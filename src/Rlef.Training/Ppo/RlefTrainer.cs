@@ -202,7 +202,11 @@ public sealed class RlefTrainer
             Seed = RandomStreams.ValidationSampling(_config.Schedule.Seed),
         };
         var rollouts = await _collector.SampleAsync(_policy, sampling, _valid, cancellationToken);
-        return rollouts.Count(r => r.PassedAll) / (double)rollouts.Count;
+        // A validation is all or nothing: an episode that fails (a sandbox infrastructure error) fails the collection,
+        // so no score over part of the split is ever recorded as the policy's (docs/protocol.md §4).
+        if (rollouts.Count != _valid.Count)
+            throw new InvalidOperationException($"validation: {rollouts.Count} of {_valid.Count} rollouts finished; no score recorded");
+        return rollouts.Count(r => r.PassedAll) / (double)_valid.Count;
     }
 
     void SaveCheckpoint()
