@@ -51,6 +51,65 @@ public static class SvgCharts
     }
 
     /// <summary>
+    /// The paper's Fig. 4 (right): n@k against the sampling budget k for the most frequent n among the computed n@k
+    /// metrics, one line per reported turn limit, with 95% intervals as whiskers. Null when fewer than two budgets
+    /// were computed for that n.
+    /// </summary>
+    public static string? NAtKByBudget(EvaluationReport report)
+    {
+        var parsed = report.Metrics.Where(m => m.Name.Contains('@', StringComparison.Ordinal) && !m.Name.StartsWith("pass@", StringComparison.Ordinal))
+            .Select(m => (Metric: m, NK: NAtK.Parse(m.Name))).ToList();
+        if (parsed.Count == 0)
+            return null;
+        int n = parsed.GroupBy(p => p.NK.N).OrderByDescending(g => g.Select(p => p.NK.K).Distinct().Count()).ThenByDescending(g => g.Key).First().Key;
+        var series = parsed.Where(p => p.NK.N == n).GroupBy(p => p.Metric.TurnLimit).OrderBy(g => g.Key)
+            .Select(g => (Limit: g.Key, Points: g.OrderBy(p => p.NK.K).Select(p => (K: p.NK.K, p.Metric.Estimate)).ToList())).ToList();
+        if (series.Max(s => s.Points.Count) < 2)
+            return null;
+
+        const double width = 520, height = 320, left = 56, right = 130, top = 36, bottom = 48;
+        double plotWidth = width - left - right, plotHeight = height - top - bottom;
+        double minK = series.SelectMany(s => s.Points).Min(p => p.K), maxK = series.SelectMany(s => s.Points).Max(p => p.K);
+        double highest = series.SelectMany(s => s.Points).Select(p => double.IsNaN(p.Estimate.CiHigh) ? p.Estimate.Value : p.Estimate.CiHigh).Max();
+        double axisMax = Math.Clamp(Math.Ceiling(highest * 10 + 1e-9) / 10, 0.1, 1.0);
+        // Budgets span orders of magnitude (1@3 ... 10@1000): a log axis as in the paper.
+        double X(double k) => maxK == minK ? left + plotWidth / 2 : left + plotWidth * Math.Log(k / minK) / Math.Log(maxK / minK);
+        double Y(double rate) => top + plotHeight * (1 - rate / axisMax);
+        string[] colours = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9"];
+
+        var svg = Begin(width, height, $"{n}@k by sampling budget k with 95% bootstrap intervals");
+        Text(svg, (left + width - right) / 2, 20, $"{n}@k by sampling budget (95% CI)", "middle", 14, bold: true);
+        for (int tick = 0; tick <= 5; tick++)
+        {
+            double rate = axisMax * tick / 5, y = Y(rate);
+            svg.AppendLine(Invariant($"<line x1=\"{left}\" y1=\"{y:0.##}\" x2=\"{width - right}\" y2=\"{y:0.##}\" stroke=\"#ddd\" />"));
+            Text(svg, left - 6, y + 4, Invariant($"{100 * rate:0.#}%"), "end", 11);
+        }
+        foreach (int k in series.SelectMany(s => s.Points).Select(p => p.K).Distinct())
+            Text(svg, X(k), height - bottom + 18, k.ToString(CultureInfo.InvariantCulture), "middle", 11);
+        foreach (((int limit, List<(int K, Statistics.Estimate Estimate)> points), int i) in series.Select((s, i) => (s, i)))
+        {
+            string colour = colours[i % colours.Length];
+            var defined = points.Where(p => p.Estimate.IsDefined).ToList();
+            if (defined.Count > 1)
+                svg.AppendLine(Invariant($"<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"") +
+                    string.Join(" ", defined.Select(p => Invariant($"{X(p.K):0.##},{Y(p.Estimate.Value):0.##}"))) + "\" />");
+            foreach ((int k, Statistics.Estimate e) in defined)
+            {
+                if (!double.IsNaN(e.CiLow))
+                    svg.AppendLine(Invariant($"<path d=\"M{X(k):0.##},{Y(e.CiLow):0.##}V{Y(e.CiHigh):0.##}\" stroke=\"{colour}\" stroke-width=\"1.2\" />"));
+                svg.AppendLine(Invariant($"<circle cx=\"{X(k):0.##}\" cy=\"{Y(e.Value):0.##}\" r=\"3\" fill=\"{colour}\"><title>{n}@{k}, turn limit {limit}: {e.ToPercentText()}</title></circle>"));
+            }
+            double legendY = top + 10 + 18 * i;
+            svg.AppendLine(Invariant($"<rect x=\"{width - right + 12}\" y=\"{legendY - 9:0.##}\" width=\"12\" height=\"12\" fill=\"{colour}\" />"));
+            Text(svg, width - right + 28, legendY + 1, EvaluationReport.SettingName(limit, report.Options.TurnLimit), "start", 11);
+        }
+        svg.AppendLine(Invariant($"<line x1=\"{left}\" y1=\"{top + plotHeight}\" x2=\"{width - right}\" y2=\"{top + plotHeight}\" stroke=\"#444\" />"));
+        Text(svg, left + plotWidth / 2, height - 10, "sampling budget k (model replies, log scale)", "middle", 12);
+        return End(svg);
+    }
+
+    /// <summary>
     /// Sankey-like flow of public-test outcomes: one stacked column per turn (height ∝ rollouts reaching that turn,
     /// split by outcome) and bands from each class at turn t to the classes the same rollouts reach at turn t+1.
     /// </summary>
