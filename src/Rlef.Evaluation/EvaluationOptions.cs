@@ -76,6 +76,22 @@ public sealed record EvaluationOptions
     /// <summary>e.g. "execution" (the paper's), "random" or "none" (RLEF.md §3/§4 ablations).</summary>
     public string? FeedbackMode { get; init; }
 
+    /// <summary>Parses "1@3,10@100" (a comma-separated list, as the command line takes it).</summary>
+    public static IReadOnlyList<NAtK> ParseNAtKList(string text) =>
+        Items(text, "--n-at-k").Select(Evaluation.NAtK.Parse).ToList();
+
+    /// <summary>Parses "1,3,5,10" into positive integers; <paramref name="option"/> names the list in errors.</summary>
+    public static IReadOnlyList<int> ParseIntList(string text, string option) =>
+        Items(text, option).Select(item => int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value >= 1
+            ? value
+            : throw new FormatException($"{option}: '{item}' is not a positive integer (expected a list such as 1,3,5,10)")).ToList();
+
+    private static string[] Items(string text, string option)
+    {
+        string[] items = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return items.Length > 0 ? items : throw new FormatException($"{option}: empty list");
+    }
+
     /// <summary>The turn limits metrics are reported at: <see cref="TurnLimits"/> in increasing order, or 1 and T.</summary>
     public IReadOnlyList<int> ReportedTurnLimits() =>
         TurnLimits is { Count: > 0 } limits ? limits.Distinct().Order().ToList() : TurnLimit == 1 ? [1] : [1, TurnLimit];

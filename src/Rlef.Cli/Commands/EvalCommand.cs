@@ -45,6 +45,11 @@ public static class EvalCommand
         public bool NoIsolation { get; init; }
         /// <summary>Seed of the sampling of an in-process model (model:DIR).</summary>
         public int Seed { get; init; } = 1;
+        /// <summary>What the report computes: n@k and pass@k lists, turn limits, bootstrap method (null: the defaults of docs/protocol.md §4).</summary>
+        public IReadOnlyList<NAtK>? NAtK { get; init; }
+        public IReadOnlyList<int>? PassAtK { get; init; }
+        public IReadOnlyList<int>? TurnLimits { get; init; }
+        public Rlef.Evaluation.Statistics.BootstrapMethod Bootstrap { get; init; } = Rlef.Evaluation.Statistics.BootstrapMethod.Rollouts;
     }
 
     public static Command Create()
@@ -73,38 +78,55 @@ public static class EvalCommand
         var cache = new Option<string?>("--cache") { Description = "Directory of cached expected values for HumanEval+/MBPP+ (default ~/.cache/rlef/expected)" };
         var noIsolation = new Option<bool>("--no-isolation") { Description = "Run code without bubblewrap (debugging only: untrusted code on the host)" };
         var seed = new Option<int>("--seed") { Description = "Sampling seed of a model:DIR policy", DefaultValueFactory = _ => 1 };
+        var nAtK = new Option<string?>("--n-at-k") { Description = "n@k metrics, comma-separated (default 1@3,10@100; every reply is a sample, so 10@100 draws 33 three-turn rollouts)" };
+        var passAtK = new Option<string?>("--pass-at-k") { Description = "k of pass@k, comma-separated (default 1,10,100; rollouts are the samples)" };
+        var turnLimits = new Option<string?>("--turn-limits") { Description = "Turn limits to report pass@k and n@k at, each <= --turns (default 1 and --turns; the paper's Fig. 4: 1,3,5,10 with --turns 10)" };
+        var bootstrap = new Option<string>("--bootstrap") { Description = "What the 95% CI's bootstrap redraws: rollouts (the paper's, App. B.1: each problem's N results, N with replacement) or problems", DefaultValueFactory = _ => "rollouts" };
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (RLEF.md §4).");
         foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool,
-                     workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed })
+                     workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed, nAtK, passAtK, turnLimits, bootstrap })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
-            var settings = new Settings
+            Settings settings;
+            try
             {
-                Dataset = ProblemFamilies.Parse(parse.GetValue(dataset)!),
-                DataPath = parse.GetValue(data)!,
-                Policy = parse.GetValue(policy)!,
-                OutputDirectory = parse.GetValue(output)!,
-                Rollouts = parse.GetValue(rollouts),
-                TurnLimit = parse.GetValue(turns),
-                Temperature = parse.GetValue(temperature),
-                TopP = parse.GetValue(topP),
-                MaxTokens = parse.GetValue(maxTokens),
-                Limit = parse.GetValue(limit),
-                Feedback = Enum.Parse<FeedbackMode>(parse.GetValue(feedback)!, ignoreCase: true),
-                RandomFeedbackPool = parse.GetValue(pool),
-                Workers = parse.GetValue(workers),
-                SandboxWorkers = parse.GetValue(sandboxWorkers),
-                Concurrency = parse.GetValue(concurrency),
-                ApiKeyVariable = parse.GetValue(apiKey)!,
-                Prefill = !parse.GetValue(noPrefill),
-                Retries = parse.GetValue(retries),
-                RequestTimeoutSeconds = parse.GetValue(timeout),
-                CacheDirectory = parse.GetValue(cache),
-                NoIsolation = parse.GetValue(noIsolation),
-                Seed = parse.GetValue(seed),
-            };
+                settings = new Settings
+                {
+                    Dataset = ProblemFamilies.Parse(parse.GetValue(dataset)!),
+                    DataPath = parse.GetValue(data)!,
+                    Policy = parse.GetValue(policy)!,
+                    OutputDirectory = parse.GetValue(output)!,
+                    Rollouts = parse.GetValue(rollouts),
+                    TurnLimit = parse.GetValue(turns),
+                    Temperature = parse.GetValue(temperature),
+                    TopP = parse.GetValue(topP),
+                    MaxTokens = parse.GetValue(maxTokens),
+                    Limit = parse.GetValue(limit),
+                    Feedback = Enum.Parse<FeedbackMode>(parse.GetValue(feedback)!, ignoreCase: true),
+                    RandomFeedbackPool = parse.GetValue(pool),
+                    Workers = parse.GetValue(workers),
+                    SandboxWorkers = parse.GetValue(sandboxWorkers),
+                    Concurrency = parse.GetValue(concurrency),
+                    ApiKeyVariable = parse.GetValue(apiKey)!,
+                    Prefill = !parse.GetValue(noPrefill),
+                    Retries = parse.GetValue(retries),
+                    RequestTimeoutSeconds = parse.GetValue(timeout),
+                    CacheDirectory = parse.GetValue(cache),
+                    NoIsolation = parse.GetValue(noIsolation),
+                    Seed = parse.GetValue(seed),
+                    NAtK = parse.GetValue(nAtK) is string nk ? EvaluationOptions.ParseNAtKList(nk) : null,
+                    PassAtK = parse.GetValue(passAtK) is string pk ? EvaluationOptions.ParseIntList(pk, "--pass-at-k") : null,
+                    TurnLimits = parse.GetValue(turnLimits) is string tl ? EvaluationOptions.ParseIntList(tl, "--turn-limits") : null,
+                    Bootstrap = Rlef.Evaluation.Statistics.BootstrapMethods.Parse(parse.GetValue(bootstrap)!),
+                };
+            }
+            catch (Exception e) when (e is FormatException or ArgumentException)
+            {
+                Console.Error.WriteLine($"rlef eval: {e.Message}");
+                return 2;
+            }
             try
             {
                 return await RunAsync(settings, AnsiConsole.Console, ct);
@@ -124,6 +146,8 @@ public static class EvalCommand
     {
         if (s.Rollouts < 1 || s.TurnLimit < 1 || s.Workers < 1)
             throw new ArgumentException("--rollouts, --turns and --workers must be at least 1");
+        if (s.TurnLimits?.FirstOrDefault(l => l > s.TurnLimit) is int tooLong and > 0)
+            throw new ArgumentException($"--turn-limits: {tooLong} is more than --turns {s.TurnLimit}; a rollout cannot be cut after turns it never had");
 
         var problems = DatasetLoader.Load(s.Dataset, s.DataPath);
         if (s.Limit is int n)
@@ -227,6 +251,11 @@ public static class EvalCommand
             Dataset = s.Dataset.ToName(),
             Policy = policy.Inner.Describe(),
             FeedbackMode = s.Feedback == FeedbackMode.Real ? "execution" : s.Feedback.ToString().ToLowerInvariant(),
+            Temperature = s.Temperature,
+            NAtK = s.NAtK ?? new EvaluationOptions().NAtK,
+            PassAtK = s.PassAtK ?? new EvaluationOptions().PassAtK,
+            TurnLimits = s.TurnLimits,
+            Bootstrap = s.Bootstrap,
         });
         ReportWriter.Write(s.OutputDirectory, report);
 
