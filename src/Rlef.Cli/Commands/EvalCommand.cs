@@ -34,6 +34,8 @@ public static class EvalCommand
         public int? Limit { get; init; }
         public FeedbackMode Feedback { get; init; } = FeedbackMode.Real;
         public string? RandomFeedbackPool { get; init; }
+        /// <summary>Donors of --feedback random: "dataset" (incorrect_solutions, the paper's) or "own-failures"; null: own-failures when a pool file is given, else dataset.</summary>
+        public string? RandomFeedbackSource { get; init; }
         public int Workers { get; init; } = 8;
         public int? SandboxWorkers { get; init; }
         public int? Concurrency { get; init; }
@@ -67,7 +69,9 @@ public static class EvalCommand
         var limit = new Option<int?>("--limit") { Description = "Only the first N problems of the file" };
         var feedback = new Option<string>("--feedback") { Description = "real (the paper's), random (another problem's incorrect program) or none (\"Give it another try.\" only)", DefaultValueFactory = _ => "real" };
         feedback.AcceptOnlyFromAmong("real", "random", "none");
-        var pool = new Option<string?>("--random-feedback-pool") { Description = "rollouts.jsonl of an earlier run whose failed turns feed --feedback random (this run's failed turns are added as they come)" };
+        var pool = new Option<string?>("--random-feedback-pool") { Description = "With --random-feedback-source own-failures: rollouts.jsonl of an earlier run whose failed turns feed --feedback random (this run's failed turns are added as they come)" };
+        var randomSource = new Option<string?>("--random-feedback-source") { Description = "Donors of --feedback random: dataset (another problem's incorrect_solutions from the data file, the paper's; the default) or own-failures (the policy's own failed turns, from --random-feedback-pool and this run)" };
+        randomSource.AcceptOnlyFromAmong("dataset", "own-failures");
         var workers = new Option<int>("--workers") { Description = "Rollouts in flight at once", DefaultValueFactory = _ => 8 };
         var sandboxWorkers = new Option<int?>("--sandbox-workers") { Description = "Warm sandbox workers (default: one per core)" };
         var concurrency = new Option<int?>("--concurrency") { Description = "HTTP requests in flight at once (default: --workers)" };
@@ -84,7 +88,7 @@ public static class EvalCommand
         var bootstrap = new Option<string>("--bootstrap") { Description = "What the 95% CI's bootstrap redraws: rollouts (the paper's, App. B.1: each problem's N results, N with replacement) or problems", DefaultValueFactory = _ => "rollouts" };
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (RLEF.md §4).");
-        foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool,
+        foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool, randomSource,
                      workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed, nAtK, passAtK, turnLimits, bootstrap })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
@@ -106,6 +110,7 @@ public static class EvalCommand
                     Limit = parse.GetValue(limit),
                     Feedback = Enum.Parse<FeedbackMode>(parse.GetValue(feedback)!, ignoreCase: true),
                     RandomFeedbackPool = parse.GetValue(pool),
+                    RandomFeedbackSource = parse.GetValue(randomSource),
                     Workers = parse.GetValue(workers),
                     SandboxWorkers = parse.GetValue(sandboxWorkers),
                     Concurrency = parse.GetValue(concurrency),
@@ -209,17 +214,30 @@ public static class EvalCommand
         }
         double expectedSeconds = expectedClock.Elapsed.TotalSeconds;
 
-        IncorrectProgramPool? pool = null;
-        if (s.Feedback == FeedbackMode.Random)
+        IIncorrectProgramSource? donors = null;
+        string source = s.RandomFeedbackSource ?? (s.RandomFeedbackPool is null ? "dataset" : "own-failures");
+        if (s.Feedback == FeedbackMode.Random && source == "dataset")
         {
-            pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
-            console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
+            if (s.RandomFeedbackPool is not null)
+                throw new ArgumentException("--random-feedback-pool feeds --random-feedback-source own-failures, not dataset");
+            var dataset = new DatasetIncorrectSolutions(problems);
+            if (dataset.Count == 0)
+                throw new InvalidDataException($"{s.DataPath}: no problem has incorrect_solutions in Python 3, which the paper's random feedback runs; " +
+                                               "use --random-feedback-source own-failures (the policy's own failed turns) instead");
+            console.MarkupLineInterpolated($"random feedback: {dataset.Count} incorrect solutions of the dataset's problems (the paper's ablation)");
+            donors = dataset;
+        }
+        else if (s.Feedback == FeedbackMode.Random)
+        {
+            var pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
+            console.MarkupLineInterpolated($"random feedback: {pool.Count} of the policy's own failed programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
             if (pool.Count == 0)
                 console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
+            donors = pool;
         }
 
         var episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback };
-        var run = new EvaluationRun(problems, policy.Inner, executor, episode, s.Rollouts, s.Workers, s.OutputDirectory) { IncorrectPrograms = pool };
+        var run = new EvaluationRun(problems, policy.Inner, executor, episode, s.Rollouts, s.Workers, s.OutputDirectory) { IncorrectPrograms = donors };
         EvaluationRun.Result result = null!;
         await console.Progress()
             .AutoClear(false)
@@ -250,7 +268,8 @@ public static class EvalCommand
             TurnLimit = s.TurnLimit,
             Dataset = s.Dataset.ToName(),
             Policy = policy.Inner.Describe(),
-            FeedbackMode = s.Feedback == FeedbackMode.Real ? "execution" : s.Feedback.ToString().ToLowerInvariant(),
+            FeedbackMode = s.Feedback == FeedbackMode.Real ? "execution"
+                : s.Feedback == FeedbackMode.Random ? $"random (donors: {donors!.Description})" : s.Feedback.ToString().ToLowerInvariant(),
             Temperature = s.Temperature,
             NAtK = s.NAtK ?? new EvaluationOptions().NAtK,
             PassAtK = s.PassAtK ?? new EvaluationOptions().PassAtK,
