@@ -48,7 +48,7 @@ public static class MiniReportCharts
             }
         }
         svg.AppendLine(I($"<line x1=\"{left}\" y1=\"{top + plotHeight}\" x2=\"{width - right}\" y2=\"{top + plotHeight}\" stroke=\"#444\" />"));
-        Text(svg, left + plotWidth / 2, height - 10, "bars: estimate; whiskers: 95% bootstrap CI over problems", "middle", 11);
+        Text(svg, left + plotWidth / 2, height - 10, "bars: estimate; whiskers: 95% bootstrap CI", "middle", 11);
         return End(svg);
     }
 
