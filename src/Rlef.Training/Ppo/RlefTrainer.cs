@@ -192,7 +192,8 @@ public sealed class RlefTrainer
         return score;
     }
 
-    /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (RLEF.md §4, 1@3).</summary>
+    /// <summary>Solve rate of data.valid_rollouts rollouts per validation problem at the validation temperature and top-p
+    /// (RLEF.md §4, 1@3): the mean over all of them.</summary>
     public async Task<double> ValidateAsync(CancellationToken cancellationToken = default)
     {
         if (_valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
@@ -202,7 +203,9 @@ public sealed class RlefTrainer
             TopP = (float)_config.Data.ValidTopP,
             Seed = unchecked((int)_config.Schedule.Seed * 31 + 17),
         };
-        var rollouts = await _collector.SampleAsync(_policy, sampling, _valid, cancellationToken);
+        // Each copy of a problem is its own rollout index, so its sampling seed differs.
+        var problems = _valid.SelectMany(p => Enumerable.Repeat(p, _config.Data.ValidRollouts)).ToList();
+        var rollouts = await _collector.SampleAsync(_policy, sampling, problems, cancellationToken);
         return rollouts.Count(r => r.PassedAll) / (double)rollouts.Count;
     }
 
