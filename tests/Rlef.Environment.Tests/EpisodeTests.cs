@@ -112,6 +112,19 @@ public sealed class EpisodeTests(SandboxFixture sandbox, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task WithPrivateTestFeedbackAPublicPassIsNotTheEndAndTheFeedbackShowsThePrivateFailure()
+    {
+        var problem = Stdio("add", [("1\n1 2\n", "3\n")], [("1\n10 20\n", "30\n")]);
+        var policy = Replay(("add", [Fence("input()\nprint(3)"), Fence(AdditionCode)]));
+        var rollout = await new Episode(sandbox.Pool, policy, new EpisodeOptions { FeedbackFromPrivateTests = true }).RunAsync(problem, 0);
+        Assert.Equal(2, rollout.Turns.Count);
+        Assert.Equal(TurnOutcome.WrongOutput, rollout.Turns[0].PublicOutcome);
+        Assert.Contains("- input `1\n10 20\n` failed:\nExpected output `30\n` but got `3\n`", rollout.Turns[0].Feedback);
+        Assert.True(rollout.PassedAll);
+        Assert.Equal(1, rollout.TotalReward, 9);
+    }
+
+    [Fact]
     public async Task PassingPublicButFailingPrivateEndsAfterOneTurnWithMinusOne()
     {
         var problem = Stdio("add", [("1\n1 2\n", "3\n")], [("1\n10 20\n", "30\n"), ("1\n0 0\n", "0\n")]);

@@ -36,6 +36,8 @@ public static class EvalCommand
         public string? RandomFeedbackPool { get; init; }
         /// <summary>Donors of --feedback random: "dataset" (incorrect_solutions, the paper's) or "own-failures"; null: own-failures when a pool file is given, else dataset.</summary>
         public string? RandomFeedbackSource { get; init; }
+        /// <summary>Feedback from public and private tests at inference (the paper's App. B.3 variant); default public only.</summary>
+        public bool FeedbackFromPrivateTests { get; init; }
         public int Workers { get; init; } = 8;
         public int? SandboxWorkers { get; init; }
         public int? Concurrency { get; init; }
@@ -72,6 +74,8 @@ public static class EvalCommand
         var pool = new Option<string?>("--random-feedback-pool") { Description = "With --random-feedback-source own-failures: rollouts.jsonl of an earlier run whose failed turns feed --feedback random (this run's failed turns are added as they come)" };
         var randomSource = new Option<string?>("--random-feedback-source") { Description = "Donors of --feedback random: dataset (another problem's incorrect_solutions from the data file, the paper's; the default) or own-failures (the policy's own failed turns, from --random-feedback-pool and this run)" };
         randomSource.AcceptOnlyFromAmong("dataset", "own-failures");
+        var feedbackTests = new Option<string>("--feedback-tests") { Description = "Tests each turn runs and reports: public (the paper's episodes) or all (public and private: the paper's inference-time variant with private-test feedback, App. B.3; not comparable with the main setting)", DefaultValueFactory = _ => "public" };
+        feedbackTests.AcceptOnlyFromAmong("public", "all");
         var workers = new Option<int>("--workers") { Description = "Rollouts in flight at once", DefaultValueFactory = _ => 8 };
         var sandboxWorkers = new Option<int?>("--sandbox-workers") { Description = "Warm sandbox workers (default: one per core)" };
         var concurrency = new Option<int?>("--concurrency") { Description = "HTTP requests in flight at once (default: --workers)" };
@@ -88,7 +92,7 @@ public static class EvalCommand
         var bootstrap = new Option<string>("--bootstrap") { Description = "What the 95% CI's bootstrap redraws: rollouts (the paper's, App. B.1: each problem's N results, N with replacement) or problems", DefaultValueFactory = _ => "rollouts" };
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (RLEF.md §4).");
-        foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool, randomSource,
+        foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool, randomSource, feedbackTests,
                      workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed, nAtK, passAtK, turnLimits, bootstrap })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
@@ -111,6 +115,7 @@ public static class EvalCommand
                     Feedback = Enum.Parse<FeedbackMode>(parse.GetValue(feedback)!, ignoreCase: true),
                     RandomFeedbackPool = parse.GetValue(pool),
                     RandomFeedbackSource = parse.GetValue(randomSource),
+                    FeedbackFromPrivateTests = parse.GetValue(feedbackTests) == "all",
                     Workers = parse.GetValue(workers),
                     SandboxWorkers = parse.GetValue(sandboxWorkers),
                     Concurrency = parse.GetValue(concurrency),
@@ -236,7 +241,7 @@ public static class EvalCommand
             donors = pool;
         }
 
-        var episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback };
+        var episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback, FeedbackFromPrivateTests = s.FeedbackFromPrivateTests };
         var run = new EvaluationRun(problems, policy.Inner, executor, episode, s.Rollouts, s.Workers, s.OutputDirectory) { IncorrectPrograms = donors };
         EvaluationRun.Result result = null!;
         await console.Progress()
@@ -268,8 +273,9 @@ public static class EvalCommand
             TurnLimit = s.TurnLimit,
             Dataset = s.Dataset.ToName(),
             Policy = policy.Inner.Describe(),
-            FeedbackMode = s.Feedback == FeedbackMode.Real ? "execution"
-                : s.Feedback == FeedbackMode.Random ? $"random (donors: {donors!.Description})" : s.Feedback.ToString().ToLowerInvariant(),
+            FeedbackMode = (s.Feedback == FeedbackMode.Real ? "execution"
+                : s.Feedback == FeedbackMode.Random ? $"random (donors: {donors!.Description})" : s.Feedback.ToString().ToLowerInvariant())
+                + (s.FeedbackFromPrivateTests ? ", from public and private tests" : ""),
             Temperature = s.Temperature,
             NAtK = s.NAtK ?? new EvaluationOptions().NAtK,
             PassAtK = s.PassAtK ?? new EvaluationOptions().PassAtK,

@@ -32,6 +32,13 @@ public sealed record EpisodeOptions
     /// errors included).
     /// </summary>
     public bool SyntaxErrorIsInvalidCode { get; init; } = true;
+    /// <summary>
+    /// The paper's episodes (docs/protocol.md §1) run and show the public tests only: false, the default. true is the
+    /// paper's inference-time variant with feedback from the private tests too (App. B.3): every turn runs public and
+    /// private tests, the feedback lists failures among all of them, and the episode stops once all pass. Evaluation
+    /// only: it shows the judging tests to the policy, so its solve rates are not comparable with the main setting.
+    /// </summary>
+    public bool FeedbackFromPrivateTests { get; init; }
     public double SuccessReward { get; init; } = 1;
     public double FailureReward { get; init; } = -1;
 }
@@ -94,7 +101,7 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
             else
             {
                 clock.Restart();
-                results = await RunTestsAsync(problem, code, problem.PublicTests, cancellationToken);
+                results = await RunTestsAsync(problem, code, FeedbackTests(problem), cancellationToken);
                 turnSandboxMs = clock.Elapsed.TotalMilliseconds;
                 outcome = Classify(results);
                 if (options.SyntaxErrorIsInvalidCode && results.Any(r => r.Verdict == Verdict.SyntaxError))
@@ -142,7 +149,9 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
         string privateVerdicts = "";
         var privateFailures = new List<TestRecord>();
         bool passedAll = false;
-        if (submission is not null && submissionPassesPublic)
+        if (submission is not null && submissionPassesPublic && options.FeedbackFromPrivateTests)
+            passedAll = true; // the last turn already ran every test and passed them all
+        else if (submission is not null && submissionPassesPublic)
         {
             var clock = Stopwatch.StartNew();
             var privateResults = problem.PrivateTests.Count == 0 ? [] : await RunTestsAsync(problem, submission, problem.PrivateTests, cancellationToken);
@@ -180,7 +189,7 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
         switch (options.Feedback)
         {
             case FeedbackMode.Real:
-                return (Feedback.Render(problem, problem.PublicTests, results), null);
+                return (Feedback.Render(problem, FeedbackTests(problem), results), null);
             case FeedbackMode.None:
                 return (Templates.NoFeedback(problem.Family), null);
             default:
@@ -191,15 +200,19 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
                 foreach (var donor in incorrectPrograms!.Candidates(problem.Id, rolloutIndex, turn))
                 {
                     tried++;
-                    var randomResults = await RunTestsAsync(problem, donor.Code, problem.PublicTests, ct);
+                    var randomResults = await RunTestsAsync(problem, donor.Code, FeedbackTests(problem), ct);
                     if (randomResults.Any(r => r.Verdict != Verdict.Passed))
-                        return (Feedback.Render(problem, problem.PublicTests, randomResults), donor.TaskId);
+                        return (Feedback.Render(problem, FeedbackTests(problem), randomResults), donor.TaskId);
                 }
                 throw new InvalidOperationException(tried == 0
                     ? $"{problem.Id}: random feedback: no incorrect program of another problem in {incorrectPrograms.Description}"
                     : $"{problem.Id}: random feedback: none of the {tried} incorrect programs of other problems in {incorrectPrograms.Description} fails this problem's public tests");
         }
     }
+
+    /// <summary>The tests each turn runs and the feedback reports: public, or public and private (see <see cref="EpisodeOptions.FeedbackFromPrivateTests"/>).</summary>
+    private IReadOnlyList<ProblemTest> FeedbackTests(Problem problem) =>
+        options.FeedbackFromPrivateTests ? problem.PublicTests.Concat(problem.PrivateTests).ToList() : problem.PublicTests;
 
     private async Task<IReadOnlyList<TestResult>> RunTestsAsync(Problem problem, string code, IReadOnlyList<ProblemTest> tests, CancellationToken ct)
     {
