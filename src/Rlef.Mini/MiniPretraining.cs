@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Rlef.Environment;
 using Rlef.Engine.IO;
 using Rlef.Engine.Model;
 using Rlef.Engine.Optim;
@@ -51,7 +52,7 @@ public sealed record MiniPretrainOptions
     public bool Bf16 { get; init; } = true;
 }
 
-/// <summary>The start policy on the test split (RLEF.md §4 rules): 1@3 single-turn (three first replies, one submitted
+/// <summary>The start policy on the test split (docs/protocol.md §4 rules): 1@3 single-turn (three first replies, one submitted
 /// among those passing the public tests) and multi-turn (one 3-turn rollout).</summary>
 public sealed record MiniStartFigures(
     int Problems, double Temperature, double TopP,
@@ -88,6 +89,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = ReadableJson.Encoder,
     };
 
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMinutes(3);

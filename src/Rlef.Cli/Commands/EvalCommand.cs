@@ -15,7 +15,7 @@ namespace Rlef.Cli.Commands;
 
 /// <summary>
 /// `rlef eval`: N rollouts per problem of a benchmark against a policy, persisted as they finish (an interrupted run
-/// resumes), then the RLEF.md §4 metrics: a table on the terminal, DIR/summary.json and DIR/report.md.
+/// resumes), then the docs/protocol.md §4 metrics: a table on the terminal, DIR/summary.json and DIR/report.md.
 /// </summary>
 public static class EvalCommand
 {
@@ -63,9 +63,9 @@ public static class EvalCommand
         var data = new Option<string>("--data") { Description = "The dataset file (JSON/JSONL, gzip or not)", Required = true };
         var policy = new Option<string>("--policy") { Description = "openai:URL#MODEL (URL = API base, e.g. http://127.0.0.1:8000/v1), model:DIR (the project's engine on a Hugging Face model directory with tokenizer.json and a chat template; generation batched across the --workers episodes in flight), replay:FILE (JSONL {task_id, replies}) or canonical (the dataset's reference solutions: checks and times the harness)", Required = true };
         var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per problem", DefaultValueFactory = _ => 1 };
-        var turns = new Option<int>("--turns") { Description = "Turn limit (RLEF.md §1: 3)", DefaultValueFactory = _ => 3 };
-        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (RLEF.md §4: 0.2 for 1@3, 1.0 for 10@100)", DefaultValueFactory = _ => 0.2 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling (RLEF.md §4: 0.95)", DefaultValueFactory = _ => 0.95 };
+        var turns = new Option<int>("--turns") { Description = "Turn limit (docs/protocol.md §1: 3)", DefaultValueFactory = _ => 3 };
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (docs/protocol.md §4: 0.2 for 1@3, 1.0 for 10@100)", DefaultValueFactory = _ => 0.2 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling (docs/protocol.md §4: 0.95)", DefaultValueFactory = _ => 0.95 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Token limit per reply", DefaultValueFactory = _ => 2048 };
         var output = new Option<string>("--out") { Description = "Output directory (rollouts.jsonl, run.json, summary.json, report.md); rerun to resume", Required = true };
         var limit = new Option<int?>("--limit") { Description = "Only the first N problems of the file" };
@@ -91,7 +91,7 @@ public static class EvalCommand
         var turnLimits = new Option<string?>("--turn-limits") { Description = "Turn limits to report pass@k and n@k at, each <= --turns (default 1 and --turns; the paper's Fig. 4: 1,3,5,10 with --turns 10)" };
         var bootstrap = new Option<string>("--bootstrap") { Description = "What the 95% CI's bootstrap redraws: rollouts (the paper's, App. B.1: each problem's N results, N with replacement) or problems", DefaultValueFactory = _ => "rollouts" };
 
-        var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (RLEF.md §4).");
+        var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (docs/protocol.md §4).");
         foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool, randomSource, feedbackTests,
                      workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed, nAtK, passAtK, turnLimits, bootstrap })
             command.Options.Add(o);
@@ -166,8 +166,8 @@ public static class EvalCommand
             throw new InvalidDataException($"{s.DataPath}: no problems");
         if (problems.FirstOrDefault(p => !p.HasTests) is { } untested)
             throw new InvalidDataException(
-                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. the CodeT copy of " +
-                "CodeContests in shared/data); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
+                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. CodeT's copy of " +
+                "CodeContests, CodeContests_test165_prompts_codet.jsonl); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
 
         using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal) ? LoadModel(s) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
         {

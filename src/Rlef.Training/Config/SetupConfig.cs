@@ -42,9 +42,9 @@ public sealed record DataConfig
     /// false: every problem with any test.
     /// </summary>
     public bool RequirePublicAndPrivateTests { get; init; } = true;
-    /// <summary>Sampling temperature of validation rollouts (RLEF.md §4: 0.2 for 1@3).</summary>
+    /// <summary>Sampling temperature of validation rollouts (docs/protocol.md §4: 0.2 for 1@3).</summary>
     public double ValidTemperature { get; init; } = 0.2;
-    /// <summary>Top-p of validation rollouts (RLEF.md §4: 0.95).</summary>
+    /// <summary>Top-p of validation rollouts (docs/protocol.md §4: 0.95).</summary>
     public double ValidTopP { get; init; } = 0.95;
 }
 

@@ -2,7 +2,7 @@ using Rlef.Training.Config;
 
 namespace Rlef.Training.Ppo;
 
-// The arithmetic of RLEF's PPO (RLEF.md §2–3) over plain arrays, in the order it happens:
+// The arithmetic of RLEF's PPO (docs/protocol.md §2–3) over plain arrays, in the order it happens:
 //   1. per-turn KL and reward      R_t = r_t − β·KL_t,  KL_t = mean_k (log π_b − log ρ) over reply t's tokens
 //   2. Monte-Carlo returns         G_t = Σ_{i≥t} γ^{i−t} R_i
 //   3. advantages                  A_t = G_t − V(c_t), normalised over the batch, shared by reply t's tokens
@@ -28,7 +28,7 @@ public sealed record ValueLossResult(double Loss, float[] DValue, double ClipFra
 
 public static class PpoMath
 {
-    // ---- 1. rewards (RLEF.md §2) ----
+    // ---- 1. rewards (docs/protocol.md §2) ----
 
     /// <summary>KL_t: the mean over the reply's tokens of log π − log ρ (the log of the ratio of geometric means).</summary>
     public static double TurnKl(ReadOnlySpan<float> policyLogProbs, ReadOnlySpan<float> referenceLogProbs)
@@ -110,7 +110,7 @@ public static class PpoMath
     /// <summary>
     /// Normalises in place to (x − mean) / (std + ε), mean and population std over all entries. The trainer calls
     /// it once per iteration on the advantages of every turn in the collected batch (every reply token for the
-    /// token-level ablation), before minibatching: RLEF.md §3 leaves "normalised over the batch" open, and the whole
+    /// token-level ablation), before minibatching: docs/protocol.md §3 leaves "normalised over the batch" open, and the whole
     /// batch gives the most stable statistics and the same scale in each of the iteration's updates.
     /// </summary>
     public static (double Mean, double Std) Normalise(Span<double> values, double epsilon)

@@ -17,7 +17,7 @@ public sealed record IterationReport(long Iteration, long FirstStep, long LastSt
     double UpdateSeconds, double? ValidationSolveRate, bool Checkpointed);
 
 /// <summary>
-/// An RLEF run (RLEF.md §3): iterations of collect → rewards/advantages → several minibatch PPO updates, with
+/// An RLEF run (docs/protocol.md §3): iterations of collect → rewards/advantages → several minibatch PPO updates, with
 /// metrics per update, periodic validation with best-checkpoint selection, and atomic checkpoints of the policy,
 /// the value network, both AdamW states, the minibatch RNG, the data position and the step.
 /// <para>
@@ -193,7 +193,7 @@ public sealed class RlefTrainer
     }
 
     /// <summary>Solve rate of data.valid_rollouts rollouts per validation problem at the validation temperature and top-p
-    /// (RLEF.md §4, 1@3): the mean over all of them.</summary>
+    /// (docs/protocol.md §4, 1@3): the mean over all of them.</summary>
     public async Task<double> ValidateAsync(CancellationToken cancellationToken = default)
     {
         if (_valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
