@@ -97,56 +97,38 @@ public static class EvalCommand
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
-            Settings settings;
-            try
+            var settings = new Settings
             {
-                settings = new Settings
-                {
-                    Dataset = ProblemFamilies.Parse(parse.GetValue(dataset)!),
-                    DataPath = parse.GetValue(data)!,
-                    Policy = parse.GetValue(policy)!,
-                    OutputDirectory = parse.GetValue(output)!,
-                    Rollouts = parse.GetValue(rollouts),
-                    TurnLimit = parse.GetValue(turns),
-                    Temperature = parse.GetValue(temperature),
-                    TopP = parse.GetValue(topP),
-                    MaxTokens = parse.GetValue(maxTokens),
-                    Limit = parse.GetValue(limit),
-                    Feedback = Enum.Parse<FeedbackMode>(parse.GetValue(feedback)!, ignoreCase: true),
-                    RandomFeedbackPool = parse.GetValue(pool),
-                    RandomFeedbackSource = parse.GetValue(randomSource),
-                    FeedbackFromPrivateTests = parse.GetValue(feedbackTests) == "all",
-                    Workers = parse.GetValue(workers),
-                    SandboxWorkers = parse.GetValue(sandboxWorkers),
-                    Concurrency = parse.GetValue(concurrency),
-                    ApiKeyVariable = parse.GetValue(apiKey)!,
-                    Prefill = !parse.GetValue(noPrefill),
-                    Retries = parse.GetValue(retries),
-                    RequestTimeoutSeconds = parse.GetValue(timeout),
-                    CacheDirectory = parse.GetValue(cache),
-                    NoIsolation = parse.GetValue(noIsolation),
-                    Seed = parse.GetValue(seed),
-                    NAtK = parse.GetValue(nAtK) is string nk ? EvaluationOptions.ParseNAtKList(nk) : null,
-                    PassAtK = parse.GetValue(passAtK) is string pk ? EvaluationOptions.ParseIntList(pk, "--pass-at-k") : null,
-                    TurnLimits = parse.GetValue(turnLimits) is string tl ? EvaluationOptions.ParseIntList(tl, "--turn-limits") : null,
-                    Bootstrap = Rlef.Evaluation.Statistics.BootstrapMethods.Parse(parse.GetValue(bootstrap)!),
-                };
-            }
-            catch (Exception e) when (e is FormatException or ArgumentException)
-            {
-                Console.Error.WriteLine($"rlef eval: {e.Message}");
-                return 2;
-            }
-            try
-            {
-                return await RunAsync(settings, AnsiConsole.Console, ct);
-            }
-            catch (Exception e) when (e is DatasetFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException
-                                          or InvalidOperationException or ArgumentException)
-            {
-                Console.Error.WriteLine($"rlef eval: {e.Message}");
-                return 2;
-            }
+                Dataset = ProblemFamilies.Parse(parse.GetValue(dataset)!),
+                DataPath = parse.GetValue(data)!,
+                Policy = parse.GetValue(policy)!,
+                OutputDirectory = parse.GetValue(output)!,
+                Rollouts = parse.GetValue(rollouts),
+                TurnLimit = parse.GetValue(turns),
+                Temperature = parse.GetValue(temperature),
+                TopP = parse.GetValue(topP),
+                MaxTokens = parse.GetValue(maxTokens),
+                Limit = parse.GetValue(limit),
+                Feedback = Enum.Parse<FeedbackMode>(parse.GetValue(feedback)!, ignoreCase: true),
+                RandomFeedbackPool = parse.GetValue(pool),
+                RandomFeedbackSource = parse.GetValue(randomSource),
+                FeedbackFromPrivateTests = parse.GetValue(feedbackTests) == "all",
+                Workers = parse.GetValue(workers),
+                SandboxWorkers = parse.GetValue(sandboxWorkers),
+                Concurrency = parse.GetValue(concurrency),
+                ApiKeyVariable = parse.GetValue(apiKey)!,
+                Prefill = !parse.GetValue(noPrefill),
+                Retries = parse.GetValue(retries),
+                RequestTimeoutSeconds = parse.GetValue(timeout),
+                CacheDirectory = parse.GetValue(cache),
+                NoIsolation = parse.GetValue(noIsolation),
+                Seed = parse.GetValue(seed),
+                NAtK = parse.GetValue(nAtK) is string nk ? EvaluationOptions.ParseNAtKList(nk) : null,
+                PassAtK = parse.GetValue(passAtK) is string pk ? EvaluationOptions.ParseIntList(pk, "--pass-at-k") : null,
+                TurnLimits = parse.GetValue(turnLimits) is string tl ? EvaluationOptions.ParseIntList(tl, "--turn-limits") : null,
+                Bootstrap = Rlef.Evaluation.Statistics.BootstrapMethods.Parse(parse.GetValue(bootstrap)!),
+            };
+            return await RunAsync(settings, AnsiConsole.Console, ct);
         });
         return command;
     }
