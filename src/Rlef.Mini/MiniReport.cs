@@ -150,13 +150,20 @@ public static class MiniReport
         L("|---|---|---|---|---|---|---|");
         foreach (MiniComparison c in comparisons)
         {
-            string rolloutsCi = c.Paired.Method == BootstrapMethod.Rollouts ? Interval(c.Paired.Difference) : "n/a (one rollout per problem)";
+            string rolloutsCi = c.Paired.Method == BootstrapMethod.Rollouts
+                ? Interval(c.Paired.Difference) + (c.Paired.Note is null ? "" : " (biased†)")
+                : "n/a (one rollout per problem)";
             string excludes = c.Paired.Method == BootstrapMethod.Rollouts
                 ? $"{YesNo(c.Paired.ExcludesZero)} (rollouts), {YesNo(c.ByProblems.ExcludesZero)} (problems)"
                 : $"{YesNo(c.ByProblems.ExcludesZero)} (problems)";
             L(I($"| {c.Label} | {c.Paired.FirstValue.ToPercentText()} | {c.Paired.SecondValue.ToPercentText()} | {100 * c.Paired.Difference.Value:+0.0;-0.0;0.0} | {rolloutsCi} | {Interval(c.ByProblems.Difference)} | {excludes} |"));
         }
         L();
+        if (comparisons.FirstOrDefault(c => c.Paired.Method == BootstrapMethod.Rollouts && c.Paired.Note is not null) is { } biased)
+        {
+            L($"† {biased.Paired.Note}. Single-turn 1@3 draws all {evaluations["start-real"].MinRolloutsPerProblem} rollouts of a problem, so read its comparisons by the bootstrap over problems.");
+            L();
+        }
         L("Random feedback (docs/protocol.md §4): " + (settings.RandomFeedbackSource == "dataset"
             ? "each feedback message is what an incorrect solution of another test problem (the generated problems' `incorrect_solutions`, the paper's donors) gets on this problem's public tests."
             : "each feedback message is what one of the evaluated policy's own failed programs for another test problem (from its real-feedback evaluation) gets on this problem's public tests; the paper takes the dataset's incorrect solutions instead.") +

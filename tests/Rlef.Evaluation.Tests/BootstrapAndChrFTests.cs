@@ -176,6 +176,17 @@ public class BootstrapTests
     }
 
     [Fact]
+    public void Paired_rollout_bootstrap_says_when_the_metric_draws_most_of_the_rollouts()
+    {
+        // Single-turn 1@3 with 3 rollouts per problem draws all 3: redraws that repeat rollouts pull it down.
+        List<RolloutSummary> a = Rollouts.Random(problems: 20, perProblem: 3, turnLimit: 3, seed: 4);
+        PairedDifference st = PairedComparison.Compute("1@3", new("MT", a, 3), new("ST", a, 1), new EvaluationOptions());
+        Assert.Equal(BootstrapMethod.Rollouts, st.Method);
+        Assert.Contains("draws 3 of as few as 3 rollouts", st.Note);
+        Assert.Null(PairedComparison.Compute("1@3", new("MT", a, 3), new("MT again", a, 3), new EvaluationOptions()).Note); // 1 of 3
+    }
+
+    [Fact]
     public void Paired_comparison_refuses_different_problems()
     {
         var a = new List<RolloutSummary> { Rollout("x", 0, true), Rollout("x", 1, true) };

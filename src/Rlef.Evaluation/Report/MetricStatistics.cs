@@ -61,6 +61,12 @@ internal static class MetricStatistics
         return (NAt(problems, metric, limit), null);
     }
 
+    /// <summary>Rollouts of a problem the metric draws at once (1 for the solve rate, k for pass@k, ⌊k / limit⌋ for n@k).</summary>
+    public static int RolloutsDrawn(string name, int limit) =>
+        name == "solve_rate" ? 1
+        : name.StartsWith("pass@", StringComparison.Ordinal) ? int.Parse(name.AsSpan(5), System.Globalization.CultureInfo.InvariantCulture)
+        : NAtK.Parse(name).RolloutsDrawn(limit);
+
     private static IReadOnlyList<IReadOnlyList<double[]>> Features(IReadOnlyList<IReadOnlyList<RolloutSummary>> problems,
         params Func<RolloutSummary, double>[] features) =>
         problems.Select(p => (IReadOnlyList<double[]>)p.Select(r => features.Select(f => f(r)).ToArray()).ToArray()).ToList();

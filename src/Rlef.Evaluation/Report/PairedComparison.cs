@@ -48,6 +48,14 @@ public static class PairedComparison
 
         int[] shapeA = a.Select(p => p.Count).ToArray(), shapeB = b.Select(p => p.Count).ToArray();
         (BootstrapMethod method, string? note) = Bootstrap.Resolve(options.Bootstrap, shapeA, shapeB);
+        // A redraw of N rollouts with replacement holds about 63% distinct ones; an estimator that draws most of a
+        // problem's rollouts (1@3 single-turn with N = 3 draws all three) is pulled down on redraws, which biases the
+        // interval of that side and so of the difference.
+        int drawn = Math.Max(MetricStatistics.RolloutsDrawn(metric, first.TurnLimit), MetricStatistics.RolloutsDrawn(metric, second.TurnLimit));
+        int fewest = Math.Min(shapeA.Min(), shapeB.Min());
+        if (method == BootstrapMethod.Rollouts && 2 * drawn > fewest)
+            note = FormattableString.Invariant(
+                $"the bootstrap over rollouts is biased here: {metric} draws {drawn} of as few as {fewest} rollouts of a problem, and redraws repeat rollouts; prefer the bootstrap over problems or sample more rollouts");
         var paired = new PairedBootstrap(method, shapeA, shapeB, options.BootstrapResamples, options.Seed);
         Estimate difference = paired.Difference(sa, sb);
         return new PairedDifference(metric, first.Label, second.Label, a.Count,
