@@ -40,7 +40,7 @@ namespace Rlef.Cli
             }
             catch (Exception e) when (UserError.Is(e))
             {
-                error.WriteLine($"{Verb(parse)}: {e.Message}");
+                error.WriteLine($"{Verb(parse)}: {UserError.MessageOf(e)}");
                 return 2;
             }
         }

@@ -20,4 +20,10 @@ public sealed class UserError(string message) : Exception(message)
     /// </summary>
     public static bool Is(Exception e) => e is UserError or ConfigException or DatasetFormatException or InvalidDataException
         or FormatException or JsonException or ArgumentException or IOException or InvalidOperationException or NotSupportedException;
+
+    /// <summary>The message to show: an <see cref="ArgumentException"/>'s without the " (Parameter 'name')" .NET appends.</summary>
+    public static string MessageOf(Exception e) =>
+        e is ArgumentException { ParamName: { } name } a && a.Message.EndsWith($" (Parameter '{name}')", StringComparison.Ordinal)
+            ? a.Message[..^$" (Parameter '{name}')".Length]
+            : e.Message;
 }

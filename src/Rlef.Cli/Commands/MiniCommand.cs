@@ -108,7 +108,7 @@ public static class MiniCommand
                 throw new UserError("--train, --valid and --test must be >= 0");
             Difficulty level;
             try { level = Difficulty.FromName(parse.GetValue(difficulty)!); }
-            catch (ArgumentException e) { throw new UserError($"--difficulty: {e.Message}"); }
+            catch (ArgumentException e) { throw new UserError($"--difficulty: {UserError.MessageOf(e)}"); }
 
             string directory = parse.GetValue(output)!.FullName;
             foreach (string file in SyntheticDataset.Generate(directory, parse.GetValue(seed), trainCount, validCount, testCount, level))

@@ -41,7 +41,7 @@ public static class MiniPretrainCommand
             if (tok is not ("bpe" or "byte")) throw new UserError("--tokenizer must be bpe or byte");
             if (parse.GetValue(steps) <= 0) throw new UserError("--steps must be > 0");
             try { Difficulty.FromName(parse.GetValue(difficulty)!); }
-            catch (ArgumentException e) { throw new UserError($"--difficulty: {e.Message}"); }
+            catch (ArgumentException e) { throw new UserError($"--difficulty: {UserError.MessageOf(e)}"); }
             string? initModel = parse.GetValue(init);
             if (initModel is not null && !File.Exists(Path.Combine(initModel, "config.json")))
                 throw new UserError($"--init {initModel}: no config.json there (expected a model directory such as models/mini)");
