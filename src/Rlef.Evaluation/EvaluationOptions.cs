@@ -1,4 +1,5 @@
 using System.Globalization;
+using Rlef.Evaluation.Statistics;
 
 namespace Rlef.Evaluation;
 
@@ -48,8 +49,23 @@ public sealed record EvaluationOptions
     /// <summary>pass@k over rollouts (Chen et al. 2021); k larger than the rollouts per problem is skipped.</summary>
     public IReadOnlyList<int> PassAtK { get; init; } = [1, 10, 100];
 
-    /// <summary>Bootstrap resamples over problems for the 95% intervals (docs/protocol.md §4: 200).</summary>
+    /// <summary>
+    /// Turn limits at which pass@k and n@k are reported (each ≤ <see cref="TurnLimit"/>; a rollout is cut at L turns as
+    /// the report describes). Null: 1 and T (single- and multi-turn). The paper's Fig. 4 uses 1, 3, 5 and 10 (with T = 10).
+    /// </summary>
+    public IReadOnlyList<int>? TurnLimits { get; init; }
+
+    /// <summary>Bootstrap resamples for the 95% intervals (docs/protocol.md §4: 200).</summary>
     public int BootstrapResamples { get; init; } = 200;
+
+    /// <summary>
+    /// What the bootstrap redraws: each problem's rollouts (the paper's, App. B.1; the default) or the problems.
+    /// </summary>
+    public BootstrapMethod Bootstrap { get; init; } = BootstrapMethod.Rollouts;
+
+    /// <summary>Sampling temperature of the evaluated rollouts, when known: the report warns where a metric is read at
+    /// another temperature than the paper's (docs/protocol.md §4: 0.2 for 1@3, 1.0 for 10@100).</summary>
+    public double? Temperature { get; init; }
 
     /// <summary>Seed of the bootstrap's resampling; equal seeds give equal intervals.</summary>
     public int Seed { get; init; } = 0;
@@ -60,10 +76,33 @@ public sealed record EvaluationOptions
     /// <summary>e.g. "execution" (the paper's), "random" or "none" (docs/protocol.md §3/§4 ablations).</summary>
     public string? FeedbackMode { get; init; }
 
+    /// <summary>Parses "1@3,10@100" (a comma-separated list, as the command line takes it).</summary>
+    public static IReadOnlyList<NAtK> ParseNAtKList(string text) =>
+        Items(text, "--n-at-k").Select(Evaluation.NAtK.Parse).ToList();
+
+    /// <summary>Parses "1,3,5,10" into positive integers; <paramref name="option"/> names the list in errors.</summary>
+    public static IReadOnlyList<int> ParseIntList(string text, string option) =>
+        Items(text, option).Select(item => int.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out int value) && value >= 1
+            ? value
+            : throw new FormatException($"{option}: '{item}' is not a positive integer (expected a list such as 1,3,5,10)")).ToList();
+
+    private static string[] Items(string text, string option)
+    {
+        string[] items = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        return items.Length > 0 ? items : throw new FormatException($"{option}: empty list");
+    }
+
+    /// <summary>The turn limits metrics are reported at: <see cref="TurnLimits"/> in increasing order, or 1 and T.</summary>
+    public IReadOnlyList<int> ReportedTurnLimits() =>
+        TurnLimits is { Count: > 0 } limits ? limits.Distinct().Order().ToList() : TurnLimit == 1 ? [1] : [1, TurnLimit];
+
     internal void Validate()
     {
         if (TurnLimit < 1)
             throw new ArgumentException($"{nameof(TurnLimit)} must be at least 1, got {TurnLimit}");
+        foreach (int limit in TurnLimits ?? [])
+            if (limit < 1 || limit > TurnLimit)
+                throw new ArgumentException($"turn limit {limit} is outside 1..{TurnLimit} (the episodes' turn limit)");
         if (BootstrapResamples < 1)
             throw new ArgumentException($"{nameof(BootstrapResamples)} must be at least 1, got {BootstrapResamples}");
         foreach (NAtK metric in NAtK)

@@ -24,7 +24,7 @@ public sealed record EvaluationRequest
     public EvaluationOptions Report { get; init; } = new();
     /// <summary>What loading the data said (records kept once), carried into the files.</summary>
     public IReadOnlyList<string> DataNotes { get; init; } = [];
-    public IncorrectProgramPool? IncorrectPrograms { get; init; }
+    public IIncorrectProgramSource? IncorrectPrograms { get; init; }
     public bool GrowIncorrectPrograms { get; init; } = true;
 }
 

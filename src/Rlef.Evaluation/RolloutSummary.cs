@@ -12,12 +12,15 @@ public sealed record TurnSummary(TurnOutcome PublicOutcome, string Code);
 /// <summary>
 /// One rollout of up to T turns. <see cref="FinalPassesAll"/> is the judgement of the last turn's code on all tests
 /// (public + private + generated). Earlier turns cannot pass all tests: the episode would have stopped there.
+/// <see cref="RolloutIndex"/> orders a problem's rollouts (they are stored in the order they finish) and pairs rollout
+/// i of one evaluation with rollout i of another in paired comparisons.
 /// </summary>
-public sealed record RolloutSummary(string ProblemId, IReadOnlyList<TurnSummary> Turns, bool FinalPassesAll)
+public sealed record RolloutSummary(string ProblemId, IReadOnlyList<TurnSummary> Turns, bool FinalPassesAll, int RolloutIndex = 0)
 {
     /// <summary>The metrics' view of an environment rollout.</summary>
     public static RolloutSummary From(Rollout rollout) => new(
         rollout.TaskId,
         rollout.Turns.Select(t => new TurnSummary(t.PublicOutcome, t.Code ?? "")).ToList(),
-        rollout.PassedAll);
+        rollout.PassedAll,
+        rollout.RolloutIndex);
 }

@@ -22,8 +22,11 @@ public sealed record TrainingPoint(long Iteration, long LastStep, double SolveRa
 /// </summary>
 public sealed record MiniTarget(string Target, string Measured, bool? Met);
 
+/// <summary>One paired comparison of the report: under the requested (paper's) bootstrap and under the problem bootstrap.</summary>
+public sealed record MiniComparison(string Key, string Label, PairedDifference Paired, PairedDifference ByProblems);
+
 public sealed record MiniReportResult(string ReportPath, IReadOnlyDictionary<string, EvaluationReport> Evaluations,
-    IReadOnlyList<TrainingPoint> Curve, IReadOnlyList<MiniTarget> Targets, double WallSeconds);
+    IReadOnlyList<TrainingPoint> Curve, IReadOnlyList<MiniTarget> Targets, double WallSeconds, IReadOnlyList<MiniComparison> Comparisons);
 
 /// <summary>
 /// The report of a `rlef mini` run, computed only from what the run stored: each evaluation's rollouts.jsonl (metrics
@@ -40,6 +43,7 @@ public static class MiniReport
         string startModel = Shown(settings.ModelDirectory);
         int turns = settings.TurnLimit;
         var evaluations = new Dictionary<string, EvaluationReport>();
+        var rollouts = new Dictionary<string, IReadOnlyList<RolloutSummary>>();
         var policies = new Dictionary<string, string>();
         foreach (string name in MiniRun.Evaluations)
         {
@@ -52,7 +56,9 @@ public static class MiniReport
                 if (!doc.RootElement.TryGetProperty("status", out var status) || status.GetString() != "complete")
                     throw new InvalidDataException($"{summary}: the evaluation is incomplete; rerun `rlef mini` to complete it");
             var feedback = Enum.Parse<FeedbackMode>(run.Feedback, ignoreCase: true);
-            evaluations[name] = MiniEvaluation.Compute(RolloutStore.Read(Path.Combine(dir, EvaluationRun.RolloutsFile)), run.Policy, feedback, turns);
+            IReadOnlyList<Rollout> stored = RolloutStore.Read(Path.Combine(dir, EvaluationRun.RolloutsFile));
+            evaluations[name] = MiniEvaluation.Compute(stored, run.Policy, feedback, turns);
+            rollouts[name] = stored.Select(RolloutSummary.From).ToList();
             policies[name] = run.Policy;
         }
         string trainDir = Path.Combine(outputDirectory, "train");
@@ -62,6 +68,8 @@ public static class MiniReport
             File.ReadAllText(Path.Combine(outputDirectory, "trained", MiniRun.SourceFile)), MiniRun.Json)!;
 
         Estimate Metric(string eval, int limit) => evaluations[eval].Find("1@3", limit)?.Estimate ?? new Estimate(double.NaN, double.NaN, double.NaN);
+        IReadOnlyList<MiniComparison> comparisons = Comparisons(rollouts, turns);
+        MiniComparison Compared(string key) => comparisons.Single(c => c.Key == key);
         Estimate startMt = Metric("start-real", turns), trainedMt = Metric("trained-real", turns);
         Estimate trainedSt = Metric("trained-real", 1), trainedRandom = Metric("trained-random", turns);
         bool full = settings.Preset == "full";
@@ -69,10 +77,10 @@ public static class MiniReport
         {
             new("the start leaves room to learn: it solves 15-50% (multi-turn 1@3)", startMt.ToPercentText(), startMt.Value is >= 0.15 and <= 0.50),
             new("RLEF raises the multi-turn solve rate: >= 10 points of 1@3, 95% CIs not overlapping",
-                I($"{100 * (trainedMt.Value - startMt.Value):+0.0;-0.0} points; trained CI low {100 * trainedMt.CiLow:0.0} vs start CI high {100 * startMt.CiHigh:0.0}"),
+                I($"{100 * (trainedMt.Value - startMt.Value):+0.0;-0.0} points; trained CI low {100 * trainedMt.CiLow:0.0} vs start CI high {100 * startMt.CiHigh:0.0}; paired: {Compared("trained-start-mt").Paired.ToText()}"),
                 trainedMt.Value - startMt.Value >= 0.10 && trainedMt.CiLow > startMt.CiHigh),
-            new("after RLEF the policy gains from later turns: multi-turn > single-turn (1@3)", $"{trainedMt.ToPercentText()} vs {trainedSt.ToPercentText()}{Overlap(trainedMt, trainedSt)}", trainedMt.Value > trainedSt.Value),
-            new("after RLEF the policy uses the feedback: true feedback > random feedback (multi-turn 1@3)", $"{trainedMt.ToPercentText()} vs {trainedRandom.ToPercentText()}{Overlap(trainedMt, trainedRandom)}", trainedMt.Value > trainedRandom.Value),
+            new("after RLEF the policy gains from later turns: multi-turn > single-turn (1@3)", $"{trainedMt.ToPercentText()} vs {trainedSt.ToPercentText()}; paired: {Compared("trained-mt-st").Paired.ToText()}", trainedMt.Value > trainedSt.Value),
+            new("after RLEF the policy uses the feedback: true feedback > random feedback (multi-turn 1@3)", $"{trainedMt.ToPercentText()} vs {trainedRandom.ToPercentText()}; paired: {Compared("trained-true-random").Paired.ToText()}", trainedMt.Value > trainedRandom.Value),
             new("the full default run fits the machine: <= 60 min", I($"{phases.Total / 60:0.0} min ({settings.Preset} preset)"), full ? phases.Total <= 3600 : null),
         };
 
@@ -87,20 +95,20 @@ public static class MiniReport
         }
 
         string[] settingsNames = ["single-turn", $"multi-turn ({turns} turns)", "multi-turn, random feedback"];
-        string comparison = Chart("comparison", MiniReportCharts.GroupedBars("1@3 on the test split: start vs after RLEF", settingsNames,
+        string comparison = Chart("comparison", SvgCharts.GroupedBars("1@3 on the test split: start vs after RLEF", settingsNames,
         [
             new("start", Start, [Metric("start-real", 1), startMt, Metric("start-random", turns)]),
             new("after RLEF", Trained, [trainedSt, trainedMt, trainedRandom]),
         ]));
         string[] limits = Enumerable.Range(1, turns).Select(l => $"turn limit {l}").ToArray();
-        string byLimit = Chart("turn-limit", MiniReportCharts.GroupedBars("pass@1 (solve rate) by turn limit, real feedback", limits,
+        string byLimit = Chart("turn-limit", SvgCharts.GroupedBars("pass@1 (solve rate) by turn limit, real feedback", limits,
         [
             new("start", Start, evaluations["start-real"].SolveRateByTurnLimit.Select(s => s.Estimate).ToList()),
             new("after RLEF", Trained, evaluations["trained-real"].SolveRateByTurnLimit.Select(s => s.Estimate).ToList()),
         ]));
         string startFlow = Chart("transitions-start", SvgCharts.OutcomeTransitions(evaluations["start-real"]));
         string trainedFlow = Chart("transitions-trained", SvgCharts.OutcomeTransitions(evaluations["trained-real"]));
-        string training = Chart("training", MiniReportCharts.Lines("RLEF training: rollouts of each iteration", "iteration",
+        string training = Chart("training", SvgCharts.Lines("RLEF training: rollouts of each iteration", "iteration",
         [
             new("rollout solve rate", "#009E73", curve.Where(p => p.Iteration > 0).Select(p => ((double)p.Iteration, p.SolveRate)).ToList()),
             new("mean return", "#CC79A7", curve.Where(p => p.Iteration > 0).Select(p => ((double)p.Iteration, p.MeanReturn)).ToList()),
@@ -120,17 +128,51 @@ public static class MiniReport
           (source.ValidSolveRate is { } v ? I($", validation solve rate {100 * v:0.0}%") : "") + ").");
         L(I($"Test split: {sr.ProblemCount} generated problems, {sr.RolloutsPerProblemText} rollouts each, up to {turns} turns, ") +
           I($"temperature {settings.Temperature}, top-p {settings.TopP}; the random-feedback ablation {evaluations["start-random"].RolloutsPerProblemText} rollout(s) per problem. Every figure is computed from the stored rollouts ") +
-          "(`eval/*/rollouts.jsonl` in the run directory) with a 95% percentile bootstrap CI over problems (200 resamples).");
+          I($"(`eval/*/rollouts.jsonl` in the run directory) with a 95% CI: {sr.BootstrapMethod.Description()}, 200 resamples") +
+          (sr.BootstrapNote is null ? "." : $" ({sr.BootstrapNote})."));
         L();
 
         L("## The paper's findings, in miniature");
         L();
-        L("What the paper found, checked on this run's test split, with the two conditions of a miniature (a start that leaves room to improve, a run that fits the machine). A target comparing two figures is met when the point estimates order as stated; the measured column says whether the 95% intervals also separate them.");
+        L("What the paper found, checked on this run's test split, with the two conditions of a miniature (a start that leaves room to improve, a run that fits the machine). A target comparing two figures is met when the point estimates order as stated; the measured column gives the paired difference with its 95% interval (below) and whether that interval excludes 0.");
         L();
         L("| target | measured | met? |");
         L("|---|---|---|");
         foreach (MiniTarget t in targets)
             L($"| {t.Target} | {t.Measured} | {(t.Met is null ? "n/a" : t.Met.Value ? "**met**" : "**not met**")} |");
+        L();
+
+        L("## Paired differences (test split, 1@3)");
+        L();
+        L("Each row compares two settings on the same test problems with one set of bootstrap resamples applied to both " +
+          "(docs/protocol.md §4): the same problems and, for the bootstrap over rollouts, the same rollout indices (evaluations " +
+          "seed sampling per problem, rollout and turn, so rollout i of the start and of the trained policy share their random " +
+          "numbers). \"Rollouts\" is the paper's bootstrap (App. B.1: each problem's results redrawn with replacement; it " +
+          "treats the test problems as fixed); \"problems\" also redraws the problems, so it asks whether the difference would " +
+          "hold on other generated problems. A difference is significant at the 5% level when its interval excludes 0.");
+        L();
+        L("| comparison | first | second | difference (points) | 95% CI, rollouts (paper) | 95% CI, problems | excludes 0 |");
+        L("|---|---|---|---|---|---|---|");
+        foreach (MiniComparison c in comparisons)
+        {
+            string rolloutsCi = c.Paired.Method == BootstrapMethod.Rollouts
+                ? Interval(c.Paired.Difference) + (c.Paired.Note is null ? "" : " (biased†)")
+                : "n/a (one rollout per problem)";
+            string excludes = c.Paired.Method == BootstrapMethod.Rollouts
+                ? $"{YesNo(c.Paired.ExcludesZero)} (rollouts), {YesNo(c.ByProblems.ExcludesZero)} (problems)"
+                : $"{YesNo(c.ByProblems.ExcludesZero)} (problems)";
+            L(I($"| {c.Label} | {c.Paired.FirstValue.ToPercentText()} | {c.Paired.SecondValue.ToPercentText()} | {100 * c.Paired.Difference.Value:+0.0;-0.0;0.0} | {rolloutsCi} | {Interval(c.ByProblems.Difference)} | {excludes} |"));
+        }
+        L();
+        if (comparisons.FirstOrDefault(c => c.Paired.Method == BootstrapMethod.Rollouts && c.Paired.Note is not null) is { } biased)
+        {
+            L($"† {biased.Paired.Note}. Single-turn 1@3 draws all {evaluations["start-real"].MinRolloutsPerProblem} rollouts of a problem, so read its comparisons by the bootstrap over problems.");
+            L();
+        }
+        L("Random feedback (docs/protocol.md §4): " + (settings.RandomFeedbackSource == "dataset"
+            ? "each feedback message is what an incorrect solution of another test problem (the generated problems' `incorrect_solutions`, the paper's donors) gets on this problem's public tests."
+            : "each feedback message is what one of the evaluated policy's own failed programs for another test problem (from its real-feedback evaluation) gets on this problem's public tests; the paper takes the dataset's incorrect solutions instead.") +
+          I($" The random-feedback evaluations have {evaluations["trained-random"].RolloutsPerProblemText} rollout(s) per problem, so their comparisons use the bootstrap over problems."));
         L();
 
         L("## Start vs after RLEF (test split)");
@@ -152,7 +194,7 @@ public static class MiniReport
         L("1@3 single-turn: up to 3 independent first replies, one of those passing the public tests is submitted; multi-turn: " +
           "one rollout of up to 3 turns with execution feedback (n@k with AlphaCode's estimator, every reply a sample). Random " +
           "feedback replaces each feedback message by the one an incorrect program of another test problem gets on this problem's " +
-          "public tests (docs/protocol.md §4). pass@1 at turn limit L: a rollout cut after L turns counts when it ended by then and its code passes all tests.");
+          "public tests (docs/protocol.md §4; donors above). pass@1 at turn limit L: a rollout cut after L turns counts when it ended by then and its code passes all tests.");
         L();
         L($"![pass@1 by turn limit]({byLimit})");
         L();
@@ -242,7 +284,7 @@ public static class MiniReport
         L("    " + command);
 
         File.WriteAllText(reportPath, md.ToString());
-        return new MiniReportResult(reportPath, evaluations, curve, targets, phases.Total);
+        return new MiniReportResult(reportPath, evaluations, curve, targets, phases.Total, comparisons);
     }
 
     /// <summary>Per iteration: the rollout statistics (shared by its updates) and the validation written after it.</summary>
@@ -275,9 +317,31 @@ public static class MiniReport
         return points.Values.ToList();
     }
 
-    /// <summary>Whether a difference judged on point estimates is also one the 95% intervals separate.</summary>
-    static string Overlap(Estimate a, Estimate b) =>
-        a.CiLow > b.CiHigh || b.CiLow > a.CiHigh ? " (95% CIs separate)" : " (point estimates; the 95% CIs overlap)";
+    /// <summary>
+    /// The report's paired comparisons of 1@3 (docs/protocol.md §4): start vs trained (multi- and single-turn), multi- vs
+    /// single-turn (each policy), true vs random feedback (each policy); each under the paper's bootstrap over rollouts
+    /// (falling back to problems where a side has one rollout per problem) and under the bootstrap over problems.
+    /// </summary>
+    public static IReadOnlyList<MiniComparison> Comparisons(IReadOnlyDictionary<string, IReadOnlyList<RolloutSummary>> rollouts, int turns)
+    {
+        var paper = new EvaluationOptions { TurnLimit = turns };
+        var byProblems = paper with { Bootstrap = BootstrapMethod.Problems };
+        ComparedSetting S(string eval, int limit, string label) => new(label, rollouts[eval], limit);
+        MiniComparison C(string key, string label, ComparedSetting first, ComparedSetting second) =>
+            new(key, label, PairedComparison.Compute("1@3", first, second, paper), PairedComparison.Compute("1@3", first, second, byProblems));
+        return
+        [
+            C("trained-start-mt", "after RLEF − start, multi-turn", S("trained-real", turns, "after RLEF"), S("start-real", turns, "start")),
+            C("trained-start-st", "after RLEF − start, single-turn", S("trained-real", 1, "after RLEF"), S("start-real", 1, "start")),
+            C("trained-mt-st", "after RLEF: multi-turn − single-turn", S("trained-real", turns, "multi-turn"), S("trained-real", 1, "single-turn")),
+            C("start-mt-st", "start: multi-turn − single-turn", S("start-real", turns, "multi-turn"), S("start-real", 1, "single-turn")),
+            C("trained-true-random", "after RLEF: true − random feedback (multi-turn)", S("trained-real", turns, "true feedback"), S("trained-random", turns, "random feedback")),
+            C("start-true-random", "start: true − random feedback (multi-turn)", S("start-real", turns, "true feedback"), S("start-random", turns, "random feedback")),
+        ];
+    }
+
+    static string Interval(Estimate e) => e.IsDefined ? I($"[{100 * e.CiLow:+0.0;-0.0;0.0}, {100 * e.CiHigh:+0.0;-0.0;0.0}]") : "n/a";
+    static string YesNo(bool yes) => yes ? "**yes**" : "no";
 
     /// <summary>A path relative to the working directory when it lies below it (the report is read beside the repository).</summary>
     static string Shown(string path)

@@ -65,6 +65,12 @@ public sealed record MiniRunOptions
     public double TopP { get; init; } = 0.95;
     public int EvalSeed { get; init; } = 1;
     public int TurnLimit { get; init; } = 3;
+    /// <summary>
+    /// Donors of the random-feedback evaluations: "dataset", the paper's (the generated test problems'
+    /// incorrect_solutions, i.e. their mutants, of another problem), or "own-failures" (the evaluated policy's own failed
+    /// turns in its real-feedback evaluation, what runs before this option used).
+    /// </summary>
+    public string RandomFeedbackSource { get; init; } = "dataset";
 }
 
 /// <summary>What the command line shows while `rlef mini` runs (the CLI draws Spectre displays; tests log lines).</summary>
@@ -148,12 +154,13 @@ public sealed class MiniRun(MiniRunOptions options, ICodeExecutor executor, IMin
 
     /// <summary>What defines the run's results; a rerun must match it (else it would mix two runs in one directory).</summary>
     public sealed record Settings(string Preset, string ModelDirectory, MiniData Data, int TestProblems, int EvalRollouts, int RandomFeedbackRollouts,
-        double Temperature, double TopP, int EvalSeed, int TurnLimit, string Config);
+        double Temperature, double TopP, int EvalSeed, int TurnLimit, string Config, string RandomFeedbackSource = "own-failures");
 
     void CheckOrWriteSettings(RlefConfig config)
     {
         var settings = new Settings(options.Preset.Name, Path.GetFullPath(options.ModelDirectory), options.Data, options.Preset.TestProblems,
-            options.Preset.EvalRollouts, options.Preset.RandomFeedbackRollouts, options.Temperature, options.TopP, options.EvalSeed, options.TurnLimit, ConfigLoader.ToJson(config));
+            options.Preset.EvalRollouts, options.Preset.RandomFeedbackRollouts, options.Temperature, options.TopP, options.EvalSeed, options.TurnLimit, ConfigLoader.ToJson(config),
+            options.RandomFeedbackSource);
         string path = Path.Combine(Out, SettingsFile);
         string json = JsonSerializer.Serialize(settings, Json);
         if (File.Exists(path))
@@ -271,7 +278,9 @@ public sealed class MiniRun(MiniRunOptions options, ICodeExecutor executor, IMin
             Problems = problems,
             OutputDirectory = EvalDirectory(name),
             Feedback = feedback,
-            RandomFeedbackPool = feedback == FeedbackMode.Random ? Path.Combine(EvalDirectory(label + "-real"), Rlef.Environment.Running.EvaluationRun.RolloutsFile) : null,
+            RandomFeedbackPool = feedback == FeedbackMode.Random && options.RandomFeedbackSource == "own-failures"
+                ? Path.Combine(EvalDirectory(label + "-real"), Rlef.Environment.Running.EvaluationRun.RolloutsFile) : null,
+            RandomFeedbackFromDataset = options.RandomFeedbackSource == "dataset",
             Rollouts = feedback == FeedbackMode.Random ? options.Preset.RandomFeedbackRollouts : options.Preset.EvalRollouts,
             TurnLimit = options.TurnLimit,
             Concurrency = options.Preset.Concurrency,

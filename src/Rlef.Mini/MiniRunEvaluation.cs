@@ -29,6 +29,8 @@ public sealed class MiniEvaluation(ICodeExecutor executor)
     public FeedbackMode Feedback { get; init; } = FeedbackMode.Real;
     /// <summary>rollouts.jsonl whose failed turns seed the random-feedback pool (this run's failures join it).</summary>
     public string? RandomFeedbackPool { get; init; }
+    /// <summary>Random feedback from the test problems' incorrect_solutions (the paper's) instead of a pool of failed turns.</summary>
+    public bool RandomFeedbackFromDataset { get; init; }
     public int Rollouts { get; init; } = 1;
     public int TurnLimit { get; init; } = 3;
     public int Concurrency { get; init; } = 64;
@@ -55,9 +57,11 @@ public sealed class MiniEvaluation(ICodeExecutor executor)
             MaxTokens = MaxTokens,
         };
 
-        IncorrectProgramPool? pool = null;
+        IIncorrectProgramSource? pool = null;
         bool seeded = RandomFeedbackPool is not null && File.Exists(RandomFeedbackPool);
-        if (Feedback == FeedbackMode.Random)
+        if (Feedback == FeedbackMode.Random && RandomFeedbackFromDataset)
+            pool = new DatasetIncorrectSolutions(Problems);
+        else if (Feedback == FeedbackMode.Random)
             pool = seeded ? IncorrectProgramPool.FromRollouts(RolloutStore.Read(RandomFeedbackPool!)) : new IncorrectProgramPool();
         // A pool seeded from the real-feedback evaluation stays fixed, so that the ablation reproduces from run to run.
         var request = new EvaluationRequest

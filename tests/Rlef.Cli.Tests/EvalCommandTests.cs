@@ -4,6 +4,7 @@ using Rlef.Cli.Commands;
 using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
 using Rlef.Environment.Running;
+using Rlef.Evaluation;
 using Spectre.Console;
 
 namespace Rlef.Cli.Tests;
@@ -161,5 +162,35 @@ public sealed class EvalCommandTests : IDisposable
 
         var bad = await Assert.ThrowsAsync<FormatException>(() => EvalCommand.RunAsync(settings with { SandboxUrls = "ftp://nowhere", OutputDirectory = Path.Combine(_dir, "bad") }, QuietConsole(), CancellationToken.None));
         Assert.Contains("ftp://nowhere", bad.Message);
+    }
+
+    [Fact]
+    public async Task MetricOptionsReachTheReportAndBadOnesAreRefusedBeforeAnyRollout()
+    {
+        string data = WriteData();
+        using var server = new LocalChatServer(Answer);
+        var settings = Settings(server.BaseUrl, data, rollouts: 2) with
+        {
+            NAtK = EvaluationOptions.ParseNAtKList("1@3, 2@4"),
+            PassAtK = EvaluationOptions.ParseIntList("1,2", "--pass-at-k"),
+            TurnLimits = EvaluationOptions.ParseIntList("1,2,3", "--turn-limits"),
+            Bootstrap = Rlef.Evaluation.Statistics.BootstrapMethod.Problems,
+        };
+        Assert.Equal(0, await EvalCommand.RunAsync(settings, QuietConsole(), CancellationToken.None));
+        var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(settings.OutputDirectory, "summary.json")))!;
+        Assert.Equal("problems", summary["bootstrap"]!.GetValue<string>());
+        Assert.Equal([1, 2, 3], summary["options"]!["turn_limits"]!.AsArray().Select(n => n!.GetValue<int>()));
+        Assert.Equal(0.2, summary["options"]!["temperature"]!.GetValue<double>());
+        Assert.Contains(summary["metrics"]!.AsArray(), m => m!["name"]!.GetValue<string>() == "2@4" && m["turn_limit"]!.GetValue<int>() == 2);
+
+        int before = server.RequestCount;
+        await Assert.ThrowsAsync<ArgumentException>(() => EvalCommand.RunAsync(settings with { TurnLimits = [4] }, QuietConsole(), CancellationToken.None));
+        Assert.Throws<FormatException>(() => EvaluationOptions.ParseNAtKList("1@3,x"));
+        Assert.Throws<FormatException>(() => EvaluationOptions.ParseIntList("1,0", "--turn-limits"));
+        // The paper's random feedback needs the dataset's incorrect_solutions; this file has none.
+        var e = await Assert.ThrowsAsync<InvalidDataException>(() => EvalCommand.RunAsync(
+            settings with { Feedback = Rlef.Environment.Episodes.FeedbackMode.Random, OutputDirectory = Path.Combine(_dir, "random") }, QuietConsole(), CancellationToken.None));
+        Assert.Contains("own-failures", e.Message);
+        Assert.Equal(before, server.RequestCount);
     }
 }

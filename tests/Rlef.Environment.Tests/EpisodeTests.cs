@@ -86,6 +86,37 @@ public sealed class EpisodeTests(SandboxFixture sandbox) : IDisposable
     }
 
     [Fact]
+    public async Task AFencedReplyThatDoesNotParseIsInvalidCodeUnlessSwitchedOff()
+    {
+        // The paper's penalty is for replies without valid code: a fence around code that does not compile is one.
+        var problem = Stdio("add", [("2\n1 2\n3 4\n", "3\n7\n")], [("1\n10 20\n", "30\n")]);
+        var policy = Replay(("add", [Fence("def broken(:\n    pass"), Fence(AdditionCode)]));
+        var rollout = await new Episode(sandbox.Pool, policy, new EpisodeOptions()).RunAsync(problem, 0);
+        Assert.Equal(TurnOutcome.InvalidCode, rollout.Turns[0].PublicOutcome);
+        Assert.Equal(-0.2, rollout.Turns[0].Reward);
+        Assert.Contains("SyntaxError", rollout.Turns[0].Feedback); // the feedback is still the traceback
+        Assert.Equal(0.8, rollout.TotalReward, 9);
+
+        var off = await new Episode(sandbox.Pool, policy, new EpisodeOptions { SyntaxErrorIsInvalidCode = false }).RunAsync(problem, 1);
+        Assert.Equal(TurnOutcome.Exception, off.Turns[0].PublicOutcome);
+        Assert.Equal(0, off.Turns[0].Reward);
+        Assert.Equal(1, off.TotalReward, 9);
+    }
+
+    [Fact]
+    public async Task WithPrivateTestFeedbackAPublicPassIsNotTheEndAndTheFeedbackShowsThePrivateFailure()
+    {
+        var problem = Stdio("add", [("1\n1 2\n", "3\n")], [("1\n10 20\n", "30\n")]);
+        var policy = Replay(("add", [Fence("input()\nprint(3)"), Fence(AdditionCode)]));
+        var rollout = await new Episode(sandbox.Pool, policy, new EpisodeOptions { FeedbackFromPrivateTests = true }).RunAsync(problem, 0);
+        Assert.Equal(2, rollout.Turns.Count);
+        Assert.Equal(TurnOutcome.WrongOutput, rollout.Turns[0].PublicOutcome);
+        Assert.Contains("- input `1\n10 20\n` failed:\nExpected output `30\n` but got `3\n`", rollout.Turns[0].Feedback);
+        Assert.True(rollout.PassedAll);
+        Assert.Equal(1, rollout.TotalReward, 9);
+    }
+
+    [Fact]
     public async Task PassingPublicButFailingPrivateEndsAfterOneTurnWithMinusOne()
     {
         var problem = Stdio("add", [("1\n1 2\n", "3\n")], [("1\n10 20\n", "30\n"), ("1\n0 0\n", "0\n")]);
@@ -140,6 +171,40 @@ public sealed class EpisodeTests(SandboxFixture sandbox) : IDisposable
         Assert.Equal("other", rollout.Turns[0].FeedbackFrom);
         Assert.Contains("but got `from the other problem\n`", rollout.Turns[0].Feedback);
         Assert.DoesNotContain("but got `0", rollout.Turns[0].Feedback);
+    }
+
+    [Fact]
+    public async Task RandomFeedbackAsThePaperTakesTheDatasetsIncorrectSolutionsOfAnotherProblem()
+    {
+        var add = Stdio("add", [("1\n1 2\n", "3\n")]) with { IncorrectSolutions = ["print('own problem, never a donor')"] };
+        var other = Stdio("other", [("x\n", "y\n")]) with { IncorrectSolutions = ["print('from the other problem')"] };
+        var donors = new DatasetIncorrectSolutions([add, other]);
+        Assert.Equal(2, donors.Count);
+        var policy = Replay(("add", [Fence("print(0)"), Fence("print(0)")]));
+        var rollout = await new Episode(sandbox.Pool, policy, new EpisodeOptions { TurnLimit = 2, Feedback = FeedbackMode.Random }, donors).RunAsync(add, 0);
+        Assert.Equal("other", rollout.Turns[0].FeedbackFrom);
+        Assert.Contains("but got `from the other problem\n`", rollout.Turns[0].Feedback);
+    }
+
+    [Fact]
+    public async Task ADonorThatPassesThisProblemsPublicTestsIsSkippedAndNoFailingDonorIsAnError()
+    {
+        var add = Stdio("add", [("1\n1 2\n", "3\n")]);
+        // "print(3)" is incorrect for its own problem but passes this one's public test: it has no failure to show.
+        var passes = Stdio("p", [("x\n", "y\n")]) with { IncorrectSolutions = ["print(3)"] };
+        var fails = Stdio("f", [("x\n", "y\n")]) with { IncorrectSolutions = ["print(4)"] };
+        var policy = Replay(("add", [Fence("print(0)"), Fence("print(0)")]));
+        var episode = new Episode(sandbox.Pool, policy, new EpisodeOptions { TurnLimit = 2, Feedback = FeedbackMode.Random }, new DatasetIncorrectSolutions([add, passes, fails]));
+        for (int rolloutIndex = 0; rolloutIndex < 4; rolloutIndex++) // whichever donor comes first, the failing one is used
+        {
+            var rollout = await episode.RunAsync(add, rolloutIndex);
+            Assert.Equal("f", rollout.Turns[0].FeedbackFrom);
+            Assert.Contains("but got `4\n`", rollout.Turns[0].Feedback);
+        }
+
+        var onlyPassing = new Episode(sandbox.Pool, policy, new EpisodeOptions { TurnLimit = 2, Feedback = FeedbackMode.Random }, new DatasetIncorrectSolutions([add, passes]));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => onlyPassing.RunAsync(add, 0));
+        Assert.Contains("none of the 1 incorrect programs of other problems in the dataset's incorrect_solutions fails", e.Message);
     }
 
     [Fact]

@@ -113,7 +113,25 @@ public sealed class LoaderTests : IDisposable
         Assert.Equal(3, problems[1].Limits.CpuTimeSeconds);
     }
 
+    [Fact]
+    public void CodeContestsSolutionsAndIncorrectSolutionsAreReadInPython3()
+    {
+        // contest_problem.proto's Language: 1 PYTHON (2), 2 CPP, 3 PYTHON3, 4 JAVA.
+        string path = Write("cc-solutions.jsonl",
+            """{"name": "1A", "description": "d", "public_tests": {"input": ["1\n"], "output": ["1\n"]}, "solutions": {"language": [2, 3, 3], "solution": ["int main(){}", "print(input())", "import sys\nprint(sys.stdin.read().strip())"]}, "incorrect_solutions": {"language": [1, 3, 4], "solution": ["print 1", "print(0)", "class A {}"]}}""" + "\n" +
+            """{"name": "1B", "description": "d", "public_tests": {"input": [], "output": []}, "incorrect_solutions": null}""" + "\n");
+        var problems = CodeContestsLoader.Load(path);
+        Assert.Equal(["print(input())", "import sys\nprint(sys.stdin.read().strip())"], problems[0].Solutions);
+        Assert.Equal("print(input())", problems[0].CanonicalSolution);
+        Assert.Equal(["print(0)"], problems[0].IncorrectSolutions);
+        Assert.Empty(problems[1].Solutions);
+        Assert.Empty(problems[1].IncorrectSolutions);
+    }
+
     [Theory]
+    [InlineData("""{"name": "x", "description": "d", "public_tests": {"input": [], "output": []}, "incorrect_solutions": {"language": [3], "solution": []}}""", 2, "incorrect_solutions", "1 languages but 0 solutions")]
+    [InlineData("""{"name": "x", "description": "d", "public_tests": {"input": [], "output": []}, "incorrect_solutions": {"language": ["PYTHON3"], "solution": ["print(1)"]}}""", 2, "incorrect_solutions.language[0]", "expected a contest_problem.proto Language number")]
+    [InlineData("""{"name": "x", "description": "d", "public_tests": {"input": [], "output": []}, "solutions": {"language": [3], "solution": [7]}}""", 2, "solutions.solution[0]", "expected a string")]
     [InlineData("""{"name": "x", "description": "d", "public_tests": {"input": ["1"], "output": []}}""", 2, "public_tests", "1 inputs but 0 outputs")]
     [InlineData("""{"name": "x", "description": "d"}""", 2, "public_tests", "missing")]
     [InlineData("""{"name": 5, "description": "d", "public_tests": {"input": [], "output": []}}""", 2, "name", "expected a string, found a number")]

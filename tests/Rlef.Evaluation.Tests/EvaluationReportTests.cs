@@ -1,3 +1,4 @@
+using Rlef.Evaluation.Statistics;
 using Rlef.Evaluation.Behaviour;
 using static Rlef.Environment.Rollouts.TurnOutcome;
 
@@ -56,7 +57,7 @@ internal static class Rollouts
                         code += $"\n# revision {t}: {random.Next(1000)}";
                     turns.Add(new TurnSummary(outcome, outcome == InvalidCode ? "" : code));
                 }
-                rollouts.Add(new RolloutSummary($"problem/{p}", turns, passedPublic && random.NextDouble() < 0.8));
+                rollouts.Add(new RolloutSummary($"problem/{p}", turns, passedPublic && random.NextDouble() < 0.8, r));
             }
         }
         return rollouts;
@@ -109,15 +110,58 @@ public class EvaluationReportTests
     [Fact]
     public void Every_interval_contains_its_estimate()
     {
-        EvaluationReport report = EvaluationReport.Compute(Rollouts.Random(40, 12, 3, seed: 5), new EvaluationOptions { PassAtK = [1, 10], NAtK = [new(1, 3), new(2, 12)] });
+        EvaluationReport report = EvaluationReport.Compute(Rollouts.Random(40, 12, 3, seed: 5),
+            new EvaluationOptions { PassAtK = [1, 10], NAtK = [new(1, 3), new(2, 12)], Bootstrap = BootstrapMethod.Problems });
         Assert.NotEmpty(report.Metrics);
         foreach (MetricResult m in report.Metrics)
-            Assert.InRange(m.Estimate.Value, m.Estimate.CiLow, m.Estimate.CiHigh);
+            Assert.True(m.Estimate.CiLow <= m.Estimate.Value && m.Estimate.Value <= m.Estimate.CiHigh, $"{m.Name} at {m.TurnLimit}: {m.Estimate}");
+        Assert.Empty(report.Warnings);
         Assert.InRange(report.SolveRate.Value, report.SolveRate.CiLow, report.SolveRate.CiHigh);
         // Multi-turn is never worse than its own first turn, and the solve rate never drops with a higher turn limit.
         IReadOnlyList<TurnLimitSolveRate> byLimit = report.SolveRateByTurnLimit;
         for (int i = 1; i < byLimit.Count; i++)
             Assert.True(byLimit[i].Estimate.Value >= byLimit[i - 1].Estimate.Value);
+    }
+
+    [Fact]
+    public void Rollout_bootstrap_warns_where_repeated_rollouts_pull_the_interval_below_the_estimate()
+    {
+        // pass@10 of 12 rollouts: a redraw of 12 holds ~7.6 distinct rollouts, so pass@10 on redraws is lower than on the
+        // data. pass@1 and 1@3 are means of single rollouts and are not affected.
+        EvaluationReport report = EvaluationReport.Compute(Rollouts.Random(40, 12, 3, seed: 5),
+            new EvaluationOptions { PassAtK = [1, 10], NAtK = [new(1, 3)] });
+        Assert.Equal(BootstrapMethod.Rollouts, report.BootstrapMethod);
+        foreach (string linear in (string[])["pass@1", "1@3"])
+            foreach (int limit in (int[])[1, 3])
+            {
+                Estimate e = report.Find(linear, limit)!.Estimate;
+                Assert.InRange(e.Value, e.CiLow, e.CiHigh);
+            }
+        Estimate tenOfTwelve = report.Find("pass@10", 1)!.Estimate;
+        Assert.True(tenOfTwelve.Value > tenOfTwelve.CiHigh, $"{tenOfTwelve}");
+        Assert.Contains(report.Warnings, w => w.StartsWith("pass@10 (single-turn): the estimate lies outside", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_metric_read_at_another_temperature_than_the_papers_carries_a_warning()
+    {
+        List<RolloutSummary> rollouts = Rollouts.Random(5, 40, 3, seed: 2);
+        var options = new EvaluationOptions { PassAtK = [1], NAtK = [new(1, 3), new(10, 100)] };
+        Assert.Contains(EvaluationReport.Compute(rollouts, options with { Temperature = 0.2 }).Warnings, w => w.StartsWith("10@100 was sampled at temperature 0.2; the paper reports 10@100 at temperature 1", StringComparison.Ordinal));
+        Assert.DoesNotContain(EvaluationReport.Compute(rollouts, options with { Temperature = 0.2 }).Warnings, w => w.StartsWith("1@3", StringComparison.Ordinal));
+        Assert.Contains(EvaluationReport.Compute(rollouts, options with { Temperature = 1.0 }).Warnings, w => w.StartsWith("1@3 was sampled at temperature 1", StringComparison.Ordinal));
+        Assert.DoesNotContain(EvaluationReport.Compute(rollouts, options).Warnings, w => w.Contains("temperature", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Metrics_are_reported_at_the_requested_turn_limits()
+    {
+        EvaluationReport report = EvaluationReport.Compute(Rollouts.Random(10, 6, 10, seed: 3),
+            new EvaluationOptions { TurnLimit = 10, TurnLimits = [1, 3, 5, 10], PassAtK = [1], NAtK = [new(1, 3)] });
+        Assert.Equal([1, 3, 5, 10], report.ReportedTurnLimits);
+        Assert.NotNull(report.Find("pass@1", 5));
+        Assert.Contains(report.Skipped, s => s.Name == "1@3" && s.TurnLimit == 5); // a budget of 3 buys no 5-turn rollout
+        Assert.Throws<ArgumentException>(() => EvaluationReport.Compute(Rollouts.Random(2, 2, 3, 1), new EvaluationOptions { TurnLimits = [1, 4] }));
     }
 
     [Fact]

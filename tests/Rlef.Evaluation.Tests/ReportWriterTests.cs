@@ -16,6 +16,20 @@ public sealed class ReportWriterTests : IDisposable
     }
 
     [Fact]
+    public void Budget_chart_draws_n_at_k_against_k_per_turn_limit()
+    {
+        var options = new EvaluationOptions { PassAtK = [1], NAtK = [new(10, 12), new(10, 24), new(10, 36)], TurnLimit = 3, TurnLimits = [1, 3], Temperature = 1.0 };
+        ReportWriter.Write(_directory, EvaluationReport.Compute(Rollouts.Random(6, 40, 3, seed: 8), options));
+        XDocument svg = XDocument.Load(Path.Combine(_directory, ReportWriter.BudgetChartFile));
+        Assert.Equal(2, svg.Descendants(Svg + "polyline").Count()); // single-turn and multi-turn
+        Assert.Equal(6, svg.Descendants(Svg + "circle").Count());
+        Assert.Contains(ReportWriter.BudgetChartFile, File.ReadAllText(Path.Combine(_directory, ReportWriter.MarkdownFile)));
+
+        ReportWriter.Write(_directory, EvaluationReport.Compute(Rollouts.Random(6, 40, 3, seed: 8), options with { NAtK = [new(1, 3)] }));
+        Assert.False(File.Exists(Path.Combine(_directory, ReportWriter.BudgetChartFile)), "one budget is no curve; the old chart is removed");
+    }
+
+    [Fact]
     public void Summary_json_has_the_required_fields()
     {
         ReportWriter.Write(_directory, EvaluationReport.Compute(Rollouts.HandWorked(), Rollouts.HandWorkedOptions));
@@ -33,6 +47,10 @@ public sealed class ReportWriterTests : IDisposable
         Assert.Equal("replay:test", options.GetProperty("policy").GetString());
         Assert.Equal(3, options.GetProperty("turn_limit").GetInt32());
         Assert.Equal(200, options.GetProperty("bootstrap_resamples").GetInt32());
+        Assert.Equal("rollouts", options.GetProperty("bootstrap_requested").GetString());
+        Assert.Equal("rollouts", root.GetProperty("bootstrap").GetString()); // the paper's (App. B.1), named
+        Assert.Contains("App. B.1", root.GetProperty("confidence_interval").GetString());
+        Assert.Equal([1, 3], options.GetProperty("turn_limits").EnumerateArray().Select(e => e.GetInt32()));
         Assert.Equal(["1@3", "10@100"], options.GetProperty("n_at_k").EnumerateArray().Select(e => e.GetString()));
 
         JsonElement oneAtThree = root.GetProperty("metrics").EnumerateArray()

@@ -1,3 +1,4 @@
+using Rlef.Evaluation.Statistics;
 using Rlef.Environment.Rollouts;
 using Rlef.Environment.Running;
 using Rlef.Sandbox;
@@ -51,6 +52,25 @@ public sealed class MiniRunTests : IDisposable
         }
         Assert.Equal(5, result.Targets.Count);
         Assert.Null(result.Targets[^1].Met); // the wall-time target is the full preset's
+
+        // Paired differences with 95% CIs: start vs trained, multi- vs single-turn, true vs random feedback.
+        Assert.Contains("## Paired differences", report);
+        Assert.Equal(6, result.Comparisons.Count);
+        MiniComparison mtSt = result.Comparisons.Single(c => c.Key == "trained-mt-st");
+        Assert.Equal(result.Evaluations["trained-real"].Find("1@3", 3)!.Estimate.Value - result.Evaluations["trained-real"].Find("1@3", 1)!.Estimate.Value,
+            mtSt.Paired.Difference.Value, 12);
+        Assert.Equal(BootstrapMethod.Rollouts, mtSt.Paired.Method); // the paper's, with 3 rollouts per problem
+        Assert.Equal(BootstrapMethod.Problems, mtSt.ByProblems.Method);
+        foreach (MiniComparison c in result.Comparisons)
+            Assert.Contains(c.Label, report);
+        // One rollout per problem in the random-feedback evaluations: the bootstrap over rollouts cannot apply.
+        Assert.Equal(BootstrapMethod.Problems, result.Comparisons.Single(c => c.Key == "trained-true-random").Paired.Method);
+        Assert.Contains("paired: ", result.Targets[2].Measured);
+        // Random feedback as the paper: donors are other test problems' incorrect_solutions.
+        var randomTurns = RolloutStore.Read(Path.Combine(_dir, "run", "eval", "start-random", EvaluationRun.RolloutsFile))
+            .SelectMany(r => r.Turns.Select(t => (r.TaskId, t))).Where(x => x.t.Feedback is not null && x.t.PublicOutcome != TurnOutcome.InvalidCode).ToList();
+        Assert.All(randomTurns, x => Assert.NotEqual(x.TaskId, x.t.FeedbackFrom));
+        Assert.Contains("the paper's donors", report);
 
         // The starting policy's validation (iteration 0), then two iterations of two updates, each followed by a validation.
         Assert.Equal([0L, 1L, 2L], result.Curve.Select(p => p.Iteration));

@@ -16,12 +16,33 @@ public sealed class ConfigTests : IDisposable
     }
 
     [Fact]
+    public void Training_problems_need_public_and_private_tests_as_the_paper_unless_switched_off()
+    {
+        string both = """{"name": "both", "description": "d", "public_tests": {"input": ["1\n"], "output": ["1\n"]}, "private_tests": {"input": ["2\n"], "output": ["2\n"]}}""";
+        string publicOnly = """{"name": "public-only", "description": "d", "public_tests": {"input": ["1\n"], "output": ["1\n"]}}""";
+        string generatedOnly = """{"name": "generated", "description": "d", "public_tests": {"input": ["1\n"], "output": ["1\n"]}, "generated_tests": {"input": ["3\n"], "output": ["3\n"]}}""";
+        string path = Write("train.jsonl", string.Join("\n", both, publicOnly, generatedOnly) + "\n");
+        var config = new RlefConfig { Data = new DataConfig { Train = path } };
+        Assert.Equal(["both", "generated"], Rlef.Training.Runs.RunSetup.TrainProblems(config).Select(p => p.Id));
+        Assert.Equal(["both", "public-only", "generated"],
+            Rlef.Training.Runs.RunSetup.TrainProblems(config with { Data = config.Data with { RequirePublicAndPrivateTests = false } }).Select(p => p.Id));
+
+        string onlyPublic = Write("public.jsonl", publicOnly + "\n");
+        var e = Assert.Throws<InvalidDataException>(() => Rlef.Training.Runs.RunSetup.TrainProblems(new RlefConfig { Data = new DataConfig { Train = onlyPublic } }));
+        Assert.Contains("require_public_and_private_tests", e.Message);
+        Assert.Contains(new RlefConfig { Data = new DataConfig { ValidRollouts = 0 } }.Validate(), m => m.StartsWith("data.valid_rollouts", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Defaults_are_the_papers_values()
     {
         var c = new RlefConfig();
         Assert.Equal(0.05, c.Reward.KlCoefficient);
         Assert.Equal(1.0, c.Reward.Gamma);
         Assert.Equal(-0.2, c.Reward.InvalidCode);
+        Assert.True(c.Reward.SyntaxErrorIsInvalidCode);
+        Assert.True(c.Data.RequirePublicAndPrivateTests);
+        Assert.Equal(TruncationPlacement.InsideRatio, c.Ppo.Truncation);
         Assert.Equal(0.2, c.Ppo.ClipEpsilon);
         Assert.Equal(0.2, c.Ppo.ValueClip);
         Assert.Equal(2e-7, c.Optimizer.LearningRate);

@@ -150,6 +150,45 @@ public class PpoMathTests
     }
 
     [Fact]
+    public void Truncated_factor_inside_the_ratio_is_clipped_with_it_outside_it_only_scales()
+    {
+        // r = π_θ/π_old = 1, π_θ/π_b = 0.7 → w = 0.7, A = −1, ε = 0.2.
+        // Inside the ratio (the paper's): r' = 0.7 < 1 − ε, and with A < 0 the min takes the clipped branch:
+        // loss −min(−0.7, −0.8) = 0.8, no gradient. Outside: w · min(r·A, clip(r)·A) = 0.7 · −1: loss 0.7, gradient
+        // −w·r·A = 0.7 (pushes the token further down).
+        float lp = -1f;
+        float behaviour = (float)(-1 - Math.Log(0.7));
+        PolicyLossResult inside = PpoMath.PolicyLoss([lp], [lp], [behaviour], [-1f], 0.2);
+        Assert.Equal(0.8, inside.Loss, 1e-5);
+        Assert.Equal(0f, inside.DLogProb[0]);
+        Assert.Equal(1.0, inside.ClipFraction);
+        PolicyLossResult outside = PpoMath.PolicyLoss([lp], [lp], [behaviour], [-1f], 0.2, truncation: TruncationPlacement.OutsideClip);
+        Assert.Equal(0.7, outside.Loss, 1e-5);
+        Assert.Equal(0.7, outside.DLogProb[0], 1e-5);
+        Assert.Equal(0.0, outside.ClipFraction);
+        // Where w = 1 the two forms are the same.
+        PolicyLossResult a = PpoMath.PolicyLoss([lp], [lp], [lp], [-1f], 0.2), b = PpoMath.PolicyLoss([lp], [lp], [lp], [-1f], 0.2, truncation: TruncationPlacement.OutsideClip);
+        Assert.Equal(a.Loss, b.Loss, 12);
+        Assert.Equal(a.DLogProb[0], b.DLogProb[0]);
+        Assert.Equal(TruncationPlacement.InsideRatio, new PpoConfig().Truncation); // the default is the paper's
+    }
+
+    [Fact]
+    public void Sequence_mean_weighs_every_reply_the_same_token_mean_every_token()
+    {
+        // Two replies at ratio 1: one of 1 token with A = 1, one of 3 tokens with A = −1.
+        // token mean: −(1 − 3)/4 = 0.5; sequence mean: −(1 + (−1))/2 = 0.
+        float[] lp = [-1f, -1f, -1f, -1f], adv = [1f, -1f, -1f, -1f];
+        double[] weights = PpoMath.SequenceMeanWeights([0, 1, 4], turnNormaliser: 2);
+        Assert.Equal([0.5, 1.0 / 6, 1.0 / 6, 1.0 / 6], weights);
+        Assert.Equal(0.5, PpoMath.PolicyLoss(lp, lp, lp, adv, 0.2).Loss, 12);
+        PolicyLossResult sequence = PpoMath.PolicyLoss(lp, lp, lp, adv, 0.2, tokenWeights: weights);
+        Assert.Equal(0.0, sequence.Loss, 12);
+        Assert.Equal([-0.5f, 1f / 6, 1f / 6, 1f / 6], sequence.DLogProb);
+        Assert.Equal(LossAggregation.SequenceMean, new PpoConfig().LossAggregation);
+    }
+
+    [Fact]
     public void Policy_loss_is_a_mean_over_tokens()
     {
         // Two tokens at r = 1 with A = 1 and A = −3: loss = −(1 − 3)/2 = 1, gradients −A/2.

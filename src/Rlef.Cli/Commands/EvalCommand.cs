@@ -35,6 +35,10 @@ public static class EvalCommand
         public int? Limit { get; init; }
         public FeedbackMode Feedback { get; init; } = FeedbackMode.Real;
         public string? RandomFeedbackPool { get; init; }
+        /// <summary>Donors of --feedback random: "dataset" (incorrect_solutions, the paper's) or "own-failures"; null: own-failures when a pool file is given, else dataset.</summary>
+        public string? RandomFeedbackSource { get; init; }
+        /// <summary>Feedback from public and private tests at inference (the paper's App. B.3 variant); default public only.</summary>
+        public bool FeedbackFromPrivateTests { get; init; }
         public int Workers { get; init; } = 8;
         public int? SandboxWorkers { get; init; }
         public int? Concurrency { get; init; }
@@ -53,6 +57,11 @@ public static class EvalCommand
         public string SandboxTokenVariable { get; init; } = ServeSandboxCommand.TokenVariable;
         /// <summary>Seed of the sampling of an in-process model (model:DIR).</summary>
         public int Seed { get; init; } = 1;
+        /// <summary>What the report computes: n@k and pass@k lists, turn limits, bootstrap method (null: the defaults of docs/protocol.md §4).</summary>
+        public IReadOnlyList<NAtK>? NAtK { get; init; }
+        public IReadOnlyList<int>? PassAtK { get; init; }
+        public IReadOnlyList<int>? TurnLimits { get; init; }
+        public Rlef.Evaluation.Statistics.BootstrapMethod Bootstrap { get; init; } = Rlef.Evaluation.Statistics.BootstrapMethod.Rollouts;
     }
 
     public static Command Create()
@@ -71,7 +80,11 @@ public static class EvalCommand
         var limit = new Option<int?>("--limit") { Description = "Only the first N problems of the file." }.Within(1);
         var feedback = new Option<string>("--feedback") { Description = "real (the paper's), random (another problem's incorrect program) or none (\"Give it another try.\" only)", DefaultValueFactory = _ => "real" };
         feedback.AcceptOnlyFromAmong("real", "random", "none");
-        var pool = new Option<string?>("--random-feedback-pool") { Description = "rollouts.jsonl of an earlier run whose failed turns feed --feedback random (this run's failed turns are added as they come)" };
+        var pool = new Option<string?>("--random-feedback-pool") { Description = "With --random-feedback-source own-failures: rollouts.jsonl of an earlier run whose failed turns feed --feedback random (this run's failed turns are added as they come)" };
+        var randomSource = new Option<string?>("--random-feedback-source") { Description = "Donors of --feedback random: dataset (another problem's incorrect_solutions from the data file, the paper's; the default) or own-failures (the policy's own failed turns, from --random-feedback-pool and this run)" };
+        randomSource.AcceptOnlyFromAmong("dataset", "own-failures");
+        var feedbackTests = new Option<string>("--feedback-tests") { Description = "Tests each turn runs and reports: public (the paper's episodes) or all (public and private: the paper's inference-time variant with private-test feedback, App. B.3; not comparable with the main setting)", DefaultValueFactory = _ => "public" };
+        feedbackTests.AcceptOnlyFromAmong("public", "all");
         var workers = new Option<int>("--workers") { Description = "Rollouts in flight at once.", DefaultValueFactory = _ => 8 }.Within(1, 4096);
         var sandboxWorkers = new Option<int?>("--sandbox-workers") { Description = "Warm sandbox workers (default: one per core)." }.Within(1, 1024);
         var concurrency = new Option<int?>("--concurrency") { Description = "HTTP requests in flight at once (default: --workers)." }.Within(1, 4096);
@@ -85,10 +98,15 @@ public static class EvalCommand
         var sandboxToken = new Option<string>("--sandbox-token-env") { Description = "Environment variable holding the sandbox servers' bearer token", DefaultValueFactory = _ => ServeSandboxCommand.TokenVariable };
         var noIsolation = new Option<bool>("--no-isolation") { Description = "Run code without bubblewrap (debugging only: untrusted code on the host)" };
         var seed = new Option<int>("--seed") { Description = "Sampling seed of a model:DIR policy", DefaultValueFactory = _ => 1 };
+        var nAtK = new Option<string?>("--n-at-k") { Description = "n@k metrics, comma-separated (default 1@3,10@100; every reply is a sample, so 10@100 draws 33 three-turn rollouts)" };
+        var passAtK = new Option<string?>("--pass-at-k") { Description = "k of pass@k, comma-separated (default 1,10,100; rollouts are the samples)" };
+        var turnLimits = new Option<string?>("--turn-limits") { Description = "Turn limits to report pass@k and n@k at, each <= --turns (default 1 and --turns; the paper's Fig. 4: 1,3,5,10 with --turns 10)" };
+        var bootstrap = new Option<string>("--bootstrap") { Description = "What the 95% CI's bootstrap redraws: rollouts (the paper's, App. B.1: each problem's N results, N with replacement) or problems", DefaultValueFactory = _ => "rollouts" };
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (docs/protocol.md §4).");
-        foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool,
-                     workers, sandboxWorkers, sandbox, sandboxToken, concurrency, apiKey, noPrefill, retries, timeout, breaker, cache, noIsolation, seed })
+        foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool, randomSource, feedbackTests,
+                     workers, sandboxWorkers, sandbox, sandboxToken, concurrency, apiKey, noPrefill, retries, timeout, breaker, cache, noIsolation, seed,
+                     nAtK, passAtK, turnLimits, bootstrap })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
@@ -106,6 +124,8 @@ public static class EvalCommand
                 Limit = parse.GetValue(limit),
                 Feedback = Enum.Parse<FeedbackMode>(parse.GetValue(feedback)!, ignoreCase: true),
                 RandomFeedbackPool = parse.GetValue(pool),
+                RandomFeedbackSource = parse.GetValue(randomSource),
+                FeedbackFromPrivateTests = parse.GetValue(feedbackTests) == "all",
                 Workers = parse.GetValue(workers),
                 SandboxWorkers = parse.GetValue(sandboxWorkers),
                 Concurrency = parse.GetValue(concurrency),
@@ -119,6 +139,10 @@ public static class EvalCommand
                 SandboxUrls = parse.GetValue(sandbox),
                 SandboxTokenVariable = parse.GetValue(sandboxToken)!,
                 Seed = parse.GetValue(seed),
+                NAtK = parse.GetValue(nAtK) is string nk ? EvaluationOptions.ParseNAtKList(nk) : null,
+                PassAtK = parse.GetValue(passAtK) is string pk ? EvaluationOptions.ParseIntList(pk, "--pass-at-k") : null,
+                TurnLimits = parse.GetValue(turnLimits) is string tl ? EvaluationOptions.ParseIntList(tl, "--turn-limits") : null,
+                Bootstrap = Rlef.Evaluation.Statistics.BootstrapMethods.Parse(parse.GetValue(bootstrap)!),
             };
             return await RunAsync(settings, AnsiConsole.Console, ct);
         });
@@ -130,6 +154,8 @@ public static class EvalCommand
     {
         if (s.Rollouts < 1 || s.TurnLimit < 1 || s.Workers < 1)
             throw new ArgumentException("--rollouts, --turns and --workers must be at least 1");
+        if (s.TurnLimits?.FirstOrDefault(l => l > s.TurnLimit) is int tooLong and > 0)
+            throw new ArgumentException($"--turn-limits: {tooLong} is more than --turns {s.TurnLimit}; a rollout cannot be cut after turns it never had");
 
         var dataNotes = new List<string>();
         var problems = LoadProblems(s, dataNotes);
@@ -179,25 +205,52 @@ public static class EvalCommand
             problems = await FillExpectedValuesAsync(s, problems, executor, console, cancellationToken);
         double expectedSeconds = expectedClock.Elapsed.TotalSeconds;
 
-        IncorrectProgramPool? pool = s.Feedback == FeedbackMode.Random ? RandomFeedbackPool(s, console) : null;
+        IIncorrectProgramSource? donors = null;
+        string source = s.RandomFeedbackSource ?? (s.RandomFeedbackPool is null ? "dataset" : "own-failures");
+        if (s.Feedback == FeedbackMode.Random && source == "dataset")
+        {
+            if (s.RandomFeedbackPool is not null)
+                throw new ArgumentException("--random-feedback-pool feeds --random-feedback-source own-failures, not dataset");
+            var dataset = new DatasetIncorrectSolutions(problems);
+            if (dataset.Count == 0)
+                throw new InvalidDataException($"{s.DataPath}: no problem has incorrect_solutions in Python 3, which the paper's random feedback runs; " +
+                                               "use --random-feedback-source own-failures (the policy's own failed turns) instead");
+            console.MarkupLineInterpolated($"random feedback: {dataset.Count} incorrect solutions of the dataset's problems (the paper's ablation)");
+            donors = dataset;
+        }
+        else if (s.Feedback == FeedbackMode.Random)
+        {
+            var pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
+            console.MarkupLineInterpolated($"random feedback: {pool.Count} of the policy's own failed programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
+            if (pool.Count == 0)
+                console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
+            donors = pool;
+        }
 
         var request = new EvaluationRequest
         {
             Problems = problems,
             Policy = policy.Inner,
             Executor = executor,
-            Episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback },
+            Episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback, FeedbackFromPrivateTests = s.FeedbackFromPrivateTests },
             RolloutsPerProblem = s.Rollouts,
             Workers = s.Workers,
             OutputDirectory = s.OutputDirectory,
             Settings = settings,
-            IncorrectPrograms = pool,
+            IncorrectPrograms = donors,
             DataNotes = dataNotes,
             Report = new EvaluationOptions
             {
                 Dataset = s.Dataset.ToName(),
                 Policy = policy.Inner.Describe(),
-                FeedbackMode = s.Feedback == FeedbackMode.Real ? "execution" : s.Feedback.ToString().ToLowerInvariant(),
+                FeedbackMode = (s.Feedback == FeedbackMode.Real ? "execution"
+                    : s.Feedback == FeedbackMode.Random ? $"random (donors: {donors!.Description})" : s.Feedback.ToString().ToLowerInvariant())
+                    + (s.FeedbackFromPrivateTests ? ", from public and private tests" : ""),
+                Temperature = s.Temperature,
+                NAtK = s.NAtK ?? new EvaluationOptions().NAtK,
+                PassAtK = s.PassAtK ?? new EvaluationOptions().PassAtK,
+                TurnLimits = s.TurnLimits,
+                Bootstrap = s.Bootstrap,
             },
         };
         EvaluationOutcome outcome = null!;
@@ -255,16 +308,6 @@ public static class EvalCommand
         console.WriteLine(FormattableString.Invariant(
             $"expected values: {(filled.FromCache ? "from the cache" : "computed")} in {clock.Elapsed.TotalSeconds:0.0} s"));
         return filled.Problems;
-    }
-
-    /// <summary>--feedback random: incorrect programs of an earlier run (--random-feedback-pool), then this run's.</summary>
-    private static IncorrectProgramPool RandomFeedbackPool(Settings s, IAnsiConsole console)
-    {
-        var pool = s.RandomFeedbackPool is null ? new IncorrectProgramPool() : IncorrectProgramPool.FromRollouts(RolloutStore.Read(s.RandomFeedbackPool));
-        console.MarkupLineInterpolated($"random feedback: {pool.Count} incorrect programs from {s.RandomFeedbackPool ?? "(no --random-feedback-pool)"}; this run's failed turns are added as they finish");
-        if (pool.Count == 0)
-            console.MarkupLine("[yellow]the pool starts empty:[/] rollouts that need feedback before any other problem has failed are logged to errors.log and retried by the next run");
-        return pool;
     }
 
     /// <summary>The metrics table and timing on the console; for an incomplete run, what is missing on stderr and exit code 1.</summary>

@@ -24,10 +24,12 @@ public static class MiniCommand
         var output = new Option<string?>("--out") { Description = "Run directory: data, training run, evaluations (rerun the same command to resume); default runs/mini or runs/mini-quick" };
         var report = new Option<string?>("--report") { Description = "The markdown report (charts beside it); default docs/mini-report.md, or <out>/report.md for the quick preset" };
         var config = new Option<string?>("--config") { Description = "RLEF config instead of the preset's" };
+        var randomSource = new Option<string>("--random-feedback-source") { Description = "Donors of the random-feedback evaluations: dataset (another test problem's incorrect_solutions, the paper's) or own-failures (the evaluated policy's own failed turns)", DefaultValueFactory = _ => "dataset" };
+        randomSource.AcceptOnlyFromAmong("dataset", "own-failures");
         var command = new Command("mini", "The paper in miniature on generated contest problems: RLEF from the shipped small policy, " +
             "then a report comparing the starting and the trained policy on the test split (resumable: rerun the same command).")
         {
-            preset, model, output, report, config,
+            preset, model, output, report, config, randomSource,
         };
         command.Subcommands.Add(CreateGenerate());
         command.Subcommands.Add(MiniPretrainCommand.Create());
@@ -42,6 +44,7 @@ public static class MiniCommand
                 OutputDirectory = outDir,
                 ReportPath = parse.GetValue(report) ?? (p == MiniPreset.Full ? "docs/mini-report.md" : Path.Combine(outDir, "report.md")),
                 ConfigFile = parse.GetValue(config),
+                RandomFeedbackSource = parse.GetValue(randomSource)!,
                 Command = "rlef " + string.Join(' ', parse.Tokens.Select(t => t.Value)),
             };
             await using var executor = Executors.Create();

@@ -24,6 +24,21 @@ public sealed record EpisodeOptions
     public FeedbackMode Feedback { get; init; } = FeedbackMode.Real;
     /// <summary>docs/protocol.md §2: reward of a non-final turn whose reply has no valid code.</summary>
     public double InvalidCodeReward { get; init; } = -0.2;
+    /// <summary>
+    /// A fenced block that does not compile (the sandbox's syntax_error) is invalid code: outcome class
+    /// <see cref="TurnOutcome.InvalidCode"/> and, on a non-final turn, <see cref="InvalidCodeReward"/>. The paper's penalty
+    /// is for replies without valid code (docs/protocol.md §1-2), so true is the paper's; false treats such a turn as an
+    /// exception with no penalty. The feedback is the SyntaxError's traceback either way (§1: stack traces, syntax
+    /// errors included).
+    /// </summary>
+    public bool SyntaxErrorIsInvalidCode { get; init; } = true;
+    /// <summary>
+    /// The paper's episodes (docs/protocol.md §1) run and show the public tests only: false, the default. true is the
+    /// paper's inference-time variant with feedback from the private tests too (App. B.3): every turn runs public and
+    /// private tests, the feedback lists failures among all of them, and the episode stops once all pass. Evaluation
+    /// only: it shows the judging tests to the policy, so its solve rates are not comparable with the main setting.
+    /// </summary>
+    public bool FeedbackFromPrivateTests { get; init; }
     public double SuccessReward { get; init; } = 1;
     public double FailureReward { get; init; } = -1;
 }
@@ -31,9 +46,14 @@ public sealed record EpisodeOptions
 /// <summary>Supplies incorrect programs of other problems for the random-feedback ablation.</summary>
 public interface IIncorrectProgramSource
 {
-    /// <summary>An incorrect program of a problem other than <paramref name="taskId"/>, chosen reproducibly from the
-    /// episode coordinates; null when none is available.</summary>
-    (string TaskId, string Code)? Pick(string taskId, int rolloutIndex, int turnIndex);
+    /// <summary>A short name for reports, e.g. "the dataset's incorrect_solutions".</summary>
+    string Description { get; }
+
+    /// <summary>
+    /// Incorrect programs of problems other than <paramref name="taskId"/>, in the order the episode tries them (a
+    /// reproducible function of the episode coordinates and the source's content); empty when none is available.
+    /// </summary>
+    IEnumerable<(string TaskId, string Code)> Candidates(string taskId, int rolloutIndex, int turnIndex);
 }
 
 /// <summary>
@@ -81,9 +101,11 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
             else
             {
                 clock.Restart();
-                results = await RunTestsAsync(problem, code, problem.PublicTests, cancellationToken);
+                results = await RunTestsAsync(problem, code, FeedbackTests(problem), cancellationToken);
                 turnSandboxMs = clock.Elapsed.TotalMilliseconds;
                 outcome = Classify(results);
+                if (options.SyntaxErrorIsInvalidCode && results.Any(r => r.Verdict == Verdict.SyntaxError))
+                    outcome = TurnOutcome.InvalidCode;
                 submissionPassesPublic = outcome == TurnOutcome.Passed;
             }
 
@@ -114,7 +136,7 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
                 PublicResults = results.Select(ToRecord).ToList(),
                 Feedback = feedback,
                 FeedbackFrom = feedbackFrom,
-                Reward = !stop && code is null ? options.InvalidCodeReward : 0,
+                Reward = !stop && outcome == TurnOutcome.InvalidCode ? options.InvalidCodeReward : 0,
                 PolicyMs = turnPolicyMs,
                 SandboxMs = turnSandboxMs,
             });
@@ -127,7 +149,9 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
         string privateVerdicts = "";
         var privateFailures = new List<TestRecord>();
         bool passedAll = false;
-        if (submission is not null && submissionPassesPublic)
+        if (submission is not null && submissionPassesPublic && options.FeedbackFromPrivateTests)
+            passedAll = true; // the last turn already ran every test and passed them all
+        else if (submission is not null && submissionPassesPublic)
         {
             var clock = Stopwatch.StartNew();
             var privateResults = problem.PrivateTests.Count == 0 ? [] : await RunTestsAsync(problem, submission, problem.PrivateTests, cancellationToken);
@@ -165,16 +189,30 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
         switch (options.Feedback)
         {
             case FeedbackMode.Real:
-                return (Feedback.Render(problem, problem.PublicTests, results), null);
+                return (Feedback.Render(problem, FeedbackTests(problem), results), null);
             case FeedbackMode.None:
                 return (Templates.NoFeedback(problem.Family), null);
             default:
-                var pick = incorrectPrograms!.Pick(problem.Id, rolloutIndex, turn)
-                    ?? throw new InvalidOperationException($"{problem.Id}: no incorrect program of another problem for random feedback");
-                var randomResults = await RunTestsAsync(problem, pick.Code, problem.PublicTests, ct);
-                return (Feedback.Render(problem, problem.PublicTests, randomResults), pick.TaskId);
+                // docs/protocol.md §4: the feedback an incorrect program of another problem gets on this problem's public
+                // tests. A donor that happens to pass them gives no failure to show, so the next one is tried; when no
+                // donor fails, the episode fails, as the paper's implementation raises.
+                int tried = 0;
+                foreach (var donor in incorrectPrograms!.Candidates(problem.Id, rolloutIndex, turn))
+                {
+                    tried++;
+                    var randomResults = await RunTestsAsync(problem, donor.Code, FeedbackTests(problem), ct);
+                    if (randomResults.Any(r => r.Verdict != Verdict.Passed))
+                        return (Feedback.Render(problem, FeedbackTests(problem), randomResults), donor.TaskId);
+                }
+                throw new InvalidOperationException(tried == 0
+                    ? $"{problem.Id}: random feedback: no incorrect program of another problem in {incorrectPrograms.Description}"
+                    : $"{problem.Id}: random feedback: none of the {tried} incorrect programs of other problems in {incorrectPrograms.Description} fails this problem's public tests");
         }
     }
+
+    /// <summary>The tests each turn runs and the feedback reports: public, or public and private (see <see cref="EpisodeOptions.FeedbackFromPrivateTests"/>).</summary>
+    private IReadOnlyList<ProblemTest> FeedbackTests(Problem problem) =>
+        options.FeedbackFromPrivateTests ? problem.PublicTests.Concat(problem.PrivateTests).ToList() : problem.PublicTests;
 
     private async Task<IReadOnlyList<TestResult>> RunTestsAsync(Problem problem, string code, IReadOnlyList<ProblemTest> tests, CancellationToken ct)
     {

@@ -6,7 +6,8 @@ namespace Rlef.Environment.Problems;
 /// <summary>
 /// CodeContests in the Hugging Face schema (deepmind/code_contests exported as JSON/JSONL): `name`, `description`,
 /// `public_tests`/`private_tests`/`generated_tests` as `{input: [...], output: [...]}`, `time_limit` as
-/// `{seconds, nanos}` or a number of seconds, `memory_limit_bytes`. Also reads the statement-only copy of
+/// `{seconds, nanos}` or a number of seconds, `memory_limit_bytes`, and the Python 3 programs of `solutions` and
+/// `incorrect_solutions`. Also reads the statement-only copy of
 /// CodeT (CodeContests_test165_prompts_codet.jsonl: CodeT's `task_id`/`prompt`/`meta_data` records): those problems load without tests, and
 /// <see cref="Problem.HasTests"/> says so.
 /// </summary>
@@ -30,6 +31,7 @@ public static class CodeContestsLoader
             if (bytes > 0)
                 limits = limits with { MemoryMb = (int)Math.Max(1, bytes / (1024 * 1024)) };
         }
+        IReadOnlyList<string> solutions = Python3Programs(r, "solutions");
         return new Problem
         {
             Id = name,
@@ -39,27 +41,38 @@ public static class CodeContestsLoader
             PrivateTests = privateTests,
             Comparison = Comparison.CodeContests,
             Limits = limits,
-            CanonicalSolution = FirstPython3Solution(r),
+            Solutions = solutions,
+            IncorrectSolutions = Python3Programs(r, "incorrect_solutions"),
+            CanonicalSolution = solutions.Count > 0 ? solutions[0] : null,
         };
     }
 
     // contest_problem.proto's Language enum: PYTHON3 = 3 (PYTHON = 1 is Python 2, whose solutions may not run here).
     private const int Python3 = 3;
 
-    /// <summary>The first Python 3 entry of `solutions{language[], solution[]}`, or null (`--policy canonical` needs one).</summary>
-    private static string? FirstPython3Solution(DataRecord r)
+    /// <summary>
+    /// The Python 3 programs of `solutions` or `incorrect_solutions` ({language: [...], solution: [...]}, parallel
+    /// arrays); absent or null is none. Other languages are skipped: the sandbox runs Python 3 only.
+    /// </summary>
+    private static IReadOnlyList<string> Python3Programs(DataRecord r, string field)
     {
-        if (!r.Json.TryGetProperty("solutions", out var solutions) || solutions.ValueKind != JsonValueKind.Object)
-            return null;
-        if (!solutions.TryGetProperty("language", out var languages) || languages.ValueKind != JsonValueKind.Array ||
+        if (!r.Json.TryGetProperty(field, out var solutions) || solutions.ValueKind == JsonValueKind.Null)
+            return [];
+        if (solutions.ValueKind != JsonValueKind.Object ||
+            !solutions.TryGetProperty("language", out var languages) || languages.ValueKind != JsonValueKind.Array ||
             !solutions.TryGetProperty("solution", out var texts) || texts.ValueKind != JsonValueKind.Array)
-            throw r.Error("solutions", "expected {language: [...], solution: [...]}");
+            throw r.Error(field, "expected {language: [...], solution: [...]}");
         if (languages.GetArrayLength() != texts.GetArrayLength())
-            throw r.Error("solutions", $"{languages.GetArrayLength()} languages but {texts.GetArrayLength()} solutions");
+            throw r.Error(field, $"{languages.GetArrayLength()} languages but {texts.GetArrayLength()} solutions");
+        var programs = new List<string>();
         for (int i = 0; i < languages.GetArrayLength(); i++)
-            if (languages[i].ValueKind == JsonValueKind.Number && languages[i].GetInt32() == Python3)
-                return texts[i].ValueKind == JsonValueKind.String ? texts[i].GetString() : throw r.Error($"solutions.solution[{i}]", "expected a string");
-        return null;
+        {
+            if (languages[i].ValueKind != JsonValueKind.Number || !languages[i].TryGetInt32(out int language))
+                throw r.Error($"{field}.language[{i}]", $"expected a contest_problem.proto Language number, found {DataRecord.Describe(languages[i].ValueKind)}");
+            if (language == Python3)
+                programs.Add(texts[i].ValueKind == JsonValueKind.String ? texts[i].GetString()! : throw r.Error($"{field}.solution[{i}]", "expected a string"));
+        }
+        return programs;
     }
 
     private static List<ProblemTest> Tests(DataRecord r, string field, bool required)

@@ -89,6 +89,15 @@ public sealed record Problem
     /// <summary>The reference solution when the dataset has one (HumanEval(+), MBPP(+)): full program text.</summary>
     public string? CanonicalSolution { get; init; }
 
+    /// <summary>CodeContests `solutions`: the dataset's correct Python 3 programs (SFT data, oracle checks).</summary>
+    public IReadOnlyList<string> Solutions { get; init; } = [];
+
+    /// <summary>
+    /// CodeContests `incorrect_solutions`: the dataset's incorrect Python 3 programs. The paper's random-feedback
+    /// ablation runs one of another problem's on this problem's public tests (docs/protocol.md §4).
+    /// </summary>
+    public IReadOnlyList<string> IncorrectSolutions { get; init; } = [];
+
     /// <summary>False for statement-only data (the shared CodeContests copy): such problems cannot be evaluated.</summary>
     public bool HasTests => PublicTests.Count + PrivateTests.Count > 0;
 

@@ -41,26 +41,56 @@ public sealed class IncorrectProgramPool : IIncorrectProgramSource
                     _programs.Add((rollout.TaskId, turn.Code));
     }
 
-    public (string TaskId, string Code)? Pick(string taskId, int rolloutIndex, int turnIndex)
+    public string Description => "the policy's own failed turns";
+
+    public IEnumerable<(string TaskId, string Code)> Candidates(string taskId, int rolloutIndex, int turnIndex)
     {
         lock (_lock)
-        {
-            // Rendezvous hashing: every candidate gets a score from the episode coordinates and its own text, and the
-            // lowest wins. The pick depends on the pool's content only, not on the order in which rollouts were added
-            // (that order is the order they finished in, which varies from run to run).
-            ulong episode = StableHash(14695981039346656037UL, $"{taskId}\u0000{rolloutIndex}\u0000{turnIndex}\u0000");
-            (string TaskId, string Code)? best = null;
-            ulong bestScore = ulong.MaxValue;
-            foreach (var program in _programs)
-            {
-                if (program.TaskId == taskId)
-                    continue;
-                ulong score = StableHash(episode, program.TaskId + "\u0000" + program.Code);
-                if (best is null || score < bestScore || (score == bestScore && string.CompareOrdinal(program.Code, best.Value.Code) < 0))
-                    (best, bestScore) = (program, score);
-            }
-            return best;
-        }
+            return DonorOrder.Rank(taskId, rolloutIndex, turnIndex, _programs);
+    }
+
+    /// <summary>The first candidate: the program the episode tries first; null when the pool has none of another problem.</summary>
+    public (string TaskId, string Code)? Pick(string taskId, int rolloutIndex, int turnIndex) =>
+        Candidates(taskId, rolloutIndex, turnIndex).Select(c => ((string, string)?)c).FirstOrDefault();
+}
+
+/// <summary>
+/// The random-feedback ablation as the paper runs it (docs/protocol.md §4): the donors are the dataset's
+/// `incorrect_solutions` of the other problems of the evaluated split.
+/// </summary>
+public sealed class DatasetIncorrectSolutions : IIncorrectProgramSource
+{
+    private readonly List<(string TaskId, string Code)> _programs;
+
+    public DatasetIncorrectSolutions(IEnumerable<Problems.Problem> problems)
+    {
+        _programs = problems.SelectMany(p => p.IncorrectSolutions.Select(code => (p.Id, code))).ToList();
+    }
+
+    public int Count => _programs.Count;
+
+    public string Description => "the dataset's incorrect_solutions";
+
+    public IEnumerable<(string TaskId, string Code)> Candidates(string taskId, int rolloutIndex, int turnIndex) =>
+        DonorOrder.Rank(taskId, rolloutIndex, turnIndex, _programs);
+}
+
+/// <summary>
+/// The order in which an episode tries donor programs: rendezvous hashing. Every candidate gets a score from the
+/// episode coordinates and its own text, lowest first, so the order depends on the candidates' content only, not on
+/// the order they were added in (for a pool grown from rollouts, the order they finished in, which varies from run to
+/// run), and different episodes get different donors.
+/// </summary>
+public static class DonorOrder
+{
+    public static IReadOnlyList<(string TaskId, string Code)> Rank(string taskId, int rolloutIndex, int turnIndex,
+        IEnumerable<(string TaskId, string Code)> programs)
+    {
+        ulong episode = StableHash(14695981039346656037UL, $"{taskId}\u0000{rolloutIndex}\u0000{turnIndex}\u0000");
+        return programs.Where(p => p.TaskId != taskId)
+            .Select(p => (Program: p, Score: StableHash(episode, p.TaskId + "\u0000" + p.Code)))
+            .OrderBy(c => c.Score).ThenBy(c => c.Program.Code, StringComparer.Ordinal).ThenBy(c => c.Program.TaskId, StringComparer.Ordinal)
+            .Select(c => c.Program).ToList();
     }
 
     // FNV-1a over the characters (string.GetHashCode is randomised per process), then a final mix so that programs

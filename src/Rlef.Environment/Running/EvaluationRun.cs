@@ -48,8 +48,12 @@ public sealed class EvaluationRun(
     public const string SettingsFile = "run.json";
     public const string ErrorsFile = "errors.log";
 
-    /// <summary>Incorrect programs for the random-feedback ablation; seeded from a previous run by the caller.</summary>
-    public IncorrectProgramPool? IncorrectPrograms { get; init; }
+    /// <summary>
+    /// Donors of the random-feedback ablation: the dataset's incorrect_solutions (<see cref="DatasetIncorrectSolutions"/>,
+    /// the paper's) or an <see cref="IncorrectProgramPool"/> of a policy's own failed turns, seeded from a previous run
+    /// by the caller and grown with this run's (see <see cref="GrowIncorrectPrograms"/>).
+    /// </summary>
+    public IIncorrectProgramSource? IncorrectPrograms { get; init; }
 
     /// <summary>Whether this run's own failed turns join <see cref="IncorrectPrograms"/> (default). Off, the pool stays
     /// as the caller seeded it, so every random-feedback turn picks from the same programs and reruns reproduce.</summary>
@@ -110,7 +114,7 @@ public sealed class EvaluationRun(
         var wanted = new HashSet<string>(problems.Select(p => p.Id));
         var finished = store.Existing.Where(r => wanted.Contains(r.TaskId) && r.RolloutIndex < rolloutsPerProblem).ToList();
         if (GrowIncorrectPrograms)
-            IncorrectPrograms?.AddRange(store.Existing);
+            (IncorrectPrograms as IncorrectProgramPool)?.AddRange(store.Existing);
 
         // Rollout index outermost: a partial run covers every problem evenly, so its running solve rate means something.
         var jobs = new List<(Problem Problem, int Index)>();
@@ -166,7 +170,7 @@ public sealed class EvaluationRun(
                     }
                     store.Append(rollout);
                     if (GrowIncorrectPrograms)
-                        IncorrectPrograms?.Add(rollout);
+                        (IncorrectPrograms as IncorrectProgramPool)?.Add(rollout);
                     lock (gate)
                     {
                         results.Add(rollout);

@@ -33,23 +33,24 @@ public sealed record BehaviourAnalysis(
     /// <summary>Outcome classes in display order.</summary>
     public static IReadOnlyList<TurnOutcome> Classes { get; } = Enum.GetValues<TurnOutcome>();
 
-    internal static BehaviourAnalysis Compute(IReadOnlyList<IReadOnlyList<RolloutSummary>> problems, int turnLimit, ProblemBootstrap bootstrap)
+    internal static BehaviourAnalysis Compute(IReadOnlyList<IReadOnlyList<RolloutSummary>> problems, int turnLimit, Bootstrap bootstrap)
     {
         int problemCount = problems.Count;
         var outcomeCounts = new int[turnLimit, Classes.Count];
         var reached = new int[turnLimit];
         var transitions = new int[turnLimit, Classes.Count, Classes.Count];
 
-        // Per-problem sums for the ratio bootstrap, keyed by (turn or 0 for "any", class) and (from, to or -1 for "any").
-        var recoveryNumerators = new Dictionary<(int Turn, TurnOutcome From), double[]>();
-        var recoveryDenominators = new Dictionary<(int Turn, TurnOutcome From), double[]>();
-        var changeSums = new Dictionary<(TurnOutcome From, int To), double[]>();
-        var changeCounts = new Dictionary<(TurnOutcome From, int To), double[]>();
-        static void Add<TKey>(Dictionary<TKey, double[]> sums, TKey key, int problem, double value, int problemCount) where TKey : notnull
+        // Per-rollout sums ([problem][rollout]) for the ratio bootstrap, keyed by (turn or 0 for "any", class) and
+        // (from, to or -1 for "any").
+        var recoveryNumerators = new Dictionary<(int Turn, TurnOutcome From), double[][]>();
+        var recoveryDenominators = new Dictionary<(int Turn, TurnOutcome From), double[][]>();
+        var changeSums = new Dictionary<(TurnOutcome From, int To), double[][]>();
+        var changeCounts = new Dictionary<(TurnOutcome From, int To), double[][]>();
+        void Add<TKey>(Dictionary<TKey, double[][]> sums, TKey key, int problem, int rollout, double value) where TKey : notnull
         {
-            if (!sums.TryGetValue(key, out double[]? perProblem))
-                sums[key] = perProblem = new double[problemCount];
-            perProblem[problem] += value;
+            if (!sums.TryGetValue(key, out double[][]? perRollout))
+                sums[key] = perRollout = problems.Select(p => new double[p.Count]).ToArray();
+            perRollout[problem][rollout] += value;
         }
 
         // chrF dominates the analysis' cost (~0.1 ms per kilobyte of code): compute every change in parallel first,
@@ -67,8 +68,9 @@ public sealed record BehaviourAnalysis(
         int rolloutIndex = 0;
         for (int p = 0; p < problemCount; p++)
         {
-            foreach (RolloutSummary rollout in problems[p])
+            for (int r = 0; r < problems[p].Count; r++)
             {
+                RolloutSummary rollout = problems[p][r];
                 double[] rolloutChanges = changes[rolloutIndex++];
                 IReadOnlyList<TurnSummary> turns = rollout.Turns;
                 for (int t = 0; t < turns.Count; t++)
@@ -84,8 +86,8 @@ public sealed record BehaviourAnalysis(
                     double recovered = rollout.FinalPassesAll ? 1 : 0;
                     foreach (int turnKey in (int[])[t + 1, 0])
                     {
-                        Add(recoveryNumerators, (turnKey, outcome), p, recovered, problemCount);
-                        Add(recoveryDenominators, (turnKey, outcome), p, 1, problemCount);
+                        Add(recoveryNumerators, (turnKey, outcome), p, r, recovered);
+                        Add(recoveryDenominators, (turnKey, outcome), p, r, 1);
                     }
 
                     double change = rolloutChanges[t];
@@ -93,8 +95,8 @@ public sealed record BehaviourAnalysis(
                     {
                         foreach (int toKey in (int[])[(int)next, -1])
                         {
-                            Add(changeSums, (outcome, toKey), p, change, problemCount);
-                            Add(changeCounts, (outcome, toKey), p, 1, problemCount);
+                            Add(changeSums, (outcome, toKey), p, r, change);
+                            Add(changeCounts, (outcome, toKey), p, r, 1);
                         }
                     }
                 }
@@ -118,15 +120,15 @@ public sealed record BehaviourAnalysis(
         var recovery = recoveryDenominators.Keys
             .OrderBy(key => key.Turn == 0 ? int.MaxValue : key.Turn).ThenBy(key => key.From)
             .Select(key => new RecoveryRate(key.Turn == 0 ? null : key.Turn, key.From,
-                (int)recoveryDenominators[key].Sum(),
-                bootstrap.Ratio(recoveryNumerators[key], recoveryDenominators[key])))
+                (int)recoveryDenominators[key].Sum(p => p.Sum()),
+                bootstrap.Estimate(Statistic.PooledRatio(recoveryNumerators[key], recoveryDenominators[key]))))
             .ToList();
 
         var codeChanges = changeCounts.Keys
             .OrderBy(key => key.From).ThenBy(key => key.To == -1 ? int.MinValue : key.To)
             .Select(key => new CodeChange(key.From, key.To == -1 ? null : (TurnOutcome)key.To,
-                (int)changeCounts[key].Sum(),
-                bootstrap.Ratio(changeSums[key], changeCounts[key])))
+                (int)changeCounts[key].Sum(p => p.Sum()),
+                bootstrap.Estimate(Statistic.PooledRatio(changeSums[key], changeCounts[key]))))
             .ToList();
 
         return new BehaviourAnalysis(outcomesByTurn, transitionList, recovery, codeChanges);

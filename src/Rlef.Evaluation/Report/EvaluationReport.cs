@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Rlef.Evaluation.Behaviour;
-using Rlef.Evaluation.Estimators;
 using Rlef.Evaluation.Statistics;
 
 namespace Rlef.Evaluation;
@@ -19,8 +18,8 @@ public sealed record TurnLimitSolveRate(int TurnLimit, Estimate Estimate);
 public sealed record SummaryRow(string Metric, string Setting, Estimate Estimate);
 
 /// <summary>
-/// Every metric of docs/protocol.md §4 computed from one set of finished rollouts, each with a 95% bootstrap interval over
-/// problems.
+/// Every metric of docs/protocol.md §4 computed from one set of finished rollouts, each with a 95% bootstrap interval
+/// (over each problem's rollouts as the paper, or over problems: <see cref="EvaluationOptions.Bootstrap"/>).
 /// <para>
 /// Truncation at turn limit L (single-turn is L = 1, multi-turn is L = T): the submission of a rollout is its turn
 /// min(L, turns) code; it passes the public tests when that turn's public outcome is Passed, and it is correct when
@@ -40,8 +39,10 @@ public sealed class EvaluationReport
 {
     private EvaluationReport(EvaluationOptions options, int problemCount, int rolloutCount, int minRollouts, int maxRollouts,
         Estimate solveRate, IReadOnlyList<TurnLimitSolveRate> byTurnLimit, IReadOnlyList<MetricResult> metrics,
-        IReadOnlyList<SkippedMetric> skipped, BehaviourAnalysis behaviour)
+        IReadOnlyList<SkippedMetric> skipped, BehaviourAnalysis behaviour, BootstrapMethod bootstrapMethod, string? bootstrapNote)
     {
+        BootstrapMethod = bootstrapMethod;
+        BootstrapNote = bootstrapNote;
         Options = options;
         ProblemCount = problemCount;
         RolloutCount = rolloutCount;
@@ -55,6 +56,12 @@ public sealed class EvaluationReport
     }
 
     public EvaluationOptions Options { get; }
+
+    /// <summary>What the 95% intervals resample: <see cref="EvaluationOptions.Bootstrap"/>, unless the data cannot support it.</summary>
+    public BootstrapMethod BootstrapMethod { get; }
+
+    /// <summary>Why <see cref="BootstrapMethod"/> differs from the requested one; null when it does not.</summary>
+    public string? BootstrapNote { get; }
     public int ProblemCount { get; }
     public int RolloutCount { get; }
     public int MinRolloutsPerProblem { get; }
@@ -72,8 +79,8 @@ public sealed class EvaluationReport
     public IReadOnlyList<SkippedMetric> Skipped { get; }
     public BehaviourAnalysis Behaviour { get; }
 
-    /// <summary>The turn limits metrics are reported at: 1 (single-turn) and T (multi-turn).</summary>
-    public IReadOnlyList<int> ReportedTurnLimits => Options.TurnLimit == 1 ? [1] : [1, Options.TurnLimit];
+    /// <summary>The turn limits metrics are reported at (<see cref="EvaluationOptions.ReportedTurnLimits"/>).</summary>
+    public IReadOnlyList<int> ReportedTurnLimits => Options.ReportedTurnLimits();
 
     public static string SettingName(int turnLimit, int maxTurnLimit) =>
         turnLimit == 1 ? "single-turn" : turnLimit == maxTurnLimit ? $"multi-turn ({turnLimit} turns)" : $"{turnLimit} turns";
@@ -86,61 +93,62 @@ public sealed class EvaluationReport
         IReadOnlyList<IReadOnlyList<RolloutSummary>> problems = GroupByProblem(rollouts, options.TurnLimit);
         int problemCount = problems.Count, turnLimit = options.TurnLimit;
         int minRollouts = problems.Min(p => p.Count), maxRollouts = problems.Max(p => p.Count);
-        var bootstrap = new ProblemBootstrap(problemCount, options.BootstrapResamples, options.Seed);
+        int[] shape = problems.Select(p => p.Count).ToArray();
+        (BootstrapMethod method, string? bootstrapNote) = Bootstrap.Resolve(options.Bootstrap, shape);
+        var bootstrap = new Bootstrap(method, shape, options.BootstrapResamples, options.Seed);
 
-        Estimate solveRate = bootstrap.Ratio(
-            problems.Select(p => (double)p.Count(r => r.FinalPassesAll)).ToList(),
-            problems.Select(p => (double)p.Count).ToList());
+        Estimate solveRate = bootstrap.Estimate(MetricStatistics.SolveRate(problems));
 
         var byTurnLimit = new List<TurnLimitSolveRate>();
         for (int limit = 1; limit <= turnLimit; limit++)
-        {
-            int l = limit;
-            byTurnLimit.Add(new TurnLimitSolveRate(l, bootstrap.Mean(problems.Select(p => (double)p.Count(r => IsCorrect(r, l)) / p.Count).ToList())));
-        }
+            byTurnLimit.Add(new TurnLimitSolveRate(limit, bootstrap.Estimate(MetricStatistics.SolveRateAt(problems, limit))));
 
         var metrics = new List<MetricResult>();
         var skipped = new List<SkippedMetric>();
-        int[] reportedLimits = turnLimit == 1 ? [1] : [1, turnLimit]; // single-turn and multi-turn
-        foreach (int limit in reportedLimits)
+        foreach (int limit in options.ReportedTurnLimits())
         {
-            foreach (int k in options.PassAtK.Distinct())
+            foreach (string name in options.PassAtK.Distinct().Select(k => $"pass@{k}").Concat(options.NAtK.Distinct().Select(nk => nk.ToString())))
             {
-                string name = $"pass@{k}";
-                if (k > minRollouts)
-                {
-                    skipped.Add(new SkippedMetric(name, limit, $"needs at least {k} rollouts per problem; the smallest problem has {minRollouts}"));
-                    continue;
-                }
-                metrics.Add(new MetricResult(name, limit, bootstrap.Mean(problems
-                    .Select(p => PassAtK.Estimate(p.Count, p.Count(r => IsCorrect(r, limit)), k)).ToList())));
-            }
-            foreach (NAtK nk in options.NAtK.Distinct())
-            {
-                int drawn = nk.RolloutsDrawn(limit);
-                if (drawn < 1)
-                {
-                    skipped.Add(new SkippedMetric(nk.ToString(), limit, $"a budget of {nk.K} samples buys no rollout of {limit} turns"));
-                    continue;
-                }
-                if (drawn > minRollouts)
-                {
-                    skipped.Add(new SkippedMetric(nk.ToString(), limit,
-                        $"draws {drawn} rollouts of {limit} turn(s) per problem; the smallest problem has {minRollouts}"));
-                    continue;
-                }
-                metrics.Add(new MetricResult(nk.ToString(), limit, bootstrap.Mean(problems.Select(p =>
-                {
-                    int publicPassing = p.Count(r => PassesPublicAt(r, limit));
-                    int correct = p.Count(r => PassesPublicAt(r, limit) && IsCorrect(r, limit));
-                    return NAtKEstimator.Estimate(p.Count, publicPassing, correct, nk.N, drawn);
-                }).ToList())));
+                (Statistic? statistic, string? reason) = MetricStatistics.ByName(problems, name, limit);
+                if (statistic is null)
+                    skipped.Add(new SkippedMetric(name, limit, reason!));
+                else
+                    metrics.Add(new MetricResult(name, limit, bootstrap.Estimate(statistic)));
             }
         }
 
         BehaviourAnalysis behaviour = BehaviourAnalysis.Compute(problems, turnLimit, bootstrap);
         return new EvaluationReport(options, problemCount, rollouts.Count, minRollouts, maxRollouts, solveRate,
-            byTurnLimit, metrics, skipped, behaviour);
+            byTurnLimit, metrics, skipped, behaviour, method, bootstrapNote);
+    }
+
+    /// <summary>Sampling temperatures the paper read its metrics at (docs/protocol.md §4: 0.2 for 1@3, 1.0 for 10@100).</summary>
+    public static IReadOnlyDictionary<string, double> PaperTemperatures { get; } = new Dictionary<string, double> { ["1@3"] = 0.2, ["10@100"] = 1.0 };
+
+    /// <summary>
+    /// Warnings a reader comparing with the paper needs: a reported metric sampled at another temperature than the
+    /// paper's (a 10@100 at temperature 0.2 understates what sampling diversity buys), and the bootstrap fallback.
+    /// </summary>
+    public IReadOnlyList<string> Warnings
+    {
+        get
+        {
+            var warnings = new List<string>();
+            if (Options.Temperature is double temperature)
+                foreach (string name in Metrics.Select(m => m.Name).Distinct())
+                    if (PaperTemperatures.TryGetValue(name, out double paper) && Math.Abs(paper - temperature) > 1e-9)
+                        warnings.Add(FormattableString.Invariant(
+                            $"{name} was sampled at temperature {temperature:G3}; the paper reports {name} at temperature {paper:G3}, so the figures are not comparable"));
+            if (BootstrapNote is not null)
+                warnings.Add(BootstrapNote);
+            // A redraw of N results with replacement holds about 63% distinct rollouts; pass@k and n@k treat repeats as
+            // distinct samples, so when k' is a large share of N the resampled values sit below the estimate.
+            foreach (MetricResult m in Metrics)
+                if (m.Estimate.IsDefined && (m.Estimate.Value < m.Estimate.CiLow - 1e-12 || m.Estimate.Value > m.Estimate.CiHigh + 1e-12))
+                    warnings.Add(FormattableString.Invariant(
+                        $"{m.Name} ({SettingName(m.TurnLimit, Options.TurnLimit)}): the estimate lies outside its 95% interval; the {BootstrapMethod.Name()} bootstrap's redraws repeat rollouts, which lowers estimators that draw many of a problem's {MinRolloutsPerProblem} rollouts: sample more rollouts per problem or use the bootstrap over problems"));
+            return warnings;
+        }
     }
 
     /// <summary>The metric named <paramref name="name"/> at <paramref name="turnLimit"/>, or null when skipped or not requested.</summary>
@@ -164,7 +172,9 @@ public sealed class EvaluationReport
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
             $"{Options.Dataset ?? "dataset"} · {Options.Policy ?? "policy"} · feedback {Options.FeedbackMode ?? "execution"} · " +
-            $"{ProblemCount} problems · {RolloutsPerProblemText} rollouts/problem · 95% CI from {Options.BootstrapResamples} bootstrap resamples");
+            $"{ProblemCount} problems · {RolloutsPerProblemText} rollouts/problem · 95% CI: {BootstrapMethod.Description()}, {Options.BootstrapResamples} resamples");
+        foreach (string warning in Warnings)
+            text.AppendLine(CultureInfo.InvariantCulture, $"warning: {warning}");
         IReadOnlyList<SummaryRow> rows = ToTable();
         int metricWidth = Math.Max(6, rows.Max(r => r.Metric.Length)), settingWidth = Math.Max(7, rows.Max(r => r.Setting.Length));
         text.AppendLine($"{"metric".PadRight(metricWidth)}  {"setting".PadRight(settingWidth)}  value [95% CI]");
@@ -186,7 +196,7 @@ public sealed class EvaluationReport
     internal static bool PassesPublicAt(RolloutSummary rollout, int limit) =>
         rollout.Turns[Math.Min(limit, rollout.Turns.Count) - 1].PublicOutcome == TurnOutcome.Passed;
 
-    private static IReadOnlyList<IReadOnlyList<RolloutSummary>> GroupByProblem(IReadOnlyList<RolloutSummary> rollouts, int turnLimit)
+    internal static IReadOnlyList<IReadOnlyList<RolloutSummary>> GroupByProblem(IReadOnlyList<RolloutSummary> rollouts, int turnLimit)
     {
         if (rollouts.Count == 0)
             throw new ArgumentException("no rollouts to evaluate", nameof(rollouts));
@@ -211,8 +221,10 @@ public sealed class EvaluationReport
             }
             group.Add(r);
         }
-        // By problem id, not by arrival: rollouts are stored in the order they finish, which varies from run to run,
-        // and the bootstrap's resamples index problems, so the same rollouts must give the same intervals.
-        return order.OrderBy(g => g[0].ProblemId, StringComparer.Ordinal).ToList();
+        // By problem id and rollout index, not by arrival: rollouts are stored in the order they finish, which varies
+        // from run to run, and the bootstrap's resamples index problems and rollouts, so the same rollouts must give
+        // the same intervals (and rollout i of two evaluations must be paired).
+        return order.OrderBy(g => g[0].ProblemId, StringComparer.Ordinal)
+            .Select(g => (IReadOnlyList<RolloutSummary>)g.OrderBy(r => r.RolloutIndex).ToList()).ToList();
     }
 }

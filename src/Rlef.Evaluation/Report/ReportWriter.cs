@@ -17,6 +17,7 @@ public static class ReportWriter
 {
     public const string SummaryFile = "summary.json", MarkdownFile = "report.md";
     public const string SolveRateChartFile = "solve_rate_by_turn_limit.svg", TransitionsChartFile = "outcome_transitions.svg";
+    public const string BudgetChartFile = "n_at_k_by_budget.svg";
 
     /// <summary>
     /// Writes the report's files. <paramref name="completeness"/> says what was requested and what is missing; without
@@ -29,7 +30,7 @@ public static class ReportWriter
         Directory.CreateDirectory(directory);
         if (report is null)
         {
-            foreach (string chart in new[] { SolveRateChartFile, TransitionsChartFile })
+            foreach (string chart in new[] { SolveRateChartFile, TransitionsChartFile, BudgetChartFile })
                 File.Delete(Path.Combine(directory, chart));
             File.WriteAllText(Path.Combine(directory, SummaryFile), NothingEvaluatedJson(completeness));
             File.WriteAllText(Path.Combine(directory, MarkdownFile), "# RLEF evaluation report\n\nNo rollout finished.\n\n" + completeness.Markdown());
@@ -38,6 +39,11 @@ public static class ReportWriter
         File.WriteAllText(Path.Combine(directory, SummaryFile), SummaryJson(report, completeness));
         File.WriteAllText(Path.Combine(directory, SolveRateChartFile), SvgCharts.SolveRateByTurnLimit(report));
         File.WriteAllText(Path.Combine(directory, TransitionsChartFile), SvgCharts.OutcomeTransitions(report));
+        string budgetChart = Path.Combine(directory, BudgetChartFile);
+        if (SvgCharts.NAtKByBudget(report) is string budget)
+            File.WriteAllText(budgetChart, budget);
+        else
+            File.Delete(budgetChart); // a rerun with fewer n@k metrics must not leave the previous chart behind
         File.WriteAllText(Path.Combine(directory, MarkdownFile), Markdown(report, completeness));
     }
 
@@ -109,6 +115,12 @@ public static class ReportWriter
             json.WriteString("policy", o.Policy);
             json.WriteString("feedback_mode", o.FeedbackMode);
             json.WriteNumber("turn_limit", o.TurnLimit);
+            json.WriteStartArray("turn_limits");
+            foreach (int l in report.ReportedTurnLimits)
+                json.WriteNumberValue(l);
+            json.WriteEndArray();
+            if (o.Temperature is double temperature)
+                json.WriteNumber("temperature", temperature);
             json.WriteStartArray("n_at_k");
             foreach (NAtK nk in o.NAtK)
                 json.WriteStringValue(nk.ToString());
@@ -117,10 +129,16 @@ public static class ReportWriter
             foreach (int k in o.PassAtK)
                 json.WriteNumberValue(k);
             json.WriteEndArray();
+            json.WriteString("bootstrap_requested", o.Bootstrap.Name());
             json.WriteNumber("bootstrap_resamples", o.BootstrapResamples);
             json.WriteNumber("seed", o.Seed);
-            json.WriteString("confidence_interval", "95% percentile bootstrap over problems (2.5th/97.5th percentiles)");
             json.WriteEndObject();
+            json.WriteString("bootstrap", report.BootstrapMethod.Name());
+            json.WriteString("confidence_interval", $"95%, {report.BootstrapMethod.Description()}, 2.5th/97.5th percentiles");
+            json.WriteStartArray("warnings");
+            foreach (string warning in report.Warnings)
+                json.WriteStringValue(warning);
+            json.WriteEndArray();
 
             json.WriteStartArray("solve_rate_by_turn_limit");
             foreach (TurnLimitSolveRate s in report.SolveRateByTurnLimit)
@@ -270,8 +288,14 @@ public static class ReportWriter
         Line(Invariant($"| problems | {report.ProblemCount} |"));
         Line(Invariant($"| rollouts | {report.RolloutCount} ({report.RolloutsPerProblemText} per problem) |"));
         Line(Invariant($"| turn limit | {limit} |"));
-        Line(Invariant($"| confidence intervals | 95%, percentile bootstrap over problems, {o.BootstrapResamples} resamples, seed {o.Seed} |"));
+        if (o.Temperature is double temperature)
+            Line(Invariant($"| temperature | {temperature:G3} |"));
+        Line(Invariant($"| confidence intervals | 95%, {report.BootstrapMethod.Description()}, {o.BootstrapResamples} resamples, seed {o.Seed} |"));
         Line();
+        foreach (string warning in report.Warnings)
+            Line($"> **Warning:** {Cell(warning)}");
+        if (report.Warnings.Count > 0)
+            Line();
         if (completeness.IsComplete)
         {
             Line($"**Solve rate** (share of rollouts whose final submission passes all tests): **{report.SolveRate.ToPercentText()}**");
@@ -300,6 +324,13 @@ public static class ReportWriter
         foreach (SkippedMetric s in report.Skipped)
             Line($"- {s.Name} ({EvaluationReport.SettingName(s.TurnLimit, limit)}) skipped: {Cell(s.Reason)}");
         Line();
+        if (SvgCharts.NAtKByBudget(report) is not null)
+        {
+            Line("n@k against the sampling budget k (the paper's Fig. 4, right), one line per turn limit:");
+            Line();
+            Line($"![n@k by sampling budget]({BudgetChartFile})");
+            Line();
+        }
 
         Line("## Solve rate by turn limit");
         Line();

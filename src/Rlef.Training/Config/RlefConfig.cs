@@ -60,6 +60,7 @@ public sealed record RlefConfig
         Require(Ppo.Baseline != AdvantageBaseline.GroupMean || Ablation.ValueFunction == ValueLevel.Turn,
             "ppo.baseline: group_mean replaces the turn-level value; it does not combine with ablation.value_function: token");
         Require(Rollout.TurnLimit >= 1, $"rollout.turn_limit must be >= 1 (got {Rollout.TurnLimit})");
+        Require(Data.ValidRollouts >= 1, $"data.valid_rollouts must be >= 1 (got {Data.ValidRollouts})");
         Require(Rollout.Temperature > 0, $"rollout.temperature must be > 0 (got {Rollout.Temperature})");
         Require(Rollout.TopP is > 0 and <= 1, $"rollout.top_p must be in (0, 1] (got {Rollout.TopP})");
         Require(Rollout.MaxReplyTokens > 0, $"rollout.max_reply_tokens must be > 0 (got {Rollout.MaxReplyTokens})");
@@ -89,6 +90,9 @@ public sealed record RewardConfig
     public double Failure { get; init; } = -1.0;
     /// <summary>Reward for a non-final turn whose reply holds no valid code (docs/protocol.md §2).</summary>
     public double InvalidCode { get; init; } = -0.2;
+    /// <summary>A fenced reply whose code does not compile counts as no valid code (outcome invalid_code, the −0.2 above):
+    /// the paper's penalty is for replies without valid code. false: such a turn is an exception, unpenalised.</summary>
+    public bool SyntaxErrorIsInvalidCode { get; init; } = true;
 }
 
 /// <summary>The PPO update (docs/protocol.md §3).</summary>
@@ -107,6 +111,37 @@ public sealed record PpoConfig
     /// or, with several rollouts per problem, the mean first-turn return of the problem's other rollouts (a
     /// Monte-Carlo estimate of V(c_1) that needs no training; for runs too short to train a value network).</summary>
     public AdvantageBaseline Baseline { get; init; } = AdvantageBaseline.Value;
+    /// <summary>
+    /// Where the truncated behaviour factor w = stopgrad(min(π_θ/π_behaviour, 1)) enters (docs/protocol.md §3). The
+    /// paper's form, the default: inside the ratio, r = π_θ/π_old × w, which the PPO clip then bounds. outside_clip:
+    /// w × min(r·A, clip(r)·A) with r = π_θ/π_old (what this project did before; it keeps the clip on π_θ/π_old alone).
+    /// </summary>
+    public TruncationPlacement Truncation { get; init; } = TruncationPlacement.InsideRatio;
+    /// <summary>
+    /// How token terms of the policy loss are averaged. The paper does not say; sequence_mean, the default, averages each
+    /// reply's tokens and then the replies of the minibatch, so every turn (the unit its per-turn KL and advantage are
+    /// defined on, with the KL a per-token mean precisely to avoid length bias) weighs the same whatever its length.
+    /// token_mean: one mean over all reply tokens of the minibatch (long replies weigh more).
+    /// </summary>
+    public LossAggregation LossAggregation { get; init; } = LossAggregation.SequenceMean;
+}
+
+/// <summary>See <see cref="PpoConfig.Truncation"/>.</summary>
+public enum TruncationPlacement
+{
+    /// <summary>r = π_θ/π_old × stopgrad(min(π_θ/π_b, 1)), clipped to [1 − ε, 1 + ε] (docs/protocol.md §3; the paper's).</summary>
+    InsideRatio,
+    /// <summary>stopgrad(min(π_θ/π_b, 1)) × min(r·A, clip(r)·A), r = π_θ/π_old.</summary>
+    OutsideClip,
+}
+
+/// <summary>See <see cref="PpoConfig.LossAggregation"/>.</summary>
+public enum LossAggregation
+{
+    /// <summary>Mean over each reply's tokens, then over the replies of the minibatch.</summary>
+    SequenceMean,
+    /// <summary>Mean over all reply tokens of the minibatch.</summary>
+    TokenMean,
 }
 
 /// <summary>AdamW with linear warm-up (docs/protocol.md §3).</summary>

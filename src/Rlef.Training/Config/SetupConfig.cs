@@ -33,6 +33,15 @@ public sealed record DataConfig
     public string Valid { get; init; } = "";
     /// <summary>Validation problems used per evaluation (the first N; 0 = all).</summary>
     public int ValidProblems { get; init; }
+    /// <summary>Rollouts per validation problem (the validation solve rate is their mean); more make the
+    /// best-on-valid choice less noisy. The paper does not say how many it used; 1 = one 1@3 sample per problem.</summary>
+    public int ValidRollouts { get; init; } = 1;
+    /// <summary>
+    /// Keep only training problems with both public and private tests, as the paper (which dropped the problems missing
+    /// either): with public tests only, the final judgement rewards outputs the model was shown in the feedback.
+    /// false: every problem with any test.
+    /// </summary>
+    public bool RequirePublicAndPrivateTests { get; init; } = true;
     /// <summary>Sampling temperature of validation rollouts (docs/protocol.md §4: 0.2 for 1@3).</summary>
     public double ValidTemperature { get; init; } = 0.2;
     /// <summary>Top-p of validation rollouts (docs/protocol.md §4: 0.95).</summary>

@@ -199,6 +199,9 @@ public sealed class PpoBatch
             throw new ArgumentException($"old log-probs: {oldLogProbs.Length} given for {behaviourArray.Length} reply tokens", nameof(oldLogProbs));
         return new PpoMinibatch(episodeIndices.ToArray(), episodes, ValueLevel, turnOffsets.ToArray(),
             oldLogProbs ?? behaviourArray, behaviourArray, reference.ToArray(), advantages,
-            oldValues.ToArray(), returns.ToArray(), TokenNormaliser: behaviourArray.Length, ValuePointNormaliser: oldValues.Count);
+            oldValues.ToArray(), returns.ToArray(), TokenNormaliser: behaviourArray.Length, ValuePointNormaliser: oldValues.Count)
+        {
+            TurnNormaliser = turnOffsets.Count - 1,
+        };
     }
 }

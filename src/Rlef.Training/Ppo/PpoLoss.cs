@@ -57,8 +57,11 @@ public static class PpoLoss
         if (values.Length != batch.ValuePointCount) throw new ArgumentException($"{values.Length} values for {batch.ValuePointCount} value points", nameof(values));
         if (!entropies.IsEmpty && entropies.Length != batch.TokenCount) throw new ArgumentException($"{entropies.Length} entropies for {batch.TokenCount} reply tokens", nameof(entropies));
 
+        double[]? weights = config.LossAggregation == LossAggregation.SequenceMean
+            ? PpoMath.SequenceMeanWeights(batch.TurnTokenOffsets, batch.EffectiveTurnNormaliser)
+            : null;
         PolicyLossResult policy = PpoMath.PolicyLoss(logProbs, batch.OldLogProbs, batch.BehaviourLogProbs, batch.Advantages,
-            config.ClipEpsilon, batch.TokenNormaliser);
+            config.ClipEpsilon, batch.TokenNormaliser, config.Truncation, weights);
         ValueLossResult value = PpoMath.ValueLoss(values, batch.OldValues, batch.Returns, config.ValueClip, batch.ValuePointNormaliser);
         float[] dValue = value.DValue;
         if (config.ValueLossCoefficient != 1.0)

@@ -140,24 +140,33 @@ public static class PpoMath
 
     /// <summary>
     /// The clipped surrogate over reply tokens (prompt and feedback tokens never reach this function: the mask is
-    /// the choice of tokens). Per token, r = π_θ/π_old and the truncated behaviour factor w = stopgrad(min(π_θ/π_b, 1))
-    /// (docs/protocol.md §3); loss = −mean_k w·min(r·A, clip(r, 1−ε, 1+ε)·A). The trust region is PPO's usual one on π_θ/π_old;
-    /// w, a constant in [0, 1], only down-weights tokens that the learner has made less likely than the actor did,
-    /// so it can multiply both branches of the min without changing which one is taken. Tokens count equally
-    /// (a mean over all reply tokens of the minibatch, not per reply first; the paper does not say).
+    /// the choice of tokens). Per token, the truncated behaviour factor w = stopgrad(min(π_θ/π_b, 1)) (docs/protocol.md
+    /// §3) and, by <paramref name="truncation"/>:
+    /// <list type="bullet">
+    /// <item>inside the ratio (the paper's): r = π_θ/π_old · w, term = min(r·A, clip(r, 1−ε, 1+ε)·A);</item>
+    /// <item>outside the clip: r = π_θ/π_old, term = w · min(r·A, clip(r, 1−ε, 1+ε)·A).</item>
+    /// </list>
+    /// The two agree wherever w = 1 (the learner has not made the token less likely than the actor did); inside the
+    /// ratio, w &lt; 1 also brings a negative-advantage token to the clip sooner. loss = −Σ_k weight_k · term_k with
+    /// weight_k = 1 / <paramref name="normaliser"/> (a mean over tokens), or <paramref name="tokenWeights"/> when given
+    /// (e.g. a mean per reply, then over replies).
     /// Gradient: the min takes the clipped branch, a constant, exactly when (A &gt; 0 and r &gt; 1+ε) or
-    /// (A &lt; 0 and r &lt; 1−ε); otherwise d(w·r·A)/d log π_θ = w·r·A since dr/d log π_θ = r.
+    /// (A &lt; 0 and r &lt; 1−ε); otherwise d term/d log π_θ = term itself (r·A, or w·r·A), since dr/d log π_θ = r.
     /// </summary>
     /// <param name="normaliser">The token count of the whole minibatch when these tokens are only part of it (a
     /// micro-batch): every mean is then this part's share of the minibatch's mean, and the parts add up.
     /// Default: the number of tokens given.</param>
+    /// <param name="tokenWeights">Per-token weights of the loss, replacing 1 / normaliser (the logged means — KL to
+    /// π_old, clip and truncation fractions — stay token means).</param>
     public static PolicyLossResult PolicyLoss(ReadOnlySpan<float> logProbs, ReadOnlySpan<float> oldLogProbs,
-        ReadOnlySpan<float> behaviourLogProbs, ReadOnlySpan<float> advantages, double clipEpsilon, int? normaliser = null)
+        ReadOnlySpan<float> behaviourLogProbs, ReadOnlySpan<float> advantages, double clipEpsilon, int? normaliser = null,
+        TruncationPlacement truncation = TruncationPlacement.InsideRatio, ReadOnlySpan<double> tokenWeights = default)
     {
         int n = logProbs.Length;
         if (oldLogProbs.Length != n || behaviourLogProbs.Length != n || advantages.Length != n)
             throw new ArgumentException($"policy loss: {n} log-probs but {oldLogProbs.Length} old, {behaviourLogProbs.Length} behaviour, {advantages.Length} advantages");
         if (n == 0) throw new ArgumentException("policy loss over no tokens");
+        if (!tokenWeights.IsEmpty && tokenWeights.Length != n) throw new ArgumentException($"policy loss: {tokenWeights.Length} token weights for {n} tokens");
         double count = Normaliser(normaliser, n);
 
         var dLogProb = new float[n];
@@ -170,18 +179,38 @@ public static class PpoMath
             double behaviourRatio = Math.Exp(logProbs[k] - (double)behaviourLogProbs[k]);
             double w = Math.Min(behaviourRatio, 1.0);
             double a = advantages[k];
+            double weight = tokenWeights.IsEmpty ? 1.0 / count : tokenWeights[k];
 
-            double unclippedTerm = ratio * a;
-            double clippedTerm = Math.Clamp(ratio, 1 - clipEpsilon, 1 + clipEpsilon) * a;
+            (double r, double outside) = truncation == TruncationPlacement.InsideRatio ? (ratio * w, 1.0) : (ratio, w);
+            double unclippedTerm = r * a;
+            double clippedTerm = Math.Clamp(r, 1 - clipEpsilon, 1 + clipEpsilon) * a;
             bool gradientFlows = unclippedTerm <= clippedTerm;
-            loss -= w * Math.Min(unclippedTerm, clippedTerm);
-            dLogProb[k] = gradientFlows ? (float)(-w * ratio * a / count) : 0f;
+            loss -= weight * outside * Math.Min(unclippedTerm, clippedTerm);
+            dLogProb[k] = gradientFlows ? (float)(-weight * outside * r * a) : 0f;
 
             approxKl += ratio - 1 - logRatio;
-            if (Math.Abs(ratio - 1) > clipEpsilon) clipped++;
+            if (Math.Abs(r - 1) > clipEpsilon) clipped++;
             if (behaviourRatio < 1) truncated++;
         }
-        return new PolicyLossResult(loss / count, dLogProb, approxKl / count, clipped / count, truncated / count);
+        return new PolicyLossResult(loss, dLogProb, approxKl / count, clipped / count, truncated / count);
+    }
+
+    /// <summary>
+    /// Per-token loss weights for a mean over each reply's tokens, then over replies: token k of turn j weighs
+    /// 1 / (tokens of turn j · <paramref name="turnNormaliser"/>). Turn j owns tokens [offsets[j], offsets[j+1]).
+    /// </summary>
+    /// <param name="turnNormaliser">The number of turns (replies) of the whole minibatch, for a micro-batch's share.</param>
+    public static double[] SequenceMeanWeights(ReadOnlySpan<int> turnTokenOffsets, int turnNormaliser)
+    {
+        if (turnNormaliser < 1) throw new ArgumentOutOfRangeException(nameof(turnNormaliser), "a minibatch has at least one turn");
+        var weights = new double[turnTokenOffsets[^1]];
+        for (int j = 0; j + 1 < turnTokenOffsets.Length; j++)
+        {
+            int length = turnTokenOffsets[j + 1] - turnTokenOffsets[j];
+            if (length > 0)
+                weights.AsSpan(turnTokenOffsets[j], length).Fill(1.0 / ((double)length * turnNormaliser));
+        }
+        return weights;
     }
 
     // ---- 5. value loss ----

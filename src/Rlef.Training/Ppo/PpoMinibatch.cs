@@ -27,6 +27,12 @@ public sealed record PpoMinibatch(
     public int TokenCount => OldLogProbs.Length;
     public int ValuePointCount => OldValues.Length;
 
+    /// <summary>The number of turns (replies) of the whole minibatch, kept by a <see cref="Slice"/> like the other
+    /// normalisers (the sequence-mean loss divides by it); 0 = this batch's own turn count.</summary>
+    public int TurnNormaliser { get; init; }
+
+    public int EffectiveTurnNormaliser => TurnNormaliser > 0 ? TurnNormaliser : TurnTokenOffsets.Length - 1;
+
     /// <summary>
     /// Episodes [<paramref name="firstEpisode"/>, +<paramref name="episodeCount"/>) of this minibatch as a micro-batch:
     /// an engine that cannot hold the whole minibatch runs forward, loss and backward per slice and accumulates the

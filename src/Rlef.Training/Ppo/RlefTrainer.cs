@@ -191,7 +191,8 @@ public sealed class RlefTrainer
         return score;
     }
 
-    /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (docs/protocol.md §4, 1@3).</summary>
+    /// <summary>Solve rate of data.valid_rollouts rollouts per validation problem at the validation temperature and top-p
+    /// (docs/protocol.md §4, 1@3): the mean over all of them.</summary>
     public async Task<double> ValidateAsync(CancellationToken cancellationToken = default)
     {
         if (_valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
@@ -201,12 +202,14 @@ public sealed class RlefTrainer
             TopP = (float)_config.Data.ValidTopP,
             Seed = RandomStreams.ValidationSampling(_config.Schedule.Seed),
         };
-        var rollouts = await _collector.SampleAsync(_policy, sampling, _valid, cancellationToken);
+        // Each copy of a problem is its own rollout index, so its sampling seed differs.
+        var problems = _valid.SelectMany(p => Enumerable.Repeat(p, _config.Data.ValidRollouts)).ToList();
+        var rollouts = await _collector.SampleAsync(_policy, sampling, problems, cancellationToken);
         // A validation is all or nothing: an episode that fails (a sandbox infrastructure error) fails the collection,
         // so no score over part of the split is ever recorded as the policy's (docs/protocol.md §4).
-        if (rollouts.Count != _valid.Count)
-            throw new InvalidOperationException($"validation: {rollouts.Count} of {_valid.Count} rollouts finished; no score recorded");
-        return rollouts.Count(r => r.PassedAll) / (double)_valid.Count;
+        if (rollouts.Count != problems.Count)
+            throw new InvalidOperationException($"validation: {rollouts.Count} of {problems.Count} rollouts finished; no score recorded");
+        return rollouts.Count(r => r.PassedAll) / (double)problems.Count;
     }
 
     void SaveCheckpoint()

@@ -37,6 +37,7 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
         TurnLimit = config.EffectiveTurnLimit,
         Feedback = config.Ablation.NoExecutionFeedback ? FeedbackMode.None : FeedbackMode.Real,
         InvalidCodeReward = config.EffectiveInvalidCodeReward,
+        SyntaxErrorIsInvalidCode = config.Reward.SyntaxErrorIsInvalidCode,
         SuccessReward = config.Reward.Success,
         FailureReward = config.Reward.Failure,
     };

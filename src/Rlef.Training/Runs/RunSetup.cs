@@ -38,8 +38,24 @@ public static class RunSetup
         return policy;
     }
 
-    /// <summary>The training problems (data.train); only problems with tests can be rolled out.</summary>
-    public static IReadOnlyList<Problem> TrainProblems(RlefConfig config) => Load(config.Data.Kind, config.Data.Train, "data.train");
+    /// <summary>
+    /// The training problems (data.train): with data.require_public_and_private_tests (the paper's), those with both
+    /// public and private tests; otherwise those with any test.
+    /// </summary>
+    public static IReadOnlyList<Problem> TrainProblems(RlefConfig config)
+    {
+        IReadOnlyList<Problem> loaded = Load(config.Data.Kind, config.Data.Train, "data.train");
+        if (!config.Data.RequirePublicAndPrivateTests)
+            return loaded;
+        var kept = loaded.Where(HasPublicAndPrivateTests).ToList();
+        if (kept.Count == 0)
+            throw new InvalidDataException($"data.train: none of the {loaded.Count} problems of '{config.Data.Train}' has both public and private tests, " +
+                "which the paper requires of training problems (set data.require_public_and_private_tests: false to train on them anyway)");
+        return kept;
+    }
+
+    /// <summary>The paper's rule for training problems: public tests give feedback, private tests judge.</summary>
+    public static bool HasPublicAndPrivateTests(Problem problem) => problem.PublicTests.Count > 0 && problem.PrivateTests.Count > 0;
 
     /// <summary>The validation problems (data.valid), or none when it is empty.</summary>
     public static IReadOnlyList<Problem> ValidProblems(RlefConfig config) =>
