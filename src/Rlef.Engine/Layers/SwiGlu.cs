@@ -31,7 +31,8 @@ public static class SwiGlu
         });
     }
 
-    // dGate = dh·u·σ(g)·(1 + g·(1−σ(g))), dUp = dh·silu(g). Overwrites dGate and dUp.
+    // dGate = dh·u·σ(g)·(1 + g·(1−σ(g))), dUp = dh·silu(g). Overwrites dGate and dUp; dh may be dUp or dGate itself
+    // (each element of dh is read before either is written there).
     public static void Backward(float[] dGate, float[] dUp, float[] dh, float[] gate, float[] up, int count)
     {
         Parallelism.ForChunks(count, 12, (start, end) =>

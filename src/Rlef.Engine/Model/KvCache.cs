@@ -23,7 +23,7 @@ public sealed class KvCache
         V = new float[config.NumHiddenLayers][];
         for (int l = 0; l < K.Length; l++) { K[l] = new float[perLayer]; V[l] = new float[perLayer]; }
         Start = new int[batch];
-        Work = new Workspace(config, batch, Chunk, training: false, attentionKeys: capacity, headRows: batch);
+        Work = new Workspace(config, batch * Chunk, training: false, headRows: batch);
     }
 
     /// <summary>Sequences currently in the cache (≤ <see cref="MaxBatch"/>; shrinks with <see cref="Compact"/>).</summary>

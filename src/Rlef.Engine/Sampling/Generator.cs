@@ -46,8 +46,12 @@ public sealed class Generator
         int capacity = maxPrompt + options.MaxTokens;
         if (_cache == null || _cache.MaxBatch < batch || _cache.Capacity < capacity)
         {
+            // Grown to the largest batch and capacity seen so far (capacity in steps of 256 columns): multi-turn prompts
+            // lengthen call after call, and a cache rebuilt for each few more columns churned the large-object heap.
+            int grownBatch = Math.Max(batch, _cache?.MaxBatch ?? 0);
+            int grownCapacity = (Math.Max(capacity, _cache?.Capacity ?? 0) + 255) & ~255;
             _cache = null; // release the old cache before allocating the new one
-            _cache = _model.CreateKvCache(batch, capacity);
+            _cache = _model.CreateKvCache(grownBatch, grownCapacity);
         }
         if (_samplers.Length < batch)
             _samplers = Enumerable.Range(0, batch).Select(_ => new TokenSampler(vocab)).ToArray();
