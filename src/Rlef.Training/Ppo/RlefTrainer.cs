@@ -139,6 +139,9 @@ public sealed class RlefTrainer
             metrics.Add(new("throughput/sampled_tokens_per_s", collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
             metrics.Add(new("optim/policy_grad_norm", result.PolicyGradNorm));
             metrics.Add(new("optim/value_grad_norm", result.ValueGradNorm));
+            // The process's peak resident set so far and the managed heap after the last GC (the run's memory budget).
+            using (var self = Process.GetCurrentProcess()) metrics.Add(new("memory/peak_rss_mb", self.PeakWorkingSet64 / 1048576.0));
+            metrics.Add(new("memory/gc_heap_mb", GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0));
             _run.Metrics.Write(step, metrics);
             _progress?.CompleteStep(step, result.Tokens, metrics);
         }
