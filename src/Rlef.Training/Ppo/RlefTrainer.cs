@@ -35,7 +35,6 @@ public sealed class RlefTrainer
     public const string PolicyOptimizerFile = "policy_adamw.safetensors";
     public const string ValueOptimizerFile = "value_adamw.safetensors";
     const string MinibatchRng = "minibatches";
-    public const string ValidationMetric = "valid/solve_rate";
 
     readonly RunDirectory _run;
     readonly RlefConfig _config;
@@ -59,11 +58,11 @@ public sealed class RlefTrainer
         _policy = initialPolicy;
         _reference = initialPolicy.Clone();
         _reference.Freeze();
-        _value = initialPolicy.CreateValueModel(_config.Model.InitSeed + 1);
+        _value = initialPolicy.CreateValueModel(RandomStreams.ValueHead(_config.Model.InitSeed));
         _updater = new PpoUpdater(_policy, _value, _config);
         _collector = new RolloutCollector(executor, format, _config);
         State = new TrainerState { Step = 0 };
-        _minibatchRng = Xoshiro256.ForStream(_config.Schedule.Seed, 0x4D49_4E49UL);
+        _minibatchRng = RandomStreams.PpoMinibatches(_config.Schedule.Seed);
         if (run.ResumedFrom is { } checkpoint)
         {
             ModelFiles.LoadWeights(ModelFiles.PathOf(checkpoint, PolicyFile), _policy);
@@ -105,7 +104,7 @@ public sealed class RlefTrainer
             .SelectMany(i => Enumerable.Repeat(_train[i], perProblem)).ToArray();
 
         _progress?.Enter(Phase.Generation);
-        int seed = unchecked((int)_config.Schedule.Seed * 7919 + (int)iteration);
+        int seed = RandomStreams.RolloutSampling(_config.Schedule.Seed, iteration);
         CollectedRollouts collected = await _collector.CollectAsync(_policy, _reference, _value, problems, seed, cancellationToken);
         _progress?.AddTime(Phase.Generation, TimeSpan.FromSeconds(collected.GenerationSeconds + collected.ScoringSeconds));
         _progress?.AddTime(Phase.Sandbox, TimeSpan.FromSeconds(collected.SandboxSeconds));
@@ -135,13 +134,13 @@ public sealed class RlefTrainer
                 [Phase.Update] = seconds,
             };
             var metrics = UpdateMetrics.Build(result.Loss, batch.Stats, _updater.LearningRateAt(step), result.Tokens / seconds, phases).ToList();
-            metrics.Add(new("time/scoring_s", collected.ScoringSeconds));
-            metrics.Add(new("throughput/sampled_tokens_per_s", collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
-            metrics.Add(new("optim/policy_grad_norm", result.PolicyGradNorm));
-            metrics.Add(new("optim/value_grad_norm", result.ValueGradNorm));
+            metrics.Add(new(MetricNames.ScoringSeconds, collected.ScoringSeconds));
+            metrics.Add(new(MetricNames.SampledTokensPerSecond, collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
+            metrics.Add(new(MetricNames.PolicyGradNorm, result.PolicyGradNorm));
+            metrics.Add(new(MetricNames.ValueGradNorm, result.ValueGradNorm));
             // The process's peak resident set so far and the managed heap after the last GC (the run's memory budget).
-            using (var self = Process.GetCurrentProcess()) metrics.Add(new("memory/peak_rss_mb", self.PeakWorkingSet64 / 1048576.0));
-            metrics.Add(new("memory/gc_heap_mb", GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0));
+            using (var self = Process.GetCurrentProcess()) metrics.Add(new(MetricNames.PeakRssMb, self.PeakWorkingSet64 / 1048576.0));
+            metrics.Add(new(MetricNames.GcHeapMb, GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0));
             _run.Metrics.Write(step, metrics);
             _progress?.CompleteStep(step, result.Tokens, metrics);
         }
@@ -190,8 +189,8 @@ public sealed class RlefTrainer
         var clock = Stopwatch.StartNew();
         double score = await ValidateAsync(cancellationToken);
         _progress?.AddTime(Phase.Evaluation, clock.Elapsed);
-        State = State.WithValidation(ValidationMetric, score, out _);
-        _run.Metrics.Write(State.Step, [new(ValidationMetric, score), new("valid/best", State.Best!.Score)]);
+        State = State.WithValidation(MetricNames.ValidSolveRate, score, out _);
+        _run.Metrics.Write(State.Step, [new(MetricNames.ValidSolveRate, score), new(MetricNames.ValidBest, State.Best!.Score)]);
         return score;
     }
 
@@ -203,7 +202,7 @@ public sealed class RlefTrainer
         {
             Temperature = (float)_config.Data.ValidTemperature,
             TopP = (float)_config.Data.ValidTopP,
-            Seed = unchecked((int)_config.Schedule.Seed * 31 + 17),
+            Seed = RandomStreams.ValidationSampling(_config.Schedule.Seed),
         };
         var rollouts = await _collector.SampleAsync(_policy, sampling, _valid, cancellationToken);
         return rollouts.Count(r => r.PassedAll) / (double)rollouts.Count;
