@@ -14,6 +14,19 @@ public sealed class Generator
     private readonly LlamaModel _model;
     private KvCache? _cache;
     private TokenSampler[] _samplers = [];
+    // The prompt grid and a step's logits, kept between calls (at batch 64 and a 2048-token vocabulary they are
+    // large-object-heap arrays, which a call each allocated anew: hundreds of MB of garbage per RL iteration).
+    private int[] _grid = [];
+    private float[] _logits = [];
+
+    private static T[] Grown<T>(ref T[] buffer, int length)
+    {
+        if (buffer.Length < length) { buffer = []; buffer = new T[length]; }
+        return buffer;
+    }
+
+    /// <summary>The model this generator samples from.</summary>
+    public LlamaModel Model => _model;
 
     public Generator(LlamaModel model)
     {
@@ -57,7 +70,7 @@ public sealed class Generator
             _samplers = Enumerable.Range(0, batch).Select(_ => new TokenSampler(vocab)).ToArray();
 
         // Left-padded prompt grid [B, maxPrompt]; padding repeats the prompt's first token (masked out anyway).
-        var grid = new int[batch * maxPrompt];
+        var grid = Grown(ref _grid, batch * maxPrompt);
         var start = new int[batch];
         for (int b = 0; b < batch; b++)
         {
@@ -81,8 +94,8 @@ public sealed class Generator
         var rowSequence = Enumerable.Range(0, batch).ToArray(); // cache row → sequence index
         var keep = new List<int>(batch);
 
-        var logits = new float[batch * vocab];
-        _model.Decode(_cache, grid, maxPrompt).CopyTo(logits);
+        var logits = Grown(ref _logits, batch * vocab);
+        _model.Decode(_cache, grid.AsSpan(0, batch * maxPrompt), maxPrompt).CopyTo(logits);
         for (int step = 0; step < options.MaxTokens; step++)
         {
             int rows = rowSequence.Length;

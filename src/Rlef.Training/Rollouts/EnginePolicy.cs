@@ -36,7 +36,11 @@ public sealed class EnginePolicy : IPolicy
     readonly Lock _lock = new();
     int _calls;
 
-    public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow)
+    /// <param name="generator">A generator of <paramref name="model"/> to reuse (its KV cache stays allocated between
+    /// policies: a trainer that made a new one per collection churned hundreds of MB through the large-object heap);
+    /// null makes a new one. Not thread-safe: one policy at a time may use it.</param>
+    public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow,
+        Generator? generator = null)
     {
         if (maxBatch <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "must be > 0");
         _model = model;
@@ -44,7 +48,8 @@ public sealed class EnginePolicy : IPolicy
         _sampling = sampling with { StopTokenIds = format.StopIds };
         _maxBatch = maxBatch;
         _window = batchWindow;
-        _generator = new Generator(model);
+        if (generator != null && generator.Model != model) throw new ArgumentException("the generator samples from another model", nameof(generator));
+        _generator = generator ?? new Generator(model);
     }
 
     /// <summary>Seconds spent inside batched generation calls.</summary>
