@@ -199,7 +199,7 @@ public sealed partial class LlamaModel
         int tq = 0;
         for (int c0 = 0; c0 < count; c0 += tq)
         {
-            tq = Math.Min(cache.Chunk, count - c0);
+            tq = Math.Min(cache.ChunkFor(batch), count - c0);
             int past = cache.Length;
             for (int b = 0; b < batch; b++)
                 for (int t = 0; t < tq; t++)

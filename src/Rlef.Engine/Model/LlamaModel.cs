@@ -195,8 +195,7 @@ public sealed partial class LlamaModel
     /// <summary>A KV cache for decoding up to `batch` sequences of up to `capacity` columns (padding included).</summary>
     public KvCache CreateKvCache(int batch, int capacity, int prefillChunk = 0)
     {
-        int chunk = prefillChunk > 0 ? prefillChunk : Math.Max(1, 2048 / batch);
-        return new KvCache(Config, batch, capacity, chunk);
+        return new KvCache(Config, batch, capacity, Math.Max(0, prefillChunk));
     }
 
     private Workspace TrainingWorkspace(int batch, int seq) => _training = Grown(ref _training, batch, seq, training: true);

@@ -80,8 +80,10 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
         (LlamaModel Reference, LlamaModel Value)? scoring, CancellationToken cancellationToken)
     {
         var wall = Stopwatch.StartNew();
+        // Lock step: the batches, hence the sampled tokens to the last bit, do not depend on the sandbox's timing, so a
+        // run with the same seed is the same run (the collection knows exactly how many episodes are live).
         var policy = new EnginePolicy(policyModel, format, sampling, config.Engine.GenerationBatch, TimeSpan.FromMilliseconds(config.Engine.BatchWindowMs),
-            _generators.GetValue(policyModel, m => new Generator(m)));
+            lockStep: true, generator: _generators.GetValue(policyModel, m => new Generator(m)));
         var episode = new Episode(executor, policy, EpisodeOptions);
         int live = problems.Count;
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
