@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics;
 using Rlef.Engine.Kernels;
 using Rlef.Engine.Layers;
 using Rlef.Engine.Model;
@@ -6,22 +7,35 @@ using Rlef.Engine.Model;
 namespace Rlef.Benchmarks.Engine;
 
 /// <summary>One attention shape: B sequences of T tokens, query and key/value heads, head dim.</summary>
-public sealed record AttentionShape(string Name, int Batch, int Seq, int Heads, int KvHeads, int HeadDim);
+public sealed record AttentionShape(string Name, int Batch, int Seq, int Heads, int KvHeads, int HeadDim)
+{
+    /// <summary>
+    /// FLOP of one causal pass over this shape: Q·Kᵀ and P·V over the B·H·T(T+1)/2 visible (query, key) pairs, 2·d each;
+    /// the backward has five such products (Q·Kᵀ recomputed, dOut·Vᵀ, Pᵀ·dOut, dSᵀ·Q, dS·K).
+    /// </summary>
+    public double Flops(string pass) =>
+        (double)Batch * Heads * (Seq * (Seq + 1) / 2.0) * HeadDim * 2 * (pass == "backward" ? 5 : 2);
+}
 
 /// <summary>
-/// Median milliseconds of the row kernels (the former implementation) and the tile kernels on one shape and pass, by
-/// wall clock and by process CPU time (less sensitive to other processes taking the cores; it counts all threads).
+/// Median milliseconds of each attention kernel on one shape and pass, by wall clock and by process CPU time (less
+/// sensitive to other processes taking the cores; it counts all threads): the row kernels (one dot product per
+/// score, the former implementation), the 256-bit (AVX2) tiles, and the 512-bit tiles where the CPU has AVX-512.
 /// </summary>
-public sealed record AttentionTiming(AttentionShape Shape, string Pass, double RowsMs, double TilesMs, double RowsCpuMs, double TilesCpuMs, int Rounds)
+public sealed record AttentionTiming(AttentionShape Shape, string Pass, double RowsMs, double Tiles256Ms, double Tiles512Ms,
+    double RowsCpuMs, double Tiles256CpuMs, double Tiles512CpuMs, int Rounds)
 {
+    /// <summary>The tiles the engine uses on this machine (512-bit where available).</summary>
+    public double TilesMs => double.IsNaN(Tiles512Ms) ? Tiles256Ms : Tiles512Ms;
+    public double TilesCpuMs => double.IsNaN(Tiles512CpuMs) ? Tiles256CpuMs : Tiles512CpuMs;
     public double Speedup => RowsMs / TilesMs;
     public double CpuSpeedup => RowsCpuMs / TilesCpuMs;
 }
 
 /// <summary>
-/// Times <see cref="Attention"/>'s tile kernels against its row kernels on the training shapes that matter: the
-/// miniature policy (d = 32, GQA 6/2) and a GPT-2-like layer (d = 64, 12 heads). The two kernels alternate within
-/// one loop, so load from other processes on a shared machine hits both alike.
+/// Times <see cref="Attention"/>'s kernels on the training shapes that matter: the miniature policy (d = 32, GQA 6/2)
+/// and a GPT-2-like layer (d = 64, 12 heads), one layer's forward and backward. The kernels alternate within one loop,
+/// so load from other processes on a shared machine hits them alike.
 /// </summary>
 public static class AttentionBenchmark
 {
@@ -48,13 +62,9 @@ public static class AttentionBenchmark
                 float[] dq = new float[q.Length], dk = new float[k.Length], dv = new float[v.Length];
                 var scratch = new float[Attention.ScratchSize(b, t, t, h, kvh, d)];
                 progress?.Invoke($"attention {s.Name}, forward…");
-                results.Add(Alternate(s, "forward", minSeconds,
-                    () => Attention.ForwardRows(output, lse, q, k, v, b, t, 0, t, h, kvh, d, null, scratch),
-                    () => Attention.Forward(output, lse, q, k, v, b, t, 0, t, h, kvh, d, null, scratch)));
+                results.Add(Alternate(s, "forward", minSeconds, () => Attention.Forward(output, lse, q, k, v, b, t, 0, t, h, kvh, d, null, scratch)));
                 progress?.Invoke($"attention {s.Name}, backward…");
-                results.Add(Alternate(s, "backward", minSeconds,
-                    () => Attention.BackwardRows(dq, dk, dv, dOut, q, k, v, output, lse, b, t, h, kvh, d, null, scratch),
-                    () => Attention.Backward(dq, dk, dv, dOut, q, k, v, output, lse, b, t, h, kvh, d, null, scratch)));
+                results.Add(Alternate(s, "backward", minSeconds, () => Attention.Backward(dq, dk, dv, dOut, q, k, v, output, lse, b, t, h, kvh, d, null, scratch)));
             }
             results.Add(MeasureMiniStep(minSeconds, progress));
             return results;
@@ -62,12 +72,20 @@ public static class AttentionBenchmark
         finally
         {
             EngineThreads.Degree = saved;
-            Attention.ForceRowKernels = false;
+            Use(Kernel.Default);
         }
     }
 
+    private enum Kernel { Rows, Tiles256, Tiles512, Default }
+
+    private static void Use(Kernel kernel)
+    {
+        Attention.ForceRowKernels = kernel == Kernel.Rows;
+        Attention.ForceVector256 = kernel == Kernel.Tiles256;
+    }
+
     // A training step (log-prob forward and backward, every position scored) of the miniature policy's architecture:
-    // what the tiles change for a whole PPO/SFT update, where the layers around attention cost the same either way.
+    // what the kernels change for a whole PPO/SFT update, where the layers around attention cost the same either way.
     private static AttentionTiming MeasureMiniStep(double minSeconds, Action<string>? progress)
     {
         var shape = new AttentionShape("mini model 4L B8 T512", 8, 512, 6, 2, 32);
@@ -80,37 +98,40 @@ public static class AttentionBenchmark
         var logp = new float[n];
         var dLogp = new float[n];
         Array.Fill(dLogp, -1f / n);
-        void Step(bool rows)
+        progress?.Invoke($"attention {shape.Name}, train step…");
+        return Alternate(shape, "train step", minSeconds, () =>
         {
-            Attention.ForceRowKernels = rows;
             model.ZeroGrad();
             model.ForwardLogProbs(tokens, targets, shape.Batch, shape.Seq, logp);
             model.BackwardLogProbs(dLogp);
-        }
-        progress?.Invoke($"attention {shape.Name}, train step…");
-        return Alternate(shape, "train step", minSeconds, () => Step(rows: true), () => Step(rows: false));
+        });
     }
 
-    private static AttentionTiming Alternate(AttentionShape shape, string pass, double minSeconds, Action rows, Action tiles)
+    private static AttentionTiming Alternate(AttentionShape shape, string pass, double minSeconds, Action run)
     {
-        rows(); tiles(); // warm-up: JIT and caches
-        List<double> rowTimes = [], tileTimes = [], rowCpu = [], tileCpu = [];
+        Kernel[] kernels = Vector512.IsHardwareAccelerated ? [Kernel.Rows, Kernel.Tiles256, Kernel.Tiles512] : [Kernel.Rows, Kernel.Tiles256];
+        var wall = kernels.Select(_ => new List<double>()).ToArray();
+        var cpu = kernels.Select(_ => new List<double>()).ToArray();
+        foreach (var kernel in kernels) { Use(kernel); run(); } // warm-up: JIT and caches
         var total = Stopwatch.StartNew();
-        while (rowTimes.Count < 3 || total.Elapsed.TotalSeconds < minSeconds)
-        {
-            Time(rows, rowTimes, rowCpu);
-            Time(tiles, tileTimes, tileCpu);
-        }
-        return new AttentionTiming(shape, pass, Median(rowTimes), Median(tileTimes), Median(rowCpu), Median(tileCpu), rowTimes.Count);
+        while (wall[0].Count < 3 || total.Elapsed.TotalSeconds < minSeconds)
+            for (int i = 0; i < kernels.Length; i++)
+            {
+                Use(kernels[i]);
+                Time(run, wall[i], cpu[i]);
+            }
+        Use(Kernel.Default);
+        double At(List<double>[] x, int i) => i < x.Length ? Median(x[i]) : double.NaN;
+        return new AttentionTiming(shape, pass, At(wall, 0), At(wall, 1), At(wall, 2), At(cpu, 0), At(cpu, 1), At(cpu, 2), wall[0].Count);
     }
 
     private static void Time(Action run, List<double> wall, List<double> cpu)
     {
-        var cpuStart = Environment.CpuUsage.TotalTime;
+        var cpuStart = System.Environment.CpuUsage.TotalTime;
         long start = Stopwatch.GetTimestamp();
         run();
         wall.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-        cpu.Add((Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds);
+        cpu.Add((System.Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds);
     }
 
     private static double Median(List<double> x)

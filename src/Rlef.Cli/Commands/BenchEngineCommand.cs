@@ -14,8 +14,9 @@ namespace Rlef.Cli.Commands;
 
 /// <summary>
 /// `rlef bench engine`: in one run, the FMA peak of this machine, SGEMM on the GPT-2-124M layer shapes against it,
-/// a training step of a ~124M-parameter Llama (forward, backward, AdamW), decoding throughput at batch 1 and 32, and the
-/// attention kernels (tiles against the former row kernels, alternating in one loop) on the mini and GPT-2 shapes.
+/// a training step of a ~124M-parameter Llama and of the miniature's model (forward, backward, AdamW), decoding throughput
+/// at batch 1 and 32, the attention kernels (row kernels, 256- and 512-bit tiles, alternating in one loop) on the mini and
+/// GPT-2 shapes, the SIMD width and the process's peak resident set.
 /// </summary>
 public static class BenchEngineCommand
 {
@@ -42,7 +43,8 @@ public static class BenchEngineCommand
                 throw new UserError("--steps, --threads, --batch, --intermediate and --decode-tokens must be ≥ 1, --seq ≥ 2.");
             if (parse.GetValue(attentionOnly))
             {
-                var rowsOnly = MeasureAttention(options.Threads, parse.GetValue(json) ? null : Console.Error);
+                var (peak, peakCpu) = GemmBenchmark.MeasurePeak(options.Threads);
+                var rowsOnly = MeasureAttention(options.Threads, peak, peakCpu, parse.GetValue(json) ? null : Console.Error);
                 if (parse.GetValue(json))
                     Console.WriteLine(JsonSerializer.Serialize(rowsOnly, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
                 else
@@ -73,16 +75,24 @@ public static class BenchEngineCommand
         [property: JsonPropertyName("pass")] string Pass,
         [property: JsonPropertyName("rows_ms")] double RowsMs,
         [property: JsonPropertyName("tiles_ms")] double TilesMs,
+        [property: JsonPropertyName("tiles_256_ms")] double Tiles256Ms,
+        [property: JsonPropertyName("tiles_512_ms")] double? Tiles512Ms,
         [property: JsonPropertyName("speedup")] double Speedup,
         [property: JsonPropertyName("rows_cpu_ms")] double RowsCpuMs,
         [property: JsonPropertyName("tiles_cpu_ms")] double TilesCpuMs,
+        [property: JsonPropertyName("tiles_256_cpu_ms")] double Tiles256CpuMs,
+        [property: JsonPropertyName("tiles_512_cpu_ms")] double? Tiles512CpuMs,
         [property: JsonPropertyName("cpu_speedup")] double CpuSpeedup,
+        [property: JsonPropertyName("flops")] double? Flops,
+        [property: JsonPropertyName("tiles_fraction_of_peak")] double? TilesFractionOfPeak,
+        [property: JsonPropertyName("tiles_cpu_fraction_of_peak")] double? TilesCpuFractionOfPeak,
         [property: JsonPropertyName("rounds")] int Rounds);
 
     // Wall-clock figures are what a user waits for; the *_cpu figures divide by the process's CPU time instead, which
     // estimates the rate with the cores to ourselves when other processes share them (it hides idle waits).
     public sealed record EngineBenchResult(
         [property: JsonPropertyName("threads")] int Threads,
+        [property: JsonPropertyName("vector_bits")] int VectorBits,
         [property: JsonPropertyName("gemm_kernel")] string GemmKernel,
         [property: JsonPropertyName("peak_gflops_1_thread")] double PeakGflops1Thread,
         [property: JsonPropertyName("peak_gflops")] double PeakGflops,
@@ -99,10 +109,28 @@ public static class BenchEngineCommand
         [property: JsonPropertyName("train_step_cpu_ms")] double TrainStepCpuMs,
         [property: JsonPropertyName("train_gflops")] double TrainGflops,
         [property: JsonPropertyName("optimizer")] string Optimizer,
+        [property: JsonPropertyName("mini_train_step")] MiniStep MiniTrainStep,
         [property: JsonPropertyName("decode_tokens_per_s_b1")] double DecodeTokensPerSB1,
         [property: JsonPropertyName("decode_tokens_per_s_b32")] double DecodeTokensPerSB32,
         [property: JsonPropertyName("attention")] IReadOnlyList<AttentionRow> Attention,
+        [property: JsonPropertyName("peak_rss_mb")] double PeakRssMb,
         [property: JsonPropertyName("load_average")] double LoadAverage);
+
+    /// <summary>The miniature's training step (models/mini's architecture, B 8, T 512, every position scored, AdamW).</summary>
+    public sealed record MiniStep(
+        [property: JsonPropertyName("parameters")] long Parameters,
+        [property: JsonPropertyName("batch")] int Batch,
+        [property: JsonPropertyName("seq")] int Seq,
+        [property: JsonPropertyName("flops")] double Flops,
+        [property: JsonPropertyName("step_ms")] double StepMs,
+        [property: JsonPropertyName("step_min_ms")] double StepMinMs,
+        [property: JsonPropertyName("step_cpu_ms")] double StepCpuMs,
+        [property: JsonPropertyName("gflops")] double Gflops,
+        [property: JsonPropertyName("fraction_of_peak")] double FractionOfPeak,
+        [property: JsonPropertyName("cpu_fraction_of_peak")] double CpuFractionOfPeak);
+
+    // The width of the engine's SIMD paths here: 512 with AVX-512, else 256 (DOTNET_EnableAVX512F=0 forces 256).
+    private static int VectorBits => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? 512 : 256;
 
     private static EngineBenchResult Run(BenchOptions o, TextWriter? progress)
     {
@@ -140,56 +168,97 @@ public static class BenchEngineCommand
         var model = LlamaModel.CreateRandom(config, seed: 1);
         int n = o.Batch * o.Seq;
         model.Reserve(o.Batch, o.Seq);
-        var optimizer = new AdamW(model.Parameters, new AdamWOptions { WeightDecay = 0.1 });
-        var rng = new Random(1);
-        var tokens = new int[n]; var targets = new int[n];
-        for (int i = 0; i < n; i++) { tokens[i] = rng.Next(config.VocabSize); targets[i] = rng.Next(config.VocabSize); }
-        var weights = Enumerable.Repeat(1f / n, n).ToArray();
-        var times = new List<double>();
-        var cpuTimes = new List<double>();
-        for (int step = 0; step <= o.Steps; step++)
-        {
-            var cpuStart = System.Environment.CpuUsage.TotalTime;
-            long start = Stopwatch.GetTimestamp();
-            model.ZeroGrad();
-            float loss = model.TrainCrossEntropy(tokens, targets, weights, o.Batch, o.Seq);
-            optimizer.Update(1e-4);
-            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            double cpuMs = (System.Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds / o.Threads;
-            progress?.WriteLine("train step {0}: {1:F0} ms ({2:F0} ms of CPU per thread), loss {3:F3}{4}", step, ms, cpuMs, loss,
-                step == 0 ? " (warm-up, not counted)" : "");
-            if (step > 0) { times.Add(ms); cpuTimes.Add(cpuMs); }
-        }
-        times.Sort();
-        cpuTimes.Sort();
+        var (times, cpuTimes) = TimeTrainSteps(model, o.Batch, o.Seq, o.Steps, o.Threads, "train step", progress);
         double median = times[times.Count / 2];
         double stepFlops = TrainingFlops(config, o.Batch, o.Seq);
+
+        var mini = MeasureMiniStep(o, peak, peakCpu, progress);
 
         progress?.WriteLine("decoding at batch 1 and 32…");
         double b1 = DecodeTokensPerSecond(model, 1, o.DecodeTokens);
         double b32 = DecodeTokensPerSecond(model, 32, o.DecodeTokens);
 
-        var attention = MeasureAttention(o.Threads, progress);
+        var attention = MeasureAttention(o.Threads, peak, peakCpu, progress);
 
-        return new EngineBenchResult(o.Threads, Gemm.KernelName, peak1, peak, peakCpu, seconds > 0 ? flops / seconds / 1e9 : 0,
+        return new EngineBenchResult(o.Threads, VectorBits, Gemm.KernelName, peak1, peak, peakCpu, seconds > 0 ? flops / seconds / 1e9 : 0,
             cpuSeconds > 0 ? flops / cpuSeconds * o.Threads / 1e9 : 0, square, rows, model.ParameterCount, o.Batch, o.Seq, median, times[0],
-            cpuTimes[cpuTimes.Count / 2], stepFlops / (median / 1000) / 1e9, "AdamW (decoupled weight decay 0.1)", b1, b32, attention, LoadAverage());
+            cpuTimes[cpuTimes.Count / 2], stepFlops / (median / 1000) / 1e9, "AdamW (decoupled weight decay 0.1)", mini, b1, b32, attention,
+            PeakRssMb(), LoadAverage());
     }
 
-    // Attention kernels: the tiles against the former row kernels on the mini and GPT-2-like training shapes.
-    private static List<AttentionRow> MeasureAttention(int threads, TextWriter? progress) =>
+    // Attention kernels: the row kernels, the 256-bit and (with AVX-512) the 512-bit tiles, alternating in one loop; the
+    // engine's tiles as a fraction of the FMA peak (by wall clock, and by CPU time against the per-CPU-second peak).
+    private static List<AttentionRow> MeasureAttention(int threads, double peak, double peakCpu, TextWriter? progress) =>
         AttentionBenchmark.Measure(threads, minSeconds: 2, progress: progress is null ? null : progress.WriteLine)
-            .Select(m => new AttentionRow(m.Shape.Name, m.Pass, m.RowsMs, m.TilesMs, m.Speedup, m.RowsCpuMs, m.TilesCpuMs, m.CpuSpeedup, m.Rounds)).ToList();
+            .Select(m =>
+            {
+                double? flops = m.Pass == "train step" ? null : m.Shape.Flops(m.Pass);
+                double? Nan(double x) => double.IsNaN(x) ? null : x;
+                return new AttentionRow(m.Shape.Name, m.Pass, m.RowsMs, m.TilesMs, m.Tiles256Ms, Nan(m.Tiles512Ms), m.Speedup,
+                    m.RowsCpuMs, m.TilesCpuMs, m.Tiles256CpuMs, Nan(m.Tiles512CpuMs), m.CpuSpeedup, flops,
+                    flops / (m.TilesMs / 1000) / 1e9 / peak, flops / (m.TilesCpuMs / 1000) * threads / 1e9 / peakCpu, m.Rounds);
+            }).ToList();
+
+    // Median and sorted times (wall, and CPU per thread) of `steps` training steps after one warm-up: forward, backward
+    // of the token-mean cross-entropy over every position, AdamW.
+    private static (List<double> Wall, List<double> CpuPerThread) TimeTrainSteps(LlamaModel model, int batch, int seq, int steps, int threads,
+        string name, TextWriter? progress)
+    {
+        int n = batch * seq, vocab = model.Config.VocabSize;
+        model.Reserve(batch, seq);
+        var optimizer = new AdamW(model.Parameters, new AdamWOptions { WeightDecay = 0.1 });
+        var rng = new Random(1);
+        var tokens = new int[n]; var targets = new int[n];
+        for (int i = 0; i < n; i++) { tokens[i] = rng.Next(vocab); targets[i] = rng.Next(vocab); }
+        var weights = Enumerable.Repeat(1f / n, n).ToArray();
+        List<double> times = [], cpuTimes = [];
+        for (int step = 0; step <= steps; step++)
+        {
+            var cpuStart = System.Environment.CpuUsage.TotalTime;
+            long start = Stopwatch.GetTimestamp();
+            model.ZeroGrad();
+            float loss = model.TrainCrossEntropy(tokens, targets, weights, batch, seq);
+            optimizer.Update(1e-4);
+            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            double cpuMs = (System.Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds / threads;
+            progress?.WriteLine("{0} {1}: {2:F0} ms ({3:F0} ms of CPU per thread), loss {4:F3}{5}", name, step, ms, cpuMs, loss,
+                step == 0 ? " (warm-up, not counted)" : "");
+            if (step > 0) { times.Add(ms); cpuTimes.Add(cpuMs); }
+        }
+        times.Sort();
+        cpuTimes.Sort();
+        return (times, cpuTimes);
+    }
+
+    // models/mini's architecture (4 layers, d 192, 6/2 heads of 32, MLP 512, vocabulary 2048, tied embeddings) at the
+    // shape of its PPO updates, B 8 × T 512.
+    private static MiniStep MeasureMiniStep(BenchOptions o, double peak, double peakCpu, TextWriter? progress)
+    {
+        const int batch = 8, seq = 512;
+        var config = LlamaConfig.Create(vocabSize: 2048, hiddenSize: 192, layers: 4, heads: 6, kvHeads: 2, intermediateSize: 512,
+            maxPositions: 2048, tieEmbeddings: true);
+        var model = LlamaModel.CreateRandom(config, seed: 1);
+        var (times, cpuTimes) = TimeTrainSteps(model, batch, seq, Math.Max(3, o.Steps), o.Threads, "mini train step", progress);
+        double flops = TrainingFlops(config, batch, seq), median = times[times.Count / 2], cpu = cpuTimes[cpuTimes.Count / 2];
+        double gflops = flops / (median / 1000) / 1e9;
+        return new MiniStep(model.ParameterCount, batch, seq, flops, median, times[0], cpu, gflops, gflops / peak,
+            flops / (cpu / 1000) / 1e9 / peakCpu);
+    }
+
+    // The process's peak resident set (VmHWM on Linux) in MB.
+    private static double PeakRssMb() => Process.GetCurrentProcess().PeakWorkingSet64 / (1024.0 * 1024);
 
     private static void PrintAttention(IReadOnlyList<AttentionRow> rows)
     {
         var table = new Table().AddColumn("attention").AddColumn("pass").AddColumn(new TableColumn("rows").RightAligned())
-            .AddColumn(new TableColumn("tiles").RightAligned()).AddColumn(new TableColumn("speedup").RightAligned())
-            .AddColumn(new TableColumn("by CPU time").RightAligned());
+            .AddColumn(new TableColumn("tiles 256").RightAligned()).AddColumn(new TableColumn("tiles 512").RightAligned())
+            .AddColumn(new TableColumn("speedup").RightAligned()).AddColumn(new TableColumn("by CPU time").RightAligned())
+            .AddColumn(new TableColumn("of peak").RightAligned());
         foreach (var r in rows)
-            table.AddRow(r.Shape, r.Pass, $"{r.RowsMs:F1} ms", $"{r.TilesMs:F1} ms", $"{r.Speedup:F1}×", $"{r.CpuSpeedup:F1}×");
+            table.AddRow(r.Shape, r.Pass, $"{r.RowsMs:F1} ms", $"{r.Tiles256Ms:F1} ms", r.Tiles512Ms is { } w ? $"{w:F1} ms" : "-",
+                $"{r.Speedup:F1}×", $"{r.CpuSpeedup:F1}×", r.TilesFractionOfPeak is { } f ? $"{100 * f:F0}% ({100 * r.TilesCpuFractionOfPeak:F0}% by CPU)" : "");
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine("[grey]Medians; the two kernels alternate within one loop, so load from other processes hits both alike; rows = the former row kernels. CPU time counts every thread.[/]");
+        AnsiConsole.MarkupLine("[grey]One layer's attention; medians; the kernels alternate within one loop, so load from other processes hits them alike; rows = the former row kernels, speedups = rows / the engine's tiles. CPU time counts every thread.[/]");
     }
 
     // The 1-minute load average from /proc/loadavg (NaN elsewhere): how shared the machine was during the run.
@@ -250,6 +319,9 @@ public static class BenchEngineCommand
         }
         table.AddRow($"train step ({r.TrainParameters / 1e6:F1}M params, B={r.TrainBatch}, T={r.TrainSeq})", $"{r.TrainStepMs:F0} ms",
             $"median; fastest {r.TrainStepMinMs:F0} ms; CPU time per thread {r.TrainStepCpuMs:F0} ms; {r.TrainGflops:F0} GFLOP/s; {r.Optimizer}");
+        var m = r.MiniTrainStep;
+        table.AddRow($"mini train step ({m.Parameters / 1e6:F1}M params, B={m.Batch}, T={m.Seq})", $"{m.StepMs:F0} ms",
+            $"median; fastest {m.StepMinMs:F0} ms; CPU time per thread {m.StepCpuMs:F0} ms; {m.Flops / 1e9:F1} GFLOP a step, {m.Gflops:F0} GFLOP/s = {100 * m.FractionOfPeak:F0}% of peak ({100 * m.CpuFractionOfPeak:F0}% by CPU time)");
         table.AddRow("decoding, batch 1", $"{r.DecodeTokensPerSB1:F1} tokens/s", "");
         table.AddRow("decoding, batch 32", $"{r.DecodeTokensPerSB32:F1} tokens/s", "");
         AnsiConsole.Write(table);
@@ -261,6 +333,6 @@ public static class BenchEngineCommand
             AnsiConsole.Write(shapes);
         }
         PrintAttention(r.Attention);
-        AnsiConsole.MarkupLine($"[grey]Load average during the run: {r.LoadAverage:F1}. Timings on a shared machine are noisy; compare figures from one run.[/]");
+        AnsiConsole.MarkupLine($"[grey]{r.VectorBits}-bit SIMD paths; peak resident set {r.PeakRssMb:F0} MB; load average during the run: {r.LoadAverage:F1}. Timings on a shared machine are noisy; compare figures from one run.[/]");
     }
 }

@@ -12,7 +12,7 @@ namespace Rlef.Engine.Layers;
 /// (memory O(T) per head instead of O(T²), at the price of one more Q·Kᵀ) in the same pass that uses them.
 /// Two implementations: tile kernels (AttentionTiles.cs: small register-blocked products, one task per sequence and
 /// kv head so a group's query heads share its transposed keys) and the row kernels below (one dot product per
-/// score), used for decoding steps and where the tiles do not apply (no AVX-512, or d not a multiple of 16).
+/// score), used for decoding steps and where the tiles do not apply (d not a multiple of 16, or no AVX2).
 /// </summary>
 public static partial class Attention
 {
@@ -40,7 +40,7 @@ public static partial class Attention
         CheckLength(k, cached, nameof(k)); CheckLength(v, cached, nameof(v));
         CheckColumns(start, batch, capacity, nameof(start)); CheckColumns(end, batch, int.MaxValue, nameof(end));
         if (UseTiles(headDim) && tq >= TileRows && !ForceRowKernels)
-            ForwardTiles(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
+            ForwardTiles(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end, Wide);
         else
             ForwardRows(output, lse, q, k, v, batch, tq, past, capacity, heads, kvHeads, headDim, start, scratch, end);
     }
@@ -59,7 +59,7 @@ public static partial class Attention
         CheckLength(dk, keys, nameof(dk)); CheckLength(dv, keys, nameof(dv)); CheckLength(k, keys, nameof(k)); CheckLength(v, keys, nameof(v));
         CheckColumns(start, batch, t, nameof(start)); CheckColumns(end, batch, int.MaxValue, nameof(end));
         if (UseTiles(headDim) && !ForceRowKernels)
-            BackwardTiles(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);
+            BackwardTiles(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end, Wide);
         else
             BackwardRows(dq, dk, dv, dOutput, q, k, v, output, lse, batch, t, heads, kvHeads, headDim, start, scratch, end);
     }

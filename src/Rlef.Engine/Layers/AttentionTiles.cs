@@ -16,7 +16,15 @@ public static partial class Attention
     private const int BackwardQueries = 48; // query rows of a backward tile
     private const int BackwardKeys = 64;    // keys of a backward tile (a multiple of 16)
 
-    private static bool UseTiles(int headDim) => Vector512.IsHardwareAccelerated && headDim % 16 == 0;
+    private static bool UseTiles(int headDim) => (Vector512.IsHardwareAccelerated || Vector256.IsHardwareAccelerated) && headDim % 16 == 0;
+
+    /// <summary>
+    /// The tiles' vector width: 512 bits where the CPU has AVX-512, else 256 (AVX2). The two paths compute the same
+    /// products in the same order per output element, so they agree to float rounding of the exp. ForceVector256
+    /// selects the 256-bit path on an AVX-512 machine (tests and the benchmark; DOTNET_EnableAVX512F=0 does it process-wide).
+    /// </summary>
+    internal static bool ForceVector256 { get; set; }
+    private static bool Wide => Vector512.IsHardwareAccelerated && !ForceVector256;
 
     private static int Round16(int n) => (n + 15) & ~15;
 
@@ -29,8 +37,8 @@ public static partial class Attention
     // Backward slot: transposed key and value tiles [d][BackwardKeys], then the P and dS tiles [BackwardQueries][BackwardKeys].
     private static int BackwardSlotSize(int d) => (2 * d + 2 * BackwardQueries) * BackwardKeys;
 
-    private static void ForwardTiles(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
-        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end)
+    internal static void ForwardTiles(float[] output, float[] lse, float[] q, float[] k, float[] v, int batch, int tq, int past,
+        int capacity, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end, bool wide)
     {
         int group = heads / kvHeads, d = headDim, tk = past + tq, slotSize = ForwardSlotSize(tk, d);
         float scale = 1f / MathF.Sqrt(d);
@@ -63,26 +71,35 @@ public static partial class Attention
                     int seen = past + i0 + rows - s0; // keys the block's last row sees
                     var qRows = new Rows6(((b * tq + i0) * heads + h) * d, qStride, rows);
                     var sRows = new Rows6(sc, width, rows);
-                    Tile(ref q0, qRows, 1, ref Unsafe.Add(ref s, kt), width, ref s, sRows, rows, d, Round16(seen), scale, false);
+                    Tile(wide, ref q0, qRows, 1, ref Unsafe.Add(ref s, kt), width, ref s, sRows, rows, d, Round16(seen), scale, false);
                     for (int r = 0; r < rows; r++)
                     {
-                        var (max, sum) = Softmax(ref Unsafe.Add(ref s, sc + r * width), past + i0 + r - s0 + 1, seen);
+                        var (max, sum) = wide ? Softmax(ref Unsafe.Add(ref s, sc + r * width), past + i0 + r - s0 + 1, seen)
+                            : Softmax256(ref Unsafe.Add(ref s, sc + r * width), past + i0 + r - s0 + 1, seen);
                         inv[r] = 1f / sum;
                         lse[(b * heads + h) * tq + i0 + r] = max + MathF.Log(sum);
                     }
-                    Tile(ref s, sRows, 1, ref v[kv], kvStride, ref o0, qRows, rows, seen, d, 1f, false);
+                    Tile(wide, ref s, sRows, 1, ref v[kv], kvStride, ref o0, qRows, rows, seen, d, 1f, false);
                     for (int r = 0; r < rows; r++)
                     {
                         ref float o = ref Unsafe.Add(ref o0, ((b * tq + i0 + r) * heads + h) * d);
-                        var vi = Vector512.Create(inv[r]);
-                        for (int c = 0; c < d; c += 16) (Vector512.LoadUnsafe(ref o, (nuint)c) * vi).StoreUnsafe(ref o, (nuint)c);
+                        if (wide)
+                        {
+                            var vi = Vector512.Create(inv[r]);
+                            for (int c = 0; c < d; c += 16) (Vector512.LoadUnsafe(ref o, (nuint)c) * vi).StoreUnsafe(ref o, (nuint)c);
+                        }
+                        else
+                        {
+                            var vi = Vector256.Create(inv[r]);
+                            for (int c = 0; c < d; c += 8) (Vector256.LoadUnsafe(ref o, (nuint)c) * vi).StoreUnsafe(ref o, (nuint)c);
+                        }
                     }
                 }
         });
     }
 
-    private static void BackwardTiles(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
-        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end)
+    internal static void BackwardTiles(float[] dq, float[] dk, float[] dv, float[] dOutput, float[] q, float[] k, float[] v, float[] output,
+        float[] lse, int batch, int t, int heads, int kvHeads, int headDim, int[]? start, float[] scratch, int[]? end, bool wide)
     {
         const int bq = BackwardQueries, bk = BackwardKeys;
         int group = heads / kvHeads, d = headDim, slotSize = BackwardSlotSize(d);
@@ -101,7 +118,6 @@ public static partial class Attention
             ref float q0 = ref MemoryMarshal.GetArrayDataReference(q);
             ref float do0 = ref MemoryMarshal.GetArrayDataReference(dOutput);
             ref float dq0 = ref MemoryMarshal.GetArrayDataReference(dq);
-            var vScale = Vector512.Create(scale);
             // Key tiles from the first real column (keys before start[b] get no gradient); each query tile below the diagonal.
             for (int j0 = s0; j0 < stop; j0 += bk)
             {
@@ -119,25 +135,17 @@ public static partial class Attention
                             int rows = Math.Min(TileRows, nq - r0);
                             var qRows = new Rows6(qOffset + r0 * qStride, qStride, rows);
                             var tRows = new Rows6(r0 * bk, bk, rows);
-                            Tile(ref q0, qRows, 1, ref Unsafe.Add(ref s, kt), bk, ref Unsafe.Add(ref s, pt), tRows, rows, d, seenPad, scale, false);
-                            Tile(ref do0, qRows, 1, ref Unsafe.Add(ref s, vt), bk, ref Unsafe.Add(ref s, dst), tRows, rows, d, seenPad, 1f, false);
+                            Tile(wide, ref q0, qRows, 1, ref Unsafe.Add(ref s, kt), bk, ref Unsafe.Add(ref s, pt), tRows, rows, d, seenPad, scale, false);
+                            Tile(wide, ref do0, qRows, 1, ref Unsafe.Add(ref s, vt), bk, ref Unsafe.Add(ref s, dst), tRows, rows, d, seenPad, 1f, false);
                         }
                         // P = exp(S − lse) on and below the diagonal, 0 above it; dS = P·(dP − D)·scale.
                         for (int r = 0; r < nq; r++)
                         {
                             int i = i0 + r, row = qOffset + r * qStride;
-                            var vLse = Vector512.Create(lse[(b * heads + h) * t + i]);
-                            var vD = Vector512.Create(Dot(ref Unsafe.Add(ref do0, row), ref output[row], d));
-                            var limit = Vector512.Create(Math.Min(i - j0, seen - 1));
-                            ref float pr = ref Unsafe.Add(ref s, pt + r * bk);
-                            ref float dr = ref Unsafe.Add(ref s, dst + r * bk);
-                            for (int c = 0; c < seenPad; c += 16)
-                            {
-                                var keep = Vector512.LessThanOrEqual(Vector512<int>.Indices + Vector512.Create(c), limit).AsSingle();
-                                var p = Vector512.ConditionalSelect(keep, Exp(Vector512.LoadUnsafe(ref pr, (nuint)c) - vLse), Vector512<float>.Zero);
-                                p.StoreUnsafe(ref pr, (nuint)c);
-                                (p * (Vector512.LoadUnsafe(ref dr, (nuint)c) - vD) * vScale).StoreUnsafe(ref dr, (nuint)c);
-                            }
+                            float rowLse = lse[(b * heads + h) * t + i], rowD = Dot(ref Unsafe.Add(ref do0, row), ref output[row], d);
+                            int limit = Math.Min(i - j0, seen - 1);
+                            if (wide) ProbabilityRow(ref Unsafe.Add(ref s, pt + r * bk), ref Unsafe.Add(ref s, dst + r * bk), seenPad, limit, rowLse, rowD, scale);
+                            else ProbabilityRow256(ref Unsafe.Add(ref s, pt + r * bk), ref Unsafe.Add(ref s, dst + r * bk), seenPad, limit, rowLse, rowD, scale);
                         }
                         // dV[keys] += Pᵀ·dOut and dK[keys] += dSᵀ·Q: rows are keys, the inner dimension the tile's queries.
                         for (int c0 = 0; c0 < seen; c0 += TileRows)
@@ -145,14 +153,14 @@ public static partial class Attention
                             int rows = Math.Min(TileRows, seen - c0);
                             var kRows = new Rows6(kv + c0 * kvStride, kvStride, rows);
                             var cols = new Rows6(c0, 1, rows);
-                            Tile(ref Unsafe.Add(ref s, pt), cols, bk, ref Unsafe.Add(ref do0, qOffset), qStride, ref dv[0], kRows, rows, nq, d, 1f, true);
-                            Tile(ref Unsafe.Add(ref s, dst), cols, bk, ref Unsafe.Add(ref q0, qOffset), qStride, ref dk[0], kRows, rows, nq, d, 1f, true);
+                            Tile(wide, ref Unsafe.Add(ref s, pt), cols, bk, ref Unsafe.Add(ref do0, qOffset), qStride, ref dv[0], kRows, rows, nq, d, 1f, true);
+                            Tile(wide, ref Unsafe.Add(ref s, dst), cols, bk, ref Unsafe.Add(ref q0, qOffset), qStride, ref dk[0], kRows, rows, nq, d, 1f, true);
                         }
                         // dQ[queries] += dS·K.
                         for (int r0 = 0; r0 < nq; r0 += TileRows)
                         {
                             int rows = Math.Min(TileRows, nq - r0);
-                            Tile(ref Unsafe.Add(ref s, dst), new Rows6(r0 * bk, bk, rows), 1, ref k[kv], kvStride,
+                            Tile(wide, ref Unsafe.Add(ref s, dst), new Rows6(r0 * bk, bk, rows), 1, ref k[kv], kvStride,
                                 ref dq0, new Rows6(qOffset + r0 * qStride, qStride, rows), rows, seen, d, 1f, true);
                         }
                     }
@@ -240,17 +248,12 @@ public static partial class Attention
             for (int j = n; j < Round16(n); j++) Unsafe.Add(ref to, (nint)c * dstStride + j) = 0;
     }
 
-    // Zeroes `rows` rows of d floats (d a multiple of 16) that are `stride` apart, starting at x[offset].
+    // Zeroes `rows` rows of d floats that are `stride` apart, starting at x[offset].
     private static void ClearRows(float[] x, int offset, int stride, int rows, int d)
     {
         if (rows <= 0) return;
         if (offset + (long)(rows - 1) * stride + d > x.Length) throw new IndexOutOfRangeException("Attention gradient rows out of range.");
-        ref float first = ref x[offset];
-        for (int r = 0; r < rows; r++)
-        {
-            ref float row = ref Unsafe.Add(ref first, (nint)r * stride);
-            for (int c = 0; c < d; c += 16) Vector512<float>.Zero.StoreUnsafe(ref row, (nuint)c);
-        }
+        for (int r = 0; r < rows; r++) x.AsSpan(offset + r * stride, d).Clear();
     }
 
     /// <summary>Offsets of a tile's 6 rows: first + r·stride for r &lt; count; later rows repeat the last one, so reads stay in bounds.</summary>
@@ -265,8 +268,16 @@ public static partial class Attention
     /// A[r][κ] is a[ar.Rr + κ·aStep] (aStep 1: A row-major; the tile width: A transposed); B row κ starts at b[κ·bStride];
     /// C row r at c[cr.Rr]. n is a multiple of 16; only rows &lt; `rows` are stored (repeated rows would add twice).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile(bool wide, ref float a, in Rows6 ar, int aStep, ref float b, int bStride, ref float c, in Rows6 cr, int rows,
+        int k, int n, float alpha, bool accumulate)
+    {
+        if (wide) Tile512(ref a, ar, aStep, ref b, bStride, ref c, cr, rows, k, n, alpha, accumulate);
+        else Tile256(ref a, ar, aStep, ref b, bStride, ref c, cr, rows, k, n, alpha, accumulate);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile(ref float a, in Rows6 ar, int aStep, ref float b, int bStride, ref float c, in Rows6 cr, int rows,
+    private static void Tile512(ref float a, in Rows6 ar, int aStep, ref float b, int bStride, ref float c, in Rows6 cr, int rows,
         int k, int n, float alpha, bool accumulate)
     {
         ref float a0 = ref Unsafe.Add(ref a, ar.R0), a1 = ref Unsafe.Add(ref a, ar.R1), a2 = ref Unsafe.Add(ref a, ar.R2);
@@ -340,5 +351,134 @@ public static partial class Attention
         var value = acc * Vector512.Create(alpha);
         if (accumulate) value += Vector512.LoadUnsafe(ref dst);
         value.StoreUnsafe(ref dst);
+    }
+
+    // ───────── the 256-bit (AVX2) path: the same tiles, 16 columns as two Vector256 per row (12 accumulators of 16 registers) ─────────
+
+    /// <summary><see cref="Tile512"/> with Vector256: 6 rows × 16 columns per block; n is a multiple of 16.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Tile256(ref float a, in Rows6 ar, int aStep, ref float b, int bStride, ref float c, in Rows6 cr, int rows,
+        int k, int n, float alpha, bool accumulate)
+    {
+        ref float a0 = ref Unsafe.Add(ref a, ar.R0), a1 = ref Unsafe.Add(ref a, ar.R1), a2 = ref Unsafe.Add(ref a, ar.R2);
+        ref float a3 = ref Unsafe.Add(ref a, ar.R3), a4 = ref Unsafe.Add(ref a, ar.R4), a5 = ref Unsafe.Add(ref a, ar.R5);
+        for (int j = 0; j < n; j += 16)
+        {
+            Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+            Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+            ref float bj = ref Unsafe.Add(ref b, j);
+            nint ai = 0, bi = 0;
+            for (int kk = 0; kk < k; kk++, ai += aStep, bi += bStride)
+            {
+                var b0 = Vector256.LoadUnsafe(ref Unsafe.Add(ref bj, bi));
+                var b1 = Vector256.LoadUnsafe(ref Unsafe.Add(ref bj, bi + 8));
+                var x = Vector256.Create(Unsafe.Add(ref a0, ai));
+                c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
+                x = Vector256.Create(Unsafe.Add(ref a1, ai));
+                c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
+                x = Vector256.Create(Unsafe.Add(ref a2, ai));
+                c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
+                x = Vector256.Create(Unsafe.Add(ref a3, ai));
+                c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+                x = Vector256.Create(Unsafe.Add(ref a4, ai));
+                c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+                x = Vector256.Create(Unsafe.Add(ref a5, ai));
+                c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
+            }
+            Put256(ref c, cr.R0 + j, c00, c01, alpha, accumulate);
+            if (rows > 1) Put256(ref c, cr.R1 + j, c10, c11, alpha, accumulate);
+            if (rows > 2) Put256(ref c, cr.R2 + j, c20, c21, alpha, accumulate);
+            if (rows > 3) Put256(ref c, cr.R3 + j, c30, c31, alpha, accumulate);
+            if (rows > 4) Put256(ref c, cr.R4 + j, c40, c41, alpha, accumulate);
+            if (rows > 5) Put256(ref c, cr.R5 + j, c50, c51, alpha, accumulate);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put256(ref float c, int offset, Vector256<float> lo, Vector256<float> hi, float alpha, bool accumulate)
+    {
+        ref float dst = ref Unsafe.Add(ref c, offset);
+        var va = Vector256.Create(alpha);
+        Vector256<float> x = lo * va, y = hi * va;
+        if (accumulate) { x += Vector256.LoadUnsafe(ref dst); y += Vector256.LoadUnsafe(ref dst, 8); }
+        x.StoreUnsafe(ref dst);
+        y.StoreUnsafe(ref dst, 8);
+    }
+
+    // The backward's P and dS rows: P = exp(S − lse) for columns ≤ limit, 0 beyond; dS = P·(dP − D)·scale.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ProbabilityRow(ref float pr, ref float dr, int width, int limit, float lse, float rowD, float scale)
+    {
+        var vLse = Vector512.Create(lse); var vD = Vector512.Create(rowD); var vScale = Vector512.Create(scale);
+        var vLimit = Vector512.Create(limit);
+        for (int c = 0; c < width; c += 16)
+        {
+            var keep = Vector512.LessThanOrEqual(Vector512<int>.Indices + Vector512.Create(c), vLimit).AsSingle();
+            var p = Vector512.ConditionalSelect(keep, Exp(Vector512.LoadUnsafe(ref pr, (nuint)c) - vLse), Vector512<float>.Zero);
+            p.StoreUnsafe(ref pr, (nuint)c);
+            (p * (Vector512.LoadUnsafe(ref dr, (nuint)c) - vD) * vScale).StoreUnsafe(ref dr, (nuint)c);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ProbabilityRow256(ref float pr, ref float dr, int width, int limit, float lse, float rowD, float scale)
+    {
+        var vLse = Vector256.Create(lse); var vD = Vector256.Create(rowD); var vScale = Vector256.Create(scale);
+        var vLimit = Vector256.Create(limit);
+        for (int c = 0; c < width; c += 8)
+        {
+            var keep = Vector256.LessThanOrEqual(Vector256<int>.Indices + Vector256.Create(c), vLimit).AsSingle();
+            var p = Vector256.ConditionalSelect(keep, Exp(Vector256.LoadUnsafe(ref pr, (nuint)c) - vLse), Vector256<float>.Zero);
+            p.StoreUnsafe(ref pr, (nuint)c);
+            (p * (Vector256.LoadUnsafe(ref dr, (nuint)c) - vD) * vScale).StoreUnsafe(ref dr, (nuint)c);
+        }
+    }
+
+    // Softmax with Vector256 (see Softmax).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static (float Max, float Sum) Softmax256(ref float row, int n, int width)
+    {
+        var vMax = Vector256.Create(float.NegativeInfinity);
+        for (int c = 0; c < n; c += 8)
+        {
+            var x = Vector256.LoadUnsafe(ref row, (nuint)c);
+            if (c + 8 > n) x = Vector256.ConditionalSelect(Lanes256(c, n), x, Vector256.Create(float.NegativeInfinity));
+            vMax = Vector256.Max(vMax, x);
+        }
+        var m4 = Vector128.Max(vMax.GetLower(), vMax.GetUpper());
+        float max = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
+        var shift = Vector256.Create(max);
+        var sum = Vector256<float>.Zero;
+        for (int c = 0; c < width; c += 8)
+        {
+            var e = Exp(Vector256.LoadUnsafe(ref row, (nuint)c) - shift);
+            if (c + 8 > n) e = Vector256.ConditionalSelect(Lanes256(c, n), e, Vector256<float>.Zero);
+            e.StoreUnsafe(ref row, (nuint)c);
+            sum += e;
+        }
+        return (max, Vector256.Sum(sum));
+    }
+
+    private static Vector256<float> Lanes256(int c, int n) =>
+        Vector256.LessThan(Vector256<int>.Indices + Vector256.Create(c), Vector256.Create(n)).AsSingle();
+
+    /// <summary>e^x with Vector256, the same polynomial and range handling as the Vector512 <see cref="Exp(Vector512{float})"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Exp(Vector256<float> x)
+    {
+        var n = Vector256.Round(x * Vector256.Create(1.44269504f));
+        var r = Vector256.FusedMultiplyAdd(n, Vector256.Create(-0.693359375f), x);
+        r = Vector256.FusedMultiplyAdd(n, Vector256.Create(2.12194440e-4f), r);
+        var p = Vector256.Create(1f / 5040);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 720));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 120));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 24));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(1f / 6));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256.Create(0.5f));
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        p = Vector256.FusedMultiplyAdd(p, r, Vector256<float>.One);
+        var twoToN = Vector256.ShiftLeft(Vector256.ConvertToInt32(n) + Vector256.Create(127), 23).AsSingle();
+        var y = Vector256.ConditionalSelect(Vector256.LessThan(x, Vector256.Create(-87.3f)), Vector256<float>.Zero, p * twoToN);
+        return Vector256.ConditionalSelect(Vector256.GreaterThan(x, Vector256.Create(88.3f)), Vector256.Create(float.PositiveInfinity), y);
     }
 }

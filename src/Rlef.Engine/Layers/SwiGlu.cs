@@ -23,6 +23,13 @@ public static class SwiGlu
                     var silu = g / (Vector512<float>.One + Vector512.Exp(-g));
                     (silu * Vector512.LoadUnsafe(ref pu, (nuint)i)).StoreUnsafe(ref ph, (nuint)i);
                 }
+            else if (Vector256.IsHardwareAccelerated) // AVX2: the same expression, 8 lanes (a scalar exp per element was the MLP's cost there)
+                for (; i <= end - 8; i += 8)
+                {
+                    var g = Vector256.LoadUnsafe(ref pg, (nuint)i);
+                    var silu = g / (Vector256<float>.One + Vector256.Exp(-g));
+                    (silu * Vector256.LoadUnsafe(ref pu, (nuint)i)).StoreUnsafe(ref ph, (nuint)i);
+                }
             for (; i < end; i++)
             {
                 float g = Unsafe.Add(ref pg, i);
@@ -31,7 +38,8 @@ public static class SwiGlu
         });
     }
 
-    // dGate = dh·u·σ(g)·(1 + g·(1−σ(g))), dUp = dh·silu(g). Overwrites dGate and dUp.
+    // dGate = dh·u·σ(g)·(1 + g·(1−σ(g))), dUp = dh·silu(g). Overwrites dGate and dUp; dh may be dUp or dGate itself
+    // (each element of dh is read before either is written there).
     public static void Backward(float[] dGate, float[] dUp, float[] dh, float[] gate, float[] up, int count)
     {
         Parallelism.ForChunks(count, 12, (start, end) =>
@@ -50,6 +58,15 @@ public static class SwiGlu
                     var sig = Vector512<float>.One / (Vector512<float>.One + Vector512.Exp(-g));
                     (d * g * sig).StoreUnsafe(ref pdu, (nuint)i);
                     (d * Vector512.LoadUnsafe(ref pu, (nuint)i) * sig * (Vector512<float>.One + g * (Vector512<float>.One - sig))).StoreUnsafe(ref pdg, (nuint)i);
+                }
+            else if (Vector256.IsHardwareAccelerated)
+                for (; i <= end - 8; i += 8)
+                {
+                    var g = Vector256.LoadUnsafe(ref pg, (nuint)i);
+                    var d = Vector256.LoadUnsafe(ref pdh, (nuint)i);
+                    var sig = Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-g));
+                    (d * g * sig).StoreUnsafe(ref pdu, (nuint)i);
+                    (d * Vector256.LoadUnsafe(ref pu, (nuint)i) * sig * (Vector256<float>.One + g * (Vector256<float>.One - sig))).StoreUnsafe(ref pdg, (nuint)i);
                 }
             for (; i < end; i++)
             {

@@ -9,13 +9,18 @@ namespace Rlef.Engine.Model;
 /// </summary>
 public sealed class KvCache
 {
+    // Default prefill: about this many tokens per forward call, whatever the batch (see ChunkFor).
+    internal const int PrefillTokens = 2048;
+
+    /// <param name="chunk">Columns per prefill call; 0: PrefillTokens / the batch of each call.</param>
     internal KvCache(LlamaConfig config, int batch, int capacity, int chunk)
     {
         if (batch <= 0) throw new ArgumentOutOfRangeException(nameof(batch), "batch must be positive.");
         if (capacity <= 0) throw new ArgumentOutOfRangeException(nameof(capacity), "capacity must be positive.");
         Batch = MaxBatch = batch;
         Capacity = capacity;
-        Chunk = Math.Clamp(chunk, 1, capacity);
+        _perCallChunk = chunk <= 0;
+        Chunk = Math.Clamp(_perCallChunk ? PrefillTokens / batch : chunk, 1, capacity);
         _kvDim = config.KvDim;
         long perLayer = (long)batch * capacity * config.KvDim;
         if (perLayer > Array.MaxLength) throw new OutOfMemoryException($"A KV cache of {batch} × {capacity} tokens exceeds the largest array.");
@@ -23,7 +28,7 @@ public sealed class KvCache
         V = new float[config.NumHiddenLayers][];
         for (int l = 0; l < K.Length; l++) { K[l] = new float[perLayer]; V[l] = new float[perLayer]; }
         Start = new int[batch];
-        Work = new Workspace(config, batch, Chunk, training: false, attentionKeys: capacity, headRows: batch);
+        Work = new Workspace(config, Math.Max(batch * Chunk, _perCallChunk ? PrefillTokens : 0), training: false, headRows: batch);
     }
 
     /// <summary>Sequences currently in the cache (≤ <see cref="MaxBatch"/>; shrinks with <see cref="Compact"/>).</summary>
@@ -36,6 +41,14 @@ public sealed class KvCache
     public int Length { get; internal set; }
     /// <summary>Most columns one forward call processes (longer prompts are prefilled in chunks of this size).</summary>
     internal int Chunk { get; }
+    private readonly bool _perCallChunk;
+
+    /// <summary>
+    /// Columns per prefill call for a batch of this many sequences. By default it depends on that batch only, not on the
+    /// largest batch the cache was made for: a chunk changes the rows of each product, hence the logits' last bits, so a
+    /// cache reused across calls (a generator kept between collections) decodes a batch exactly as a fresh one would.
+    /// </summary>
+    internal int ChunkFor(int batch) => _perCallChunk ? Math.Clamp(PrefillTokens / batch, 1, Capacity) : Chunk;
 
     private readonly int _kvDim;
     internal readonly float[][] K, V;  // per layer [B, Capacity, KVD]

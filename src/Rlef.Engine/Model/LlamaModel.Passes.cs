@@ -199,7 +199,7 @@ public sealed partial class LlamaModel
         int tq = 0;
         for (int c0 = 0; c0 < count; c0 += tq)
         {
-            tq = Math.Min(cache.Chunk, count - c0);
+            tq = Math.Min(cache.ChunkFor(batch), count - c0);
             int past = cache.Length;
             for (int b = 0; b < batch; b++)
                 for (int t = 0; t < tq; t++)
@@ -276,7 +276,7 @@ public sealed partial class LlamaModel
                 }
             }
             Attention.Forward(a.Att, a.Lse, a.Q, keys, values, batch, tq, past, capacity, cfg.NumAttentionHeads, cfg.NumKeyValueHeads,
-                cfg.HeadDim, start, ws.AttScratch, end);
+                cfg.HeadDim, start, ws.AttentionScratch(batch, tq, capacity), end);
             Linear.Forward(ws.Proj.AsSpan(0, n * c), a.Att.AsSpan(0, n * qd), w.O.Data, Bias(w.OBias), n, qd, c);
             if (a.Mid != a.Input) a.Input.AsSpan(0, n * c).CopyTo(a.Mid);
             Residual.AddInPlace(a.Mid.AsSpan(0, n * c), ws.Proj.AsSpan(0, n * c));
@@ -322,7 +322,7 @@ public sealed partial class LlamaModel
             Linear.Backward(ws.DAtt.AsSpan(0, n * qd), false, Grad(w.O), Grad(w.OBias), dResid.AsSpan(0, n * c), a.Att.AsSpan(0, n * qd),
                 w.O.Data, n, qd, c);
             Attention.Backward(ws.DQ, ws.DK, ws.DV, ws.DAtt, a.Q, a.K, a.V, a.Att, a.Lse, batch, t, cfg.NumAttentionHeads,
-                cfg.NumKeyValueHeads, cfg.HeadDim, null, ws.AttScratch, _trainingEnds);
+                cfg.NumKeyValueHeads, cfg.HeadDim, null, ws.AttentionScratch(batch, t, t), _trainingEnds);
             _rope.Apply(ws.DQ, ws.Positions, n, cfg.NumAttentionHeads, inverse: true);
             _rope.Apply(ws.DK, ws.Positions, n, cfg.NumKeyValueHeads, inverse: true);
             float[] dq = ws.DQ, dk = ws.DK;

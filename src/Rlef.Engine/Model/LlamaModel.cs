@@ -183,30 +183,37 @@ public sealed partial class LlamaModel
     /// <summary>Clears every gradient (in parallel: a serial clear of a 124M model takes tens of milliseconds).</summary>
     public void ZeroGrad() => Gradients.Zero(_parameters);
 
-    /// <summary>Allocates the training buffers for batches up to [batch, seqLen] now instead of on the first step.</summary>
+    /// <summary>Allocates the training buffers for passes of up to batch × seqLen tokens now instead of on the first step.</summary>
     public void Reserve(int batch, int seqLen) => TrainingWorkspace(batch, seqLen);
+
+    /// <summary>Allocates the buffers of inference passes (scoring, <see cref="ComputeValues"/>) of up to batch × seqLen tokens.</summary>
+    public void ReserveInference(int batch, int seqLen) => InferenceWorkspace(batch, seqLen);
+
+    /// <summary>Bytes of the training and inference buffers this model holds now (not its weights, nor KV caches).</summary>
+    public long BufferBytes => (_training?.Bytes ?? 0) + (_inference?.Bytes ?? 0);
 
     /// <summary>A KV cache for decoding up to `batch` sequences of up to `capacity` columns (padding included).</summary>
     public KvCache CreateKvCache(int batch, int capacity, int prefillChunk = 0)
     {
-        int chunk = prefillChunk > 0 ? prefillChunk : Math.Max(1, 2048 / batch);
-        return new KvCache(Config, batch, capacity, chunk);
+        return new KvCache(Config, batch, capacity, Math.Max(0, prefillChunk));
     }
 
     private Workspace TrainingWorkspace(int batch, int seq) => _training = Grown(ref _training, batch, seq, training: true);
 
     private Workspace InferenceWorkspace(int batch, int seq) => _inference = Grown(ref _inference, batch, seq, training: false);
 
-    // The workspace itself when it fits this pass, else a bigger one. Per-token buffers are sized by the largest pass
-    // so far (batch × seq), not by the largest batch times the longest sequence: scoring packs many short or few long
-    // sequences per pass, and the product of the two maxima grew the workspace to many GB.
+    // The workspace itself when it holds this pass's tokens, else a bigger one. Buffers are sized by tokens (batch × seq)
+    // alone: scoring and PPO pack many short or few long sequences per pass, and a workspace sized by the largest batch
+    // times the longest sequence, or rebuilt whenever the batch grew at the same token count, churned GBs through the
+    // large-object heap. Callers that know their largest pass reserve it first, so the buffers are allocated once.
     private Workspace Grown(ref Workspace? current, int batch, int seq, bool training)
     {
         var w = current;
         if (w != null && w.Fits(batch, seq)) return w;
         current = null; // let the old buffers go before allocating bigger ones
-        int maxB = Math.Max(batch, w?.MaxBatch ?? 0), maxT = Math.Max(seq, w?.MaxSeq ?? 0), rows = Math.Max(batch * seq, w?.Rows ?? 0);
-        return new Workspace(Config, maxB, maxT, training, attentionKeys: maxT, headRows: HeadRowsFor(rows), rows: rows);
+        long rows = Math.Max((long)batch * seq, w?.Rows ?? 0);
+        if (rows > Array.MaxLength) throw new OutOfMemoryException($"A pass of {batch} × {seq} tokens exceeds the largest array.");
+        return new Workspace(Config, (int)rows, training, headRows: HeadRowsFor((int)rows));
     }
 
     /// <summary>

@@ -40,6 +40,10 @@ internal sealed class LayerActivations
 
     public static LayerActivations SharedInPlace(LayerActivations a) => new(a);
 
+    /// <summary>Floats held (Mid counted once where it is Input).</summary>
+    public long Floats => (long)Input.Length + (Mid == Input ? 0 : Mid.Length) + Ln1.Length + Ln1Rstd.Length + Q.Length + K.Length + V.Length
+        + Att.Length + Lse.Length + Ln2.Length + Ln2Rstd.Length + Gate.Length + Up.Length + H.Length + QRaw.Length + KRaw.Length + QRstd.Length + KRstd.Length;
+
     public readonly float[] Input;          // [N,C] residual stream entering the layer
     public readonly float[] Ln1, Ln1Rstd;   // [N,C], [N]
     public readonly float[] Q;              // [N,QD] after RoPE
@@ -53,21 +57,21 @@ internal sealed class LayerActivations
     public readonly float[] QRaw = [], KRaw = [], QRstd = [], KRstd = []; // [N,QD], [N,KVD], [N,H], [N,KVH]
 }
 
-// Everything a forward (and, for training, a backward) pass over at most MaxBatch × MaxSeq tokens needs,
-// allocated once. Training keeps one LayerActivations per layer for the backward; inference shares one set
-// across layers.
+// Everything a forward (and, for training, a backward) pass over at most Rows tokens (batch × seq) needs, allocated
+// once. Training keeps one LayerActivations per layer for the backward; inference shares one set across layers.
+// Only the attention scratch depends on the batch and sequence shape (not just their product); it is grown on its
+// own, so a pass of the same token count in another shape (33 × 496 after 15 × 1052) reuses every other buffer.
 internal sealed class Workspace
 {
-    /// <param name="rows">Tokens per pass (batch × seq); at most maxBatch × maxSeq, and by default exactly that. Callers
-    /// whose passes are sometimes wide and short, sometimes narrow and long, size it by the largest pass instead.</param>
-    public Workspace(LlamaConfig c, int maxBatch, int maxSeq, bool training, int attentionKeys, int headRows, int rows = 0)
+    /// <param name="rows">Tokens per pass (batch × seq): the per-token buffers hold this many rows.</param>
+    public Workspace(LlamaConfig c, int rows, bool training, int headRows)
     {
-        MaxBatch = maxBatch; MaxSeq = maxSeq; Training = training;
-        rows = rows > 0 ? Math.Min(rows, maxBatch * maxSeq) : maxBatch * maxSeq;
+        if (rows <= 0) throw new ArgumentOutOfRangeException(nameof(rows), "rows must be positive.");
+        _config = c;
+        Training = training;
         Rows = rows;
         Tokens = new int[rows];
         Positions = new int[rows];
-        Start = new int[maxBatch];
         var first = new LayerActivations(c, rows);
         Layers = new LayerActivations[c.NumHiddenLayers];
         if (training)
@@ -84,7 +88,6 @@ internal sealed class Workspace
         LnF = new float[rows * c.HiddenSize];
         LnFRstd = new float[rows];
         Proj = new float[rows * c.HiddenSize];
-        AttScratch = new float[Rlef.Engine.Layers.Attention.ScratchSize(maxBatch, maxSeq, attentionKeys, c.NumAttentionHeads, c.NumKeyValueHeads, c.HeadDim)];
         HeadRows = Math.Max(1, Math.Min(headRows, rows));
         if ((long)HeadRows * c.VocabSize > Array.MaxLength) throw new OutOfMemoryException("The logits buffer would exceed the largest array.");
         Logits = new float[HeadRows * c.VocabSize];
@@ -106,20 +109,21 @@ internal sealed class Workspace
             DAtt = new float[rows * c.QDim];
             DGate = new float[rows * c.IntermediateSize];
             DUp = new float[rows * c.IntermediateSize];
-            DH = new float[rows * c.IntermediateSize];
+            DH = DUp; // SwiGlu.Backward reads each dH element before it writes dUp there
             DHead = new float[rows];
             HeadDIn = new float[HeadRows * c.HiddenSize];
         }
     }
 
-    public readonly int MaxBatch, MaxSeq, Rows, HeadRows;
+    private readonly LlamaConfig _config;
+    public readonly int Rows, HeadRows;
     public readonly bool Training;
-    public readonly int[] Tokens, Positions, Start;  // [N], [N], [B]
+    public readonly int[] Tokens, Positions;         // [N], [N]
     public readonly LayerActivations[] Layers;
     public readonly float[] Final;                   // [N,C] residual stream after the last layer
     public readonly float[] LnF, LnFRstd;            // [N,C], [N]
     public readonly float[] Proj;                    // [N,C] o_proj / down_proj output before the residual add
-    public readonly float[] AttScratch;              // score rows, transposed K/V blocks (Attention.ScratchSize)
+    private float[] _attentionScratch = [];         // score rows, transposed K/V blocks (Attention.ScratchSize)
     public readonly float[] Logits;                  // [HeadRows,V] one chunk of logits (the whole batch when it fits)
     public readonly float[] HeadLse;                 // [M] log-sum-exp of each head row
     public readonly float[] HeadIn;                  // [HeadRows,C] rows gathered for the head
@@ -142,7 +146,30 @@ internal sealed class Workspace
     /// <summary>True when the last forward's logits for all rows are still in <see cref="Logits"/>.</summary>
     public bool LogitsCoverAllRows;
 
-    public bool Fits(int batch, int seq) => batch <= MaxBatch && seq <= MaxSeq && batch * seq <= Rows;
+    public bool Fits(int batch, int seq) => (long)batch * seq <= Rows;
+
+    /// <summary>Attention's scratch for a pass of this shape (keys = past + Tq, or the cache capacity), grown when too small.</summary>
+    public float[] AttentionScratch(int batch, int tq, int keys)
+    {
+        int size = Rlef.Engine.Layers.Attention.ScratchSize(batch, tq, keys, _config.NumAttentionHeads, _config.NumKeyValueHeads, _config.HeadDim);
+        if (_attentionScratch.Length < size) { _attentionScratch = []; _attentionScratch = new float[size]; }
+        return _attentionScratch;
+    }
+
+    /// <summary>Bytes held by this workspace's buffers (what <see cref="LlamaModel.BufferBytes"/> reports).</summary>
+    public long Bytes
+    {
+        get
+        {
+            long floats = _attentionScratch.Length + Final.Length + LnF.Length + LnFRstd.Length + Proj.Length + Logits.Length + HeadLse.Length
+                + HeadIn.Length + HeadLogProbs.Length + HeadEntropy.Length + DResid.Length + DLn.Length + NormScratch.Length + DQ.Length
+                + DK.Length + DV.Length + DAtt.Length + DGate.Length + DUp.Length + DQRaw.Length + DKRaw.Length + DHead.Length
+                + HeadDIn.Length;
+            if (!Training) floats -= Final.Length; // inference: Final is layer 0's Input
+            foreach (var a in Training ? Layers : Layers.Take(1)) floats += a.Floats;
+            return 4 * floats + 4L * (Tokens.Length + Positions.Length + HeadRowIndex.Length + HeadTargets.Length);
+        }
+    }
 }
 
 internal enum ForwardKind { None, LogProbs, Values }

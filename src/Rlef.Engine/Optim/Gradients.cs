@@ -59,6 +59,13 @@ public static class Gradients
                 for (; i + 16 <= g.Length; i += 16)
                     (Vector512.LoadUnsafe(ref start, (nuint)i) * f).StoreUnsafe(ref start, (nuint)i);
             }
+            else if (Vector256.IsHardwareAccelerated && g.Length >= 8)
+            {
+                var f = Vector256.Create(factor);
+                ref float start = ref g[0];
+                for (; i + 8 <= g.Length; i += 8)
+                    (Vector256.LoadUnsafe(ref start, (nuint)i) * f).StoreUnsafe(ref start, (nuint)i);
+            }
             for (; i < g.Length; i++) g[i] *= factor;
         });
     }
@@ -87,6 +94,19 @@ public static class Gradients
                 s1 = Vector512.FusedMultiplyAdd(b, b, s1);
             }
             sum = Vector512.Sum(Vector512.WidenLower(s0 + s1) + Vector512.WidenUpper(s0 + s1));
+        }
+        else if (Vector256.IsHardwareAccelerated && x.Length >= 16)
+        {
+            Vector256<float> s0 = default, s1 = default;
+            ref float start = ref MemoryMarshal.GetReference(x);
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var a = Vector256.LoadUnsafe(ref start, (nuint)i);
+                var b = Vector256.LoadUnsafe(ref start, (nuint)(i + 8));
+                s0 = Vector256.FusedMultiplyAdd(a, a, s0);
+                s1 = Vector256.FusedMultiplyAdd(b, b, s1);
+            }
+            sum = Vector256.Sum(Vector256.WidenLower(s0 + s1) + Vector256.WidenUpper(s0 + s1));
         }
         for (; i < x.Length; i++) sum += (double)x[i] * x[i];
         return sum;

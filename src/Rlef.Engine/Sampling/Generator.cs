@@ -14,6 +14,19 @@ public sealed class Generator
     private readonly LlamaModel _model;
     private KvCache? _cache;
     private TokenSampler[] _samplers = [];
+    // The prompt grid and a step's logits, kept between calls (at batch 64 and a 2048-token vocabulary they are
+    // large-object-heap arrays, which a call each allocated anew: hundreds of MB of garbage per RL iteration).
+    private int[] _grid = [];
+    private float[] _logits = [];
+
+    private static T[] Grown<T>(ref T[] buffer, int length)
+    {
+        if (buffer.Length < length) { buffer = []; buffer = new T[length]; }
+        return buffer;
+    }
+
+    /// <summary>The model this generator samples from.</summary>
+    public LlamaModel Model => _model;
 
     public Generator(LlamaModel model)
     {
@@ -46,14 +59,18 @@ public sealed class Generator
         int capacity = maxPrompt + options.MaxTokens;
         if (_cache == null || _cache.MaxBatch < batch || _cache.Capacity < capacity)
         {
+            // Grown to the largest batch and capacity seen so far (capacity in steps of 256 columns): multi-turn prompts
+            // lengthen call after call, and a cache rebuilt for each few more columns churned the large-object heap.
+            int grownBatch = Math.Max(batch, _cache?.MaxBatch ?? 0);
+            int grownCapacity = (Math.Max(capacity, _cache?.Capacity ?? 0) + 255) & ~255;
             _cache = null; // release the old cache before allocating the new one
-            _cache = _model.CreateKvCache(batch, capacity);
+            _cache = _model.CreateKvCache(grownBatch, grownCapacity);
         }
         if (_samplers.Length < batch)
             _samplers = Enumerable.Range(0, batch).Select(_ => new TokenSampler(vocab)).ToArray();
 
         // Left-padded prompt grid [B, maxPrompt]; padding repeats the prompt's first token (masked out anyway).
-        var grid = new int[batch * maxPrompt];
+        var grid = Grown(ref _grid, batch * maxPrompt);
         var start = new int[batch];
         for (int b = 0; b < batch; b++)
         {
@@ -77,8 +94,8 @@ public sealed class Generator
         var rowSequence = Enumerable.Range(0, batch).ToArray(); // cache row → sequence index
         var keep = new List<int>(batch);
 
-        var logits = new float[batch * vocab];
-        _model.Decode(_cache, grid, maxPrompt).CopyTo(logits);
+        var logits = Grown(ref _logits, batch * vocab);
+        _model.Decode(_cache, grid.AsSpan(0, batch * maxPrompt), maxPrompt).CopyTo(logits);
         for (int step = 0; step < options.MaxTokens; step++)
         {
             int rows = rowSequence.Length;

@@ -13,7 +13,9 @@ public static class Scorer
     public static float[][] LogProbs(LlamaModel model, IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096)
     {
         var results = new float[sequences.Count][];
-        foreach (var (batch, seqLen) in Batches(sequences, maxBatchTokens))
+        var batches = Batches(sequences, maxBatchTokens);
+        model.ReserveInference(1, LargestPass(batches));
+        foreach (var (batch, seqLen) in batches)
         {
             int b = batch.Count;
             var tokens = new int[b * seqLen];
@@ -36,7 +38,9 @@ public static class Scorer
     public static float[][] Values(LlamaModel valueModel, IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096)
     {
         var results = new float[sequences.Count][];
-        foreach (var (batch, seqLen) in Batches(sequences, maxBatchTokens))
+        var batches = Batches(sequences, maxBatchTokens);
+        valueModel.ReserveInference(1, LargestPass(batches));
+        foreach (var (batch, seqLen) in batches)
         {
             int b = batch.Count;
             var tokens = new int[b * seqLen];
@@ -52,13 +56,17 @@ public static class Scorer
         return results;
     }
 
+    // The buffers are sized once for the largest pass: growing them batch after batch churned the large-object heap.
+    private static int LargestPass(List<(List<int> Batch, int SeqLen)> batches) => batches.Max(b => b.Batch.Count * b.SeqLen);
+
     // Groups sequence indices, longest first, so that each group's B × (its longest length) stays within the budget.
-    private static IEnumerable<(List<int> Batch, int SeqLen)> Batches(IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens)
+    private static List<(List<int> Batch, int SeqLen)> Batches(IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens)
     {
         if (maxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatchTokens), "maxBatchTokens must be positive.");
         for (int i = 0; i < sequences.Count; i++)
             if (sequences[i].Count == 0) throw new ArgumentException($"Sequence {i} is empty.");
         var order = Enumerable.Range(0, sequences.Count).OrderByDescending(i => sequences[i].Count).ToArray();
+        var batches = new List<(List<int>, int)>();
         int k = 0;
         while (k < order.Length)
         {
@@ -66,7 +74,8 @@ public static class Scorer
             int take = Math.Max(1, maxBatchTokens / seqLen);
             var batch = order.Skip(k).Take(take).ToList();
             k += batch.Count;
-            yield return (batch, seqLen);
+            batches.Add((batch, seqLen));
         }
+        return batches;
     }
 }

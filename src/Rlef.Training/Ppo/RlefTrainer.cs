@@ -138,6 +138,9 @@ public sealed class RlefTrainer
             metrics.Add(new(MetricNames.SampledTokensPerSecond, collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
             metrics.Add(new(MetricNames.PolicyGradNorm, result.PolicyGradNorm));
             metrics.Add(new(MetricNames.ValueGradNorm, result.ValueGradNorm));
+            // The process's peak resident set so far and the managed heap after the last GC (the run's memory budget).
+            using (var self = Process.GetCurrentProcess()) metrics.Add(new(MetricNames.PeakRssMb, self.PeakWorkingSet64 / 1048576.0));
+            metrics.Add(new(MetricNames.GcHeapMb, GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0));
             _run.Metrics.Write(step, metrics);
             _progress?.CompleteStep(step, result.Tokens, metrics);
         }

@@ -43,7 +43,11 @@ public sealed class EnginePolicy : IPolicy
     /// is reproducible bit for bit (a sequence's logits change in the last bits with the batch it is decoded in: the
     /// GEMM kernel depends on the number of rows, attention's summation order on the left padding). It needs the exact
     /// number of live episodes from <see cref="ServeAsync"/>'s caller.</param>
-    public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow, bool lockStep = false)
+    /// <param name="generator">A generator of <paramref name="model"/> to reuse (its KV cache stays allocated between
+    /// policies: a trainer that made a new one per collection churned hundreds of MB through the large-object heap);
+    /// null makes a new one. Not thread-safe: one policy at a time may use it.</param>
+    public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow, bool lockStep = false,
+        Generator? generator = null)
     {
         if (maxBatch <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "must be > 0");
         _model = model;
@@ -52,7 +56,8 @@ public sealed class EnginePolicy : IPolicy
         _maxBatch = maxBatch;
         _window = batchWindow;
         _lockStep = lockStep;
-        _generator = new Generator(model);
+        if (generator != null && generator.Model != model) throw new ArgumentException("the generator samples from another model", nameof(generator));
+        _generator = generator ?? new Generator(model);
     }
 
     /// <summary>Seconds spent inside batched generation calls.</summary>

@@ -31,6 +31,10 @@ public sealed record CollectedRollouts(
 /// </summary>
 public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format, RlefConfig config)
 {
+    // One generator per policy model, kept across collections and validations: its KV cache is the largest buffer of
+    // generation, and collections run one at a time.
+    readonly System.Runtime.CompilerServices.ConditionalWeakTable<LlamaModel, Generator> _generators = new();
+
     /// <summary>The environment's settings under the run's ablations (docs/protocol.md §3).</summary>
     public EpisodeOptions EpisodeOptions => new()
     {
@@ -65,11 +69,22 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
         (LlamaModel Reference, LlamaModel Value)? scoring, CancellationToken cancellationToken)
     {
         if (problems.Count == 0) throw new ArgumentException("nothing to roll out", nameof(problems));
+        if (Interlocked.Exchange(ref _running, 1) == 1)
+            throw new InvalidOperationException("a RolloutCollector runs one collection at a time (its generators are not thread-safe)");
+        try { return await RunOnceAsync(policyModel, sampling, problems, scoring, cancellationToken); }
+        finally { Volatile.Write(ref _running, 0); }
+    }
+
+    int _running;
+
+    async Task<CollectedRollouts> RunOnceAsync(LlamaModel policyModel, SamplingOptions sampling, IReadOnlyList<Problem> problems,
+        (LlamaModel Reference, LlamaModel Value)? scoring, CancellationToken cancellationToken)
+    {
         var wall = Stopwatch.StartNew();
         // Lock step: the batches, hence the sampled tokens to the last bit, do not depend on the sandbox's timing, so a
         // run with the same seed is the same run (the collection knows exactly how many episodes are live).
         var policy = new EnginePolicy(policyModel, format, sampling, config.Engine.GenerationBatch, TimeSpan.FromMilliseconds(config.Engine.BatchWindowMs),
-            lockStep: true);
+            lockStep: true, generator: _generators.GetValue(policyModel, m => new Generator(m)));
         var episode = new Episode(executor, policy, EpisodeOptions);
         int live = problems.Count;
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -31,6 +31,8 @@ public static class MetricNames
     public const string SampledTokensPerSecond = "throughput/sampled_tokens_per_s";
     public const string PolicyGradNorm = "optim/policy_grad_norm";
     public const string ValueGradNorm = "optim/value_grad_norm";
+    public const string PeakRssMb = "memory/peak_rss_mb";   // the process's peak resident set so far
+    public const string GcHeapMb = "memory/gc_heap_mb";     // the managed heap after the last GC
 
     // After each validation: the score that picks the best checkpoint, and the best so far.
     public const string ValidSolveRate = "valid/solve_rate";

@@ -49,7 +49,19 @@ public class AttentionTileTests
         Attention.ForwardRows(rowsOut, rowsLse, q, k, v, b, tq, past, capacity, heads, kvHeads, d, start, scratch);
         AssertClose(rowsOut, output, "output vs row kernel");
         AssertClose(rowsLse, lse, "lse vs row kernel");
+
+        // Both vector widths of the tiles (the 512-bit one only where the CPU has AVX-512).
+        if (d % 16 != 0 || tq < 6) return;
+        foreach (bool wide in Widths)
+        {
+            var tileOut = new float[output.Length]; var tileLse = new float[lse.Length];
+            Attention.ForwardTiles(tileOut, tileLse, q, k, v, b, tq, past, capacity, heads, kvHeads, d, start, scratch, null, wide);
+            AssertClose(refOut, tileOut, $"output, {(wide ? 512 : 256)}-bit tiles");
+            AssertClose(refLse, tileLse, $"lse, {(wide ? 512 : 256)}-bit tiles");
+        }
     }
+
+    static bool[] Widths => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? [false, true] : [false];
 
     // b, t, heads, kvHeads, d, left padding
     public static TheoryData<int, int, int, int, int, bool> BackwardShapes => new()
@@ -91,6 +103,17 @@ public class AttentionTileTests
         AssertClose(dq2, dq, "dq vs row kernel");
         AssertClose(dk2, dk, "dk vs row kernel");
         AssertClose(dv2, dv, "dv vs row kernel");
+
+        if (d % 16 != 0) return;
+        foreach (bool wide in Widths)
+        {
+            var dq3 = Random(rng, q.Length, 9f); var dk3 = Random(rng, k.Length, 9f); var dv3 = Random(rng, v.Length, 9f);
+            Array.Fill(scratch, float.NaN);
+            Attention.BackwardTiles(dq3, dk3, dv3, dOut, q, k, v, output, lse, b, t, heads, kvHeads, d, start, scratch, null, wide);
+            AssertClose(rq, dq3, $"dq, {(wide ? 512 : 256)}-bit tiles");
+            AssertClose(rk, dk3, $"dk, {(wide ? 512 : 256)}-bit tiles");
+            AssertClose(rv, dv3, $"dv, {(wide ? 512 : 256)}-bit tiles");
+        }
     }
 
     // b, tq, past, heads, kvHeads, d
