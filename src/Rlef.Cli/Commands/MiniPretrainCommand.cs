@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Rlef.Cli.Training;
-using Rlef.Environment.Synthetic;
+using Rlef.Mini.Synthetic;
 using Rlef.Sandbox;
-using Rlef.Training.Mini;
+using Rlef.Mini;
 
 namespace Rlef.Cli.Commands;
 

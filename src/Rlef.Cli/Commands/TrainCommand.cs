@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Rlef.Cli.Training;
 using Rlef.Training.Config;
-using Rlef.Training.Rl;
 using Rlef.Training.Runs;
+using Rlef.Training.Ppo;
 
 namespace Rlef.Cli.Commands;
 

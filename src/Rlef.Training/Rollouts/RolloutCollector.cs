@@ -7,7 +7,6 @@ using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
 using Rlef.Sandbox;
 using Rlef.Training.Config;
-using Rlef.Training.Data;
 
 namespace Rlef.Training.Rollouts;
 

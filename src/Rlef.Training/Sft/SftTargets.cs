@@ -1,5 +1,5 @@
 using Rlef.Training.Config;
-using Rlef.Training.Data;
+using Rlef.Training.Rollouts;
 
 namespace Rlef.Training.Sft;
 

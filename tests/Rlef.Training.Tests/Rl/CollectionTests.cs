@@ -3,9 +3,9 @@ using Rlef.Engine.Model;
 using Rlef.Engine.Sampling;
 using Rlef.Environment.Episodes;
 using Rlef.Training.Config;
-using Rlef.Training.Rl;
 using Rlef.Training.Runs;
 using Xunit.Abstractions;
+using Rlef.Training.Ppo;
 
 namespace Rlef.Training.Tests.Rl;
 

@@ -1,7 +1,7 @@
 using Rlef.Sandbox;
 using Rlef.Training.Config;
-using Rlef.Training.Rl;
 using Rlef.Training.Runs;
+using Rlef.Training.Ppo;
 
 namespace Rlef.Training.Tests.Rl;
 

@@ -1,9 +1,10 @@
 using Rlef.Sandbox;
 using System.Diagnostics;
 using Rlef.Training.Config;
-using Rlef.Training.Rl;
 using Rlef.Training.Runs;
 using Xunit.Abstractions;
+using Rlef.Training.Sft;
+using Rlef.Training.Ppo;
 
 namespace Rlef.Training.Tests.Rl;
 

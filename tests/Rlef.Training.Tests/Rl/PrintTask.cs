@@ -3,9 +3,9 @@ using Rlef.Engine.Tokenizers;
 using Rlef.Environment.Problems;
 using Rlef.Sandbox;
 using Rlef.Training.Config;
-using Rlef.Training.Data;
 using Rlef.Training.Sft;
 using EngineMessage = Rlef.Engine.Tokenizers.ChatMessage;
+using Rlef.Training.Runs;
 
 namespace Rlef.Training.Tests.Rl;
 

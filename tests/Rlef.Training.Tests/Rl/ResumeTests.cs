@@ -2,10 +2,9 @@ using Rlef.Sandbox;
 using System.Diagnostics;
 using System.Text.Json;
 using Rlef.Engine.IO;
-using Rlef.Training.Data;
-using Rlef.Training.Rl;
 using Rlef.Training.Runs;
 using Xunit.Abstractions;
+using Rlef.Training.Ppo;
 
 namespace Rlef.Training.Tests.Rl;
 
