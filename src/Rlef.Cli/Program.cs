@@ -9,12 +9,16 @@ var bench = new Command("bench", "Measure the sandbox or the engine against a ba
 bench.Subcommands.Add(BenchSandboxCommand.Create());
 bench.Subcommands.Add(BenchEngineCommand.Create());
 
+var serve = new Command("serve", "Run one of the project's HTTP services.");
+serve.Subcommands.Add(ServeModelCommand.Create());
+
 root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(SftCommand.Create());
 root.Subcommands.Add(MiniCommand.Create());
+root.Subcommands.Add(serve);
 root.Subcommands.Add(bench);
 
 return await root.Parse(args).InvokeAsync();

@@ -57,6 +57,8 @@ public sealed class GenerationScheduler : IAsyncDisposable
     /// <summary>Requests waiting for a batch (not counting the batch being sampled).</summary>
     public int QueueLength => Volatile.Read(ref _queued);
     public string WeightVersion { get; private set; } = "0";
+    /// <summary>Called on the generation thread after each batch with its size (for the batch-size histogram).</summary>
+    public Action<int>? BatchSampled { get; set; }
 
     /// <summary>Samples one continuation of <paramref name="prompt"/>.</summary>
     public Task<Generation> SubmitAsync(int[] prompt, SamplingOptions options, CancellationToken cancellationToken)
@@ -162,6 +164,7 @@ public sealed class GenerationScheduler : IAsyncDisposable
             Counters.LastBatchSize = batch.Count;
             Counters.PromptTokens += batch.Sum(j => (long)j.Prompt.Length);
         }
+        BatchSampled?.Invoke(batch.Count);
         for (int i = 0; i < batch.Count; i++)
         {
             Generation g = Truncate(generations[i], batch[i].Options);
