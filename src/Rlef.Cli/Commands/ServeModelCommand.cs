@@ -5,7 +5,7 @@ using Rlef.Serving.Model;
 namespace Rlef.Cli.Commands;
 
 /// <summary>
-/// `rlef serve model --model DIR [--listen 127.0.0.1:PORT] [--token T] [--insecure] [--name NAME] [--max-batch N]
+/// `rlef serve model --model DIR [--tokenizer SPEC] [--listen 127.0.0.1:PORT] [--token T] [--insecure] [--name NAME] [--max-batch N]
 /// [--max-new-tokens N] [--max-prompt-tokens N] [--queue N]`: the engine behind vLLM's OpenAI-compatible and
 /// SGLang's native endpoints (docs/inference-servers.md), for actors of `rlef train` and for `rlef eval --policy
 /// openai:URL/v1#NAME`.
@@ -18,6 +18,7 @@ public static class ServeModelCommand
         var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (port 0: any free port, announced on stdout)", DefaultValueFactory = _ => "127.0.0.1:8100" };
         var token = new Option<string?>("--token") { Description = "Bearer token every request must carry (required off loopback unless --insecure)" };
         var insecure = new Option<bool>("--insecure") { Description = "Serve a non-loopback address without a token" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer when not the directory's own: \"byte\" or a tokenizer.json path" };
         var name = new Option<string?>("--name") { Description = "Served model name (the \"model\" field; default: the directory's name)" };
         var maxBatch = new Option<int>("--max-batch") { Description = "Most sequences sampled in one batch", DefaultValueFactory = _ => 32 };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Cap on max_tokens / max_new_tokens", DefaultValueFactory = _ => 4096 };
@@ -27,7 +28,7 @@ public static class ServeModelCommand
 
         var command = new Command("model", "Serve a model over HTTP: /v1/models, /v1/completions, /v1/chat/completions (vLLM's OpenAI-compatible API), /generate and /update_weights_from_disk (SGLang's), /health, /metrics.")
         {
-            model, listen, token, insecure, name, maxBatch, maxNew, maxPrompt, queue, maxBody,
+            model, tokenizer, listen, token, insecure, name, maxBatch, maxNew, maxPrompt, queue, maxBody,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -51,7 +52,7 @@ public static class ServeModelCommand
                     MaxPromptTokens = parse.GetValue(maxPrompt),
                     QueueCapacity = parse.GetValue(queue),
                 };
-                server = ModelServer.Create(parse.GetValue(model)!, options, limits, parse.GetValue(name));
+                server = ModelServer.Create(parse.GetValue(model)!, options, limits, parse.GetValue(name), parse.GetValue(tokenizer));
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidDataException or NotSupportedException)
             {

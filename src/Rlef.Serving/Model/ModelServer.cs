@@ -29,9 +29,11 @@ public sealed class ModelServer : IAsyncDisposable
     public string Directory { get; }
 
     /// <param name="name">The served model name (default: the directory's name), as clients give it in "model".</param>
-    public static ModelServer Create(string directory, ServerOptions options, ModelServingLimits limits, string? name = null)
+    /// <param name="tokenizerSpec">The tokenizer when not the directory's own (e.g. "byte"), as model.tokenizer names it.</param>
+    public static ModelServer Create(string directory, ServerOptions options, ModelServingLimits limits, string? name = null,
+        string? tokenizerSpec = null)
     {
-        ChatModel loaded = ModelDirectory.Load(directory);
+        ChatModel loaded = ModelDirectory.Load(directory, tokenizerSpec);
         string served = name ?? Path.GetFileName(Path.GetFullPath(directory).TrimEnd(Path.DirectorySeparatorChar));
         var model = new ServedModel(served, loaded.Model, loaded.Format, limits);
         var host = ServiceHost.Create(options with { ServiceName = options.ServiceName, MetricsPrefix = "rlef_model" });

@@ -60,8 +60,12 @@ public sealed class WeightPublisher
                 }
             if (stale.Any(a => a.Sampler is not EngineSampler) && _writtenVersion != version)
             {
+                // Only the weights change between versions; a config.json already there (a real model's, which a
+                // server started on this directory read) is kept as it is.
+                System.IO.Directory.CreateDirectory(Directory);
                 HfWeights.Save(Directory, _latest.Parameters);
-                File.WriteAllText(Path.Combine(Directory, "config.json"), _latest.Config.ToJson());
+                string config = Path.Combine(Directory, "config.json");
+                if (!File.Exists(config)) File.WriteAllText(config, _latest.Config.ToJson());
                 _writtenVersion = version;
             }
         }
