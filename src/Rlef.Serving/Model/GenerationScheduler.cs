@@ -42,9 +42,13 @@ public sealed class GenerationScheduler : IAsyncDisposable
     readonly CancellationTokenSource _stop = new();
     int _queued;
 
-    public GenerationScheduler(LlamaModel model, ITokenizer tokenizer, int maxBatch)
+    readonly TimeSpan _gatherWindow;
+
+    /// <param name="gatherWindow">How long an idle scheduler waits for more requests before it samples (default 5 ms).</param>
+    public GenerationScheduler(LlamaModel model, ITokenizer tokenizer, int maxBatch, TimeSpan? gatherWindow = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
+        _gatherWindow = gatherWindow ?? TimeSpan.FromMilliseconds(5);
         _model = model;
         _tokenizer = tokenizer;
         _generator = new Generator(model);
@@ -95,6 +99,10 @@ public sealed class GenerationScheduler : IAsyncDisposable
                     if (!reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult()) return;
                 }
                 catch (OperationCanceledException) { return; }
+                // Requests sent together arrive a little apart: gather them for a moment so that they share one
+                // batch, instead of the first one running alone while the others wait for it.
+                var window = Stopwatch.StartNew();
+                while (window.Elapsed < _gatherWindow && _pending.Count + reader.Count < _maxBatch) Thread.Sleep(1);
             }
             while (reader.TryRead(out object? item))
             {
