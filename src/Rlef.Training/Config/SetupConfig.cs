@@ -33,9 +33,9 @@ public sealed record DataConfig
     public string Valid { get; init; } = "";
     /// <summary>Validation problems used per evaluation (the first N; 0 = all).</summary>
     public int ValidProblems { get; init; }
-    /// <summary>Sampling temperature of validation rollouts (RLEF.md §4: 0.2 for 1@3).</summary>
+    /// <summary>Sampling temperature of validation rollouts (docs/protocol.md §4: 0.2 for 1@3).</summary>
     public double ValidTemperature { get; init; } = 0.2;
-    /// <summary>Top-p of validation rollouts (RLEF.md §4: 0.95).</summary>
+    /// <summary>Top-p of validation rollouts (docs/protocol.md §4: 0.95).</summary>
     public double ValidTopP { get; init; } = 0.95;
 }
 
@@ -48,7 +48,8 @@ public sealed record EngineConfig
     public int MicroBatchTokens { get; init; } = 16384;
     /// <summary>Most padded tokens per batch when scoring reference log-probs and values.</summary>
     public int ScoringBatchTokens { get; init; } = 8192;
-    /// <summary>Milliseconds the generator waits for episodes still in the sandbox before sampling a partial batch.</summary>
+    /// <summary>How often (milliseconds) the generator checks whether every live episode waits for its reply: training
+    /// and validation rollouts are sampled in lock step, so that a run reproduces bit for bit.</summary>
     public int BatchWindowMs { get; init; } = 5;
 }
 

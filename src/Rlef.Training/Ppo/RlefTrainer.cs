@@ -18,7 +18,7 @@ public sealed record IterationReport(long Iteration, long FirstStep, long LastSt
     double UpdateSeconds, double? ValidationSolveRate, bool Checkpointed);
 
 /// <summary>
-/// An RLEF run (RLEF.md §3): iterations of collect → rewards/advantages → several minibatch PPO updates, with
+/// An RLEF run (docs/protocol.md §3): iterations of collect → rewards/advantages → several minibatch PPO updates, with
 /// metrics per update, periodic validation with best-checkpoint selection, and atomic checkpoints of the policy,
 /// the value network, both AdamW states, the minibatch RNG, the data position and the step.
 /// <para>
@@ -36,7 +36,6 @@ public sealed class RlefTrainer : IAsyncDisposable
     public const string PolicyOptimizerFile = "policy_adamw.safetensors";
     public const string ValueOptimizerFile = "value_adamw.safetensors";
     const string MinibatchRng = "minibatches";
-    public const string ValidationMetric = "valid/solve_rate";
 
     readonly RunDirectory _run;
     readonly RlefConfig _config;
@@ -64,13 +63,13 @@ public sealed class RlefTrainer : IAsyncDisposable
         _policy = initialPolicy;
         _reference = initialPolicy.Clone();
         _reference.Freeze();
-        _value = initialPolicy.CreateValueModel(_config.Model.InitSeed + 1);
+        _value = initialPolicy.CreateValueModel(RandomStreams.ValueHead(_config.Model.InitSeed));
         _updater = new PpoUpdater(_policy, _value, _config);
         _collector = new RolloutCollector(executor, format, _config);
         _format = format;
         _executor = executor;
         State = new TrainerState { Step = 0 };
-        _minibatchRng = Xoshiro256.ForStream(_config.Schedule.Seed, 0x4D49_4E49UL);
+        _minibatchRng = RandomStreams.PpoMinibatches(_config.Schedule.Seed);
         if (run.ResumedFrom is { } checkpoint)
         {
             ModelFiles.LoadWeights(ModelFiles.PathOf(checkpoint, PolicyFile), _policy);
@@ -112,7 +111,7 @@ public sealed class RlefTrainer : IAsyncDisposable
             .SelectMany(i => Enumerable.Repeat(_train[i], perProblem)).ToArray();
 
         _progress?.Enter(Phase.Generation);
-        int seed = unchecked((int)_config.Schedule.Seed * 7919 + (int)iteration);
+        int seed = RandomStreams.RolloutSampling(_config.Schedule.Seed, iteration);
         CollectedRollouts collected = await _collector.CollectAsync(_policy, _reference, _value, problems, seed, cancellationToken);
         _progress?.AddTime(Phase.Generation, TimeSpan.FromSeconds(collected.GenerationSeconds + collected.ScoringSeconds));
         _progress?.AddTime(Phase.Sandbox, TimeSpan.FromSeconds(collected.SandboxSeconds));
@@ -156,10 +155,10 @@ public sealed class RlefTrainer : IAsyncDisposable
                 [Phase.Update] = seconds,
             };
             var metrics = UpdateMetrics.Build(result.Loss, batch.Stats, _updater.LearningRateAt(step), result.Tokens / seconds, phases).ToList();
-            metrics.Add(new("time/scoring_s", collected.ScoringSeconds));
-            metrics.Add(new("throughput/sampled_tokens_per_s", collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
-            metrics.Add(new("optim/policy_grad_norm", result.PolicyGradNorm));
-            metrics.Add(new("optim/value_grad_norm", result.ValueGradNorm));
+            metrics.Add(new(MetricNames.ScoringSeconds, collected.ScoringSeconds));
+            metrics.Add(new(MetricNames.SampledTokensPerSecond, collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
+            metrics.Add(new(MetricNames.PolicyGradNorm, result.PolicyGradNorm));
+            metrics.Add(new(MetricNames.ValueGradNorm, result.ValueGradNorm));
             foreach (var (name, value) in iterationMetrics) metrics.Add(new(name, value));
             _run.Metrics.Write(step, metrics);
             _progress?.CompleteStep(step, result.Tokens, metrics);
@@ -253,19 +252,19 @@ public sealed class RlefTrainer : IAsyncDisposable
         _progress?.AddTime(Phase.Generation, TimeSpan.FromSeconds(idleSeconds + scoringSeconds));
         var metrics = new List<(string, double)>
         {
-            ("actors/learner_idle_s", idleSeconds),
-            ("actors/tokens_per_s", c.Result.SampledTokens / Math.Max(c.Result.WallSeconds, 1e-9)),
-            ("actors/collection_wall_s", c.Result.WallSeconds),
-            ("actors/publish_wait_s", c.WaitedForWeightsSeconds),
-            ("actors/dropped_stale", dropped),
-            ("actors/reruns", c.Result.Reruns),
-            ("actors/live", _pipeline.Actors.Count(a => a.Alive)),
-            ("actors/policy_lag_mean", lags.Average()),
-            ("actors/importance_weight_mean", weightCount == 0 ? 1 : weightSum / weightCount),
-            ("actors/importance_truncated_fraction", weightCount == 0 ? 0 : truncated / (double)weightCount),
+            (MetricNames.LearnerIdleSeconds, idleSeconds),
+            (MetricNames.ActorTokensPerSecond, c.Result.SampledTokens / Math.Max(c.Result.WallSeconds, 1e-9)),
+            (MetricNames.CollectionWallSeconds, c.Result.WallSeconds),
+            (MetricNames.PublishWaitSeconds, c.WaitedForWeightsSeconds),
+            (MetricNames.DroppedStale, dropped),
+            (MetricNames.Reruns, c.Result.Reruns),
+            (MetricNames.LiveActors, _pipeline.Actors.Count(a => a.Alive)),
+            (MetricNames.PolicyLagMean, lags.Average()),
+            (MetricNames.ImportanceWeightMean, weightCount == 0 ? 1 : weightSum / weightCount),
+            (MetricNames.ImportanceTruncatedFraction, weightCount == 0 ? 0 : truncated / (double)weightCount),
         };
         for (int lag = 0; lag <= maxLag + 1; lag++)
-            metrics.Add(($"actors/policy_lag_{(lag > maxLag ? "over" : lag.ToString(System.Globalization.CultureInfo.InvariantCulture))}",
+            metrics.Add((lag > maxLag ? MetricNames.PolicyLagOver : MetricNames.PolicyLag(lag),
                 lags.Count(l => lag > maxLag ? l > maxLag : l == lag) / (double)lags.Length));
         var counters = new Dictionary<string, double>(State.Counters);
         counters["dropped_stale_rollouts"] = counters.GetValueOrDefault("dropped_stale_rollouts") + dropped;
@@ -341,12 +340,12 @@ public sealed class RlefTrainer : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         double score = await ValidateAsync(cancellationToken);
         _progress?.AddTime(Phase.Evaluation, clock.Elapsed);
-        State = State.WithValidation(ValidationMetric, score, out _);
-        _run.Metrics.Write(State.Step, [new(ValidationMetric, score), new("valid/best", State.Best!.Score)]);
+        State = State.WithValidation(MetricNames.ValidSolveRate, score, out _);
+        _run.Metrics.Write(State.Step, [new(MetricNames.ValidSolveRate, score), new(MetricNames.ValidBest, State.Best!.Score)]);
         return score;
     }
 
-    /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (RLEF.md §4, 1@3).</summary>
+    /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (docs/protocol.md §4, 1@3).</summary>
     public async Task<double> ValidateAsync(CancellationToken cancellationToken = default)
     {
         if (_valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
@@ -354,7 +353,7 @@ public sealed class RlefTrainer : IAsyncDisposable
         {
             Temperature = (float)_config.Data.ValidTemperature,
             TopP = (float)_config.Data.ValidTopP,
-            Seed = unchecked((int)_config.Schedule.Seed * 31 + 17),
+            Seed = RandomStreams.ValidationSampling(_config.Schedule.Seed),
         };
         var rollouts = await _collector.SampleAsync(_policy, sampling, _valid, cancellationToken);
         return rollouts.Count(r => r.PassedAll) / (double)rollouts.Count;

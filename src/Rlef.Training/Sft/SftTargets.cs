@@ -22,7 +22,7 @@ public sealed record SftTrajectory(string ProblemId, IReadOnlyList<SftTurn> Turn
 /// </summary>
 public sealed record SftExample(string ProblemId, int[] Tokens, int[] TargetPositions);
 
-/// <summary>Chooses the replies SFT learns from (RLEF.md §3's SFT baseline, and warm starts).</summary>
+/// <summary>Chooses the replies SFT learns from (docs/protocol.md §3's SFT baseline, and warm starts).</summary>
 public static class SftTargets
 {
     /// <summary>
@@ -56,25 +56,5 @@ public static class SftTargets
             tokens.AddRange(turn.ReplyTokens);
         }
         return new SftExample(trajectory.ProblemId, tokens.ToArray(), targets.ToArray());
-    }
-}
-
-/// <summary>SFT loss over a minibatch's target tokens and its gradient: the engine's seam, as for PPO.</summary>
-/// <param name="Loss">Mean negative log-likelihood over all target tokens of the minibatch.</param>
-/// <param name="DLogProb">d Loss / d log π_θ(token) = −1/N per target token.</param>
-public sealed record SftLossResult(double Loss, float[] DLogProb);
-
-public static class SftLoss
-{
-    /// <summary>Every target token counts equally (a token mean, as in pre-training; long replies weigh more).</summary>
-    public static SftLossResult Compute(ReadOnlySpan<float> targetLogProbs)
-    {
-        int n = targetLogProbs.Length;
-        if (n == 0) throw new ArgumentException("SFT loss over no target tokens");
-        double sum = 0;
-        foreach (float lp in targetLogProbs) sum += lp;
-        var grad = new float[n];
-        Array.Fill(grad, -1f / n);
-        return new SftLossResult(-sum / n, grad);
     }
 }
