@@ -16,6 +16,9 @@ namespace Rlef.Cli
             var bench = new Command("bench", "Measure the sandbox or the engine against a baseline in the same run.");
             bench.Subcommands.Add(BenchSandboxCommand.Create());
             bench.Subcommands.Add(BenchEngineCommand.Create());
+            bench.Subcommands.Add(BenchServeCommand.Create());
+            var serve = new Command("serve", "Run one of the project's HTTP services.");
+            serve.Subcommands.Add(ServeModelCommand.Create());
 
             var serve = new Command("serve", "Serve a part of the project over HTTP.");
             serve.Subcommands.Add(ServeSandboxCommand.Create());
@@ -26,6 +29,7 @@ namespace Rlef.Cli
             root.Subcommands.Add(TrainCommand.Create());
             root.Subcommands.Add(SftCommand.Create());
             root.Subcommands.Add(MiniCommand.Create());
+            root.Subcommands.Add(serve);
             root.Subcommands.Add(bench);
             root.Subcommands.Add(serve);
             return root;

@@ -44,7 +44,7 @@ public static class TrainCommand
                 parse.GetValue(runDir) ?? throw new ConfigException("give --run DIR for a new run (or --resume DIR)"), c);
             {
                 var progress = new TrainingProgress(c.Schedule.TotalUpdates, run.ResumedFrom?.State.Step ?? 0);
-                var trainer = new RlefTrainer(run, policy.Model, policy.Format, executor, train, valid, progress);
+                await using var trainer = new RlefTrainer(run, policy.Model, policy.Format, executor, train, valid, progress);
                 Console.Error.WriteLine($"rlef train: {run.Path}: {train.Count} training / {valid.Count} validation problems, " +
                     $"{policy.Model.ParameterCount:N0} parameters, from step {trainer.State.Step}");
                 await TrainingDisplay.RunAsync($"rlef train {run.Path}", progress, () => trainer.RunAsync(cancellationToken: cancellationToken));

@@ -4,6 +4,7 @@ using Rlef.Engine.Model;
 using Rlef.Engine.Sampling;
 using Rlef.Engine.Tokenizers;
 using Rlef.Environment.Policies;
+using Rlef.Training.Actors;
 using EngineMessage = Rlef.Engine.Tokenizers.ChatMessage;
 
 namespace Rlef.Training.Rollouts;
@@ -14,10 +15,12 @@ namespace Rlef.Training.Rollouts;
 public sealed record SampledTurn(int[] PromptTokens, int[] ReplyTokens, float[] LogProbs, FinishReason FinishReason);
 
 /// <summary>
-/// The in-process model as the environment's <see cref="IPolicy"/>. Many episodes run at once and each asks for its
-/// next reply; the requests are pooled and answered by one batched <see cref="Generator"/> call, so generation is
-/// batched across episodes and overlaps sandbox runs. Either episodes still in the sandbox join the next batch (a
-/// batch window), or, in lock step, every round waits for all live episodes (reproducible bit for bit).
+/// A token sampler (the in-process model, or an inference server) as the environment's <see cref="IPolicy"/>. Many
+/// episodes run at once and each asks for its next reply; the requests are pooled and answered by one batched
+/// sampling call, so generation is batched across episodes and overlaps sandbox runs. Either episodes still in the
+/// sandbox join the next batch (a batch window), or, in lock step (in-process only), every round waits for all live
+/// episodes (reproducible bit for bit). An in-process sampler samples one batch at a time; a remote one keeps several
+/// batches in flight.
 /// Every turn's exact token ids are recorded per rollout index: the prompt of turn t+1 is the chat format's
 /// continuation appended to the tokens so far, never a re-tokenisation of the conversation (docs/protocol.md §3).
 /// </summary>
@@ -25,13 +28,13 @@ public sealed class EnginePolicy : IPolicy
 {
     sealed record Request(int HistoryKey, int Seed, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
 
-    readonly LlamaModel _model;
     readonly IChatFormat _format;
     readonly SamplingOptions _sampling;
     readonly int _maxBatch;
     readonly TimeSpan _window;
     readonly bool _lockStep;
-    readonly Generator _generator;
+    readonly ITokenSampler _sampler;
+    readonly string _description;
     readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>();
     readonly Dictionary<int, List<SampledTurn>> _turns = [];
     readonly Dictionary<int, List<int>> _context = [];
@@ -48,16 +51,27 @@ public sealed class EnginePolicy : IPolicy
     /// null makes a new one. Not thread-safe: one policy at a time may use it.</param>
     public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow, bool lockStep = false,
         Generator? generator = null)
+        : this(new EngineSampler(model, generator: generator), $"engine ({model.Config.ModelType}, {model.ParameterCount:N0} parameters", format, sampling, maxBatch, batchWindow, lockStep)
+    {
+    }
+
+    /// <summary>A policy over any sampler (an actor: the embedded engine or an inference server), with a batch window.</summary>
+    public EnginePolicy(ITokenSampler sampler, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow)
+        : this(sampler, $"{sampler.Name} (remote", format, sampling, maxBatch, batchWindow, lockStep: false)
+    {
+    }
+
+    EnginePolicy(ITokenSampler sampler, string description, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow, bool lockStep)
     {
         if (maxBatch <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "must be > 0");
-        _model = model;
+        if (lockStep && sampler is not EngineSampler) throw new ArgumentException("lock step is for the in-process sampler", nameof(lockStep));
+        _sampler = sampler;
+        _description = description;
         _format = format;
         _sampling = sampling with { StopTokenIds = format.StopIds };
         _maxBatch = maxBatch;
         _window = batchWindow;
         _lockStep = lockStep;
-        if (generator != null && generator.Model != model) throw new ArgumentException("the generator samples from another model", nameof(generator));
-        _generator = generator ?? new Generator(model);
     }
 
     /// <summary>Seconds spent inside batched generation calls.</summary>
@@ -67,7 +81,7 @@ public sealed class EnginePolicy : IPolicy
     public long SampledTokens { get; private set; }
     public int GenerationCalls => _calls;
 
-    public string Describe() => $"engine ({_model.Config.ModelType}, {_model.ParameterCount:N0} parameters, T={_sampling.Temperature}, top-p={_sampling.TopP})";
+    public string Describe() => $"{_description}, T={_sampling.Temperature}, top-p={_sampling.TopP})";
 
     /// <summary>The turns sampled for <paramref name="rolloutIndex"/>, in order.</summary>
     public IReadOnlyList<SampledTurn> TurnsOf(int rolloutIndex)
@@ -144,21 +158,43 @@ public sealed class EnginePolicy : IPolicy
             await ServeLockStepAsync(liveEpisodes, finished, cancellationToken);
             return;
         }
-        var batch = new List<Request>();
+        var inFlight = new List<Task>();
+        try
+        {
+            await ServeBatchesAsync(liveEpisodes, finished, inFlight, cancellationToken);
+        }
+        finally
+        {
+            await Task.WhenAll(inFlight); // remote batches still being answered (each completes its own requests)
+        }
+    }
+
+    async Task ServeBatchesAsync(Func<int> liveEpisodes, Task finished, List<Task> inFlight, CancellationToken cancellationToken)
+    {
         while (true)
         {
+            // A cancelled wait completes at once: without this check the loops below would spin.
+            cancellationToken.ThrowIfCancellationRequested();
             Task<bool> ready = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
             if (await Task.WhenAny(ready, finished) == finished && !_requests.Reader.TryPeek(out _)) return;
-            batch.Clear();
+            var batch = new List<Request>();
             while (batch.Count < _maxBatch)
             {
                 while (batch.Count < _maxBatch && _requests.Reader.TryRead(out Request? r)) batch.Add(r);
                 if (batch.Count >= _maxBatch || batch.Count >= liveEpisodes()) break;
+                cancellationToken.ThrowIfCancellationRequested();
                 Task<bool> more = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
                 if (await Task.WhenAny(more, Task.Delay(_window, cancellationToken)) != more) break;
             }
             batch.RemoveAll(r => r.Reply.Task.IsCompleted);
-            if (batch.Count > 0) Sample(batch);
+            if (batch.Count == 0) continue;
+            if (_sampler is EngineSampler) Sample(batch);
+            else
+            {
+                // Remote: the loop goes on pooling the next requests while the server answers this batch.
+                inFlight.RemoveAll(t => t.IsCompleted);
+                inFlight.Add(SampleRemoteAsync(batch, cancellationToken));
+            }
         }
     }
 
@@ -188,6 +224,7 @@ public sealed class EnginePolicy : IPolicy
         }
     }
 
+    // In-process: the batch is sampled on this loop (the CPU is busy anyway), exactly one generator call per batch.
     void Sample(List<Request> batch)
     {
         var clock = Stopwatch.StartNew();
@@ -195,8 +232,7 @@ public sealed class EnginePolicy : IPolicy
         IReadOnlyList<Generation> generations;
         try
         {
-            generations = _generator.Generate(batch.Select(r => (IReadOnlyList<int>)r.FullContext).ToList(), _sampling,
-                sequenceSeeds: batch.Select(r => r.Seed).ToList());
+            generations = ((EngineSampler)_sampler).Sample(batch.Select(r => new SampleRequest(r.FullContext, r.Seed)).ToList(), _sampling);
         }
         catch (Exception e)
         {
@@ -204,6 +240,29 @@ public sealed class EnginePolicy : IPolicy
             return;
         }
         GenerationSeconds += clock.Elapsed.TotalSeconds;
+        Complete(batch, generations);
+    }
+
+    async Task SampleRemoteAsync(List<Request> batch, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        Interlocked.Increment(ref _calls);
+        IReadOnlyList<Generation> generations;
+        try
+        {
+            generations = await _sampler.SampleAsync(batch.Select(r => new SampleRequest(r.FullContext, r.Seed)).ToList(), _sampling, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            foreach (Request r in batch) r.Reply.TrySetException(e);
+            return;
+        }
+        lock (_lock) GenerationSeconds += clock.Elapsed.TotalSeconds;
+        Complete(batch, generations);
+    }
+
+    void Complete(List<Request> batch, IReadOnlyList<Generation> generations)
+    {
         for (int i = 0; i < batch.Count; i++)
         {
             Request r = batch[i];

@@ -119,16 +119,28 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
 
         var clock = Stopwatch.StartNew();
         var turns = new IReadOnlyList<SampledTurn>[problems.Count];
+        for (int i = 0; i < problems.Count; i++) turns[i] = policy.TurnsOf(i);
+        TrainingEpisode[] episodes = BuildTrainingEpisodes(problems, rollouts, turns, models.Reference, models.Value);
+        return new CollectedRollouts(episodes, rollouts, policy.GenerationSeconds, collectionSeconds - policy.GenerationSeconds,
+            clock.Elapsed.TotalSeconds, policy.SampledTokens, policy.GenerationCalls);
+    }
+
+    /// <summary>
+    /// The trainer's episodes from finished rollouts and the exact turns sampled for them: reference log-probs from
+    /// the frozen initial policy and values from the value network, both scored here (teacher-forced, batched).
+    /// </summary>
+    public TrainingEpisode[] BuildTrainingEpisodes(IReadOnlyList<Problem> problems, IReadOnlyList<Rollout> rollouts,
+        IReadOnlyList<IReadOnlyList<SampledTurn>> turns, LlamaModel reference, LlamaModel valueModel)
+    {
         var sequences = new int[problems.Count][];
         for (int i = 0; i < problems.Count; i++)
         {
-            turns[i] = policy.TurnsOf(i);
             if (turns[i].Count != rollouts[i].Turns.Count)
                 throw new InvalidOperationException($"{problems[i].Id} rollout {i}: the episode has {rollouts[i].Turns.Count} turns but {turns[i].Count} were sampled");
-            sequences[i] = turns[i].SelectMany(t => t.PromptTokens.Concat(t.ReplyTokens)).ToArray();
+            sequences[i] = Sequence(turns[i]);
         }
-        float[][] referenceLogProbs = Scorer.LogProbs(models.Reference, sequences, config.Engine.ScoringBatchTokens);
-        float[][] values = Scorer.Values(models.Value, sequences, config.Engine.ScoringBatchTokens);
+        float[][] referenceLogProbs = Scorer.LogProbs(reference, sequences, config.Engine.ScoringBatchTokens);
+        float[][] values = Scorer.Values(valueModel, sequences, config.Engine.ScoringBatchTokens);
         bool tokenValues = config.Ablation.ValueFunction == ValueLevel.Token;
         var episodes = new TrainingEpisode[problems.Count];
         for (int i = 0; i < problems.Count; i++)
@@ -155,7 +167,9 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
             }
             episodes[i] = new TrainingEpisode(problems[i].Id, trainingTurns, rollouts[i].PassedAll);
         }
-        return new CollectedRollouts(episodes, rollouts, policy.GenerationSeconds, collectionSeconds - policy.GenerationSeconds,
-            clock.Elapsed.TotalSeconds, policy.SampledTokens, policy.GenerationCalls);
+        return episodes;
     }
+
+    /// <summary>An episode's whole token sequence: each turn's prompt tokens, then its reply tokens.</summary>
+    public static int[] Sequence(IReadOnlyList<SampledTurn> turns) => turns.SelectMany(t => t.PromptTokens.Concat(t.ReplyTokens)).ToArray();
 }
