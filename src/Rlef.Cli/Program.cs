@@ -18,10 +18,8 @@ namespace Rlef.Cli
             bench.Subcommands.Add(BenchEngineCommand.Create());
             bench.Subcommands.Add(BenchServeCommand.Create());
             var serve = new Command("serve", "Run one of the project's HTTP services.");
-            serve.Subcommands.Add(ServeModelCommand.Create());
-
-            var serve = new Command("serve", "Serve a part of the project over HTTP.");
             serve.Subcommands.Add(ServeSandboxCommand.Create());
+            serve.Subcommands.Add(ServeModelCommand.Create());
 
             root.Subcommands.Add(ExecCommand.Create());
             root.Subcommands.Add(EvalCommand.Create());
@@ -31,7 +29,6 @@ namespace Rlef.Cli
             root.Subcommands.Add(MiniCommand.Create());
             root.Subcommands.Add(serve);
             root.Subcommands.Add(bench);
-            root.Subcommands.Add(serve);
             return root;
         }
 
