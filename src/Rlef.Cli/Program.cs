@@ -11,6 +11,7 @@ bench.Subcommands.Add(BenchEngineCommand.Create());
 
 var serve = new Command("serve", "Run one of the project's HTTP services.");
 serve.Subcommands.Add(ServeModelCommand.Create());
+serve.Subcommands.Add(ServeLearnerCommand.Create());
 
 root.Subcommands.Add(ExecCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
