@@ -41,8 +41,17 @@ public sealed record ActorSpec(ActorProtocol Protocol, Uri? BaseUrl, string? Mod
         return new ActorSpec(protocol, url, string.IsNullOrEmpty(model) ? null : model);
     }
 
+    /// <summary>Environment variable holding the bearer token sent to every remote actor (when set).</summary>
+    public const string TokenVariable = "RLEF_ACTOR_TOKEN";
+
     /// <summary>A sampler for a remote actor (the embedded actor is built by the trainer from its own model).</summary>
-    public ITokenSampler CreateRemote(int vocabSize, ServerCallOptions? options = null) => Protocol switch
+    public ITokenSampler CreateRemote(int vocabSize, ServerCallOptions? options = null)
+    {
+        options ??= new ServerCallOptions { BearerToken = System.Environment.GetEnvironmentVariable(TokenVariable) is { Length: > 0 } t ? t : null };
+        return Create(vocabSize, options);
+    }
+
+    ITokenSampler Create(int vocabSize, ServerCallOptions options) => Protocol switch
     {
         ActorProtocol.Vllm => new VllmSampler(BaseUrl!, Model, vocabSize, options),
         ActorProtocol.Sglang => new SglangSampler(BaseUrl!, vocabSize, options),

@@ -71,8 +71,8 @@ public sealed record RlefConfig
         Require(Rollout.TopP is > 0 and <= 1, $"rollout.top_p must be in (0, 1] (got {Rollout.TopP})");
         Require(Rollout.MaxReplyTokens > 0, $"rollout.max_reply_tokens must be > 0 (got {Rollout.MaxReplyTokens})");
         Require(Rollout.MaxPolicyLag >= 0, $"rollout.max_policy_lag must be >= 0 (got {Rollout.MaxPolicyLag})");
-        Require(Rollout.Actors.Count > 0, "rollout.actors must name at least one actor (embedded, vllm:URL, sglang:URL or rlef:URL)");
-        foreach (string actor in Rollout.Actors)
+        Require(Rollout.ActorEntries.Count > 0, "rollout.actors must name at least one actor (embedded, vllm:URL, sglang:URL or rlef:URL)");
+        foreach (string actor in Rollout.ActorEntries)
         {
             try { Rlef.Training.Actors.ActorSpec.Parse(actor); }
             catch (FormatException e) { errors.Add($"rollout.actors: {e.Message}"); }
@@ -165,9 +165,9 @@ public sealed record RolloutConfig
     public int MaxReplyTokens { get; init; } = 2048;
     /// <summary>Where episodes are sampled: `embedded` (the learner's own process, the default) or inference servers,
     /// each `PROTOCOL:URL` with PROTOCOL vllm, sglang or rlef (docs/inference-servers.md). A YAML list, or one string
-    /// with the entries separated by commas (for `key=value` overrides).</summary>
-    [JsonConverter(typeof(StringListConverter))]
-    public IReadOnlyList<string> Actors { get; init; } = ["embedded"];
+    /// with the entries separated by commas (kept in that form, so configs compare by value).</summary>
+    [JsonConverter(typeof(CommaListConverter))]
+    public string Actors { get; init; } = "embedded";
     /// <summary>How many policy versions the actors may run ahead of the learner: 0 = the synchronous trainer (sample,
     /// then update, with the same weights); k lets the next iterations' rollouts be sampled while the learner updates,
     /// by weights at most k updates-of-an-iteration old, corrected by the truncated importance factor (RLEF.md §3).</summary>
@@ -178,16 +178,19 @@ public sealed record RolloutConfig
 
     /// <summary>True when the run uses today's synchronous in-process path (one embedded actor, no lag).</summary>
     [JsonIgnore]
-    public bool Synchronous => MaxPolicyLag == 0 && Actors.Count == 1 && Actors[0].Trim() == "embedded";
+    public bool Synchronous => MaxPolicyLag == 0 && ActorEntries is ["embedded"];
+
+    /// <summary>The entries of <see cref="Actors"/>.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> ActorEntries => Actors.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 }
 
-/// <summary>A list of strings written either as a JSON/YAML list or as one comma-separated string.</summary>
-public sealed class StringListConverter : JsonConverter<IReadOnlyList<string>>
+/// <summary>A list of strings read from a JSON/YAML list or from one comma-separated string, held as the latter.</summary>
+public sealed class CommaListConverter : JsonConverter<string>
 {
-    public override IReadOnlyList<string> Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
+    public override string Read(ref System.Text.Json.Utf8JsonReader reader, Type typeToConvert, System.Text.Json.JsonSerializerOptions options)
     {
-        if (reader.TokenType == System.Text.Json.JsonTokenType.String)
-            return reader.GetString()!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (reader.TokenType == System.Text.Json.JsonTokenType.String) return reader.GetString()!;
         if (reader.TokenType != System.Text.Json.JsonTokenType.StartArray)
             throw new System.Text.Json.JsonException("expected a list of strings or a comma-separated string");
         var items = new List<string>();
@@ -196,15 +199,11 @@ public sealed class StringListConverter : JsonConverter<IReadOnlyList<string>>
             if (reader.TokenType != System.Text.Json.JsonTokenType.String) throw new System.Text.Json.JsonException("expected strings in the list");
             items.Add(reader.GetString()!.Trim());
         }
-        return items;
+        return string.Join(",", items);
     }
 
-    public override void Write(System.Text.Json.Utf8JsonWriter writer, IReadOnlyList<string> value, System.Text.Json.JsonSerializerOptions options)
-    {
-        writer.WriteStartArray();
-        foreach (string s in value) writer.WriteStringValue(s);
-        writer.WriteEndArray();
-    }
+    public override void Write(System.Text.Json.Utf8JsonWriter writer, string value, System.Text.Json.JsonSerializerOptions options) =>
+        writer.WriteStringValue(value);
 }
 
 /// <summary>The baseline of the advantage A_t = G_t − b_t (see <see cref="PpoConfig.Baseline"/>).</summary>

@@ -286,7 +286,7 @@ public sealed class RlefTrainer : IAsyncDisposable
         System.IO.Directory.CreateDirectory(directory);
         _publisher = new WeightPublisher(_policy, State.Iteration, directory);
         var actors = new List<Actor>();
-        foreach (string entry in _config.Rollout.Actors)
+        foreach (string entry in _config.Rollout.ActorEntries)
         {
             ActorSpec spec = ActorSpec.Parse(entry);
             // The embedded actor samples from its own copy: the learner updates its weights meanwhile.

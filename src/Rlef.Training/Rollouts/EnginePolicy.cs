@@ -154,6 +154,8 @@ public sealed class EnginePolicy : IPolicy
         var batch = new List<Request>();
         while (true)
         {
+            // A cancelled wait completes at once: without this check the loop below would spin.
+            cancellationToken.ThrowIfCancellationRequested();
             Task<bool> ready = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
             if (await Task.WhenAny(ready, finished) == finished && !_requests.Reader.TryPeek(out _)) return;
             batch = [];
@@ -161,6 +163,7 @@ public sealed class EnginePolicy : IPolicy
             {
                 while (batch.Count < _maxBatch && _requests.Reader.TryRead(out Request? r)) batch.Add(r);
                 if (batch.Count >= _maxBatch || batch.Count >= liveEpisodes()) break;
+                cancellationToken.ThrowIfCancellationRequested();
                 Task<bool> more = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
                 if (await Task.WhenAny(more, Task.Delay(_window, cancellationToken)) != more) break;
             }

@@ -27,7 +27,7 @@ public sealed class ActorTrainingTests(PrintModelServers servers, ITestOutputHel
         {
             Rollout = config.Rollout with
             {
-                Actors = [$"rlef:{servers.A.BaseUrl}", $"rlef:{servers.B.BaseUrl}"],
+                Actors = $"rlef:{servers.A.BaseUrl},rlef:{servers.B.BaseUrl}",
                 MaxPolicyLag = 1,
                 PublishDir = Path.Combine(dir, "published"),
             },
@@ -70,7 +70,7 @@ public sealed class ActorTrainingTests(PrintModelServers servers, ITestOutputHel
         {
             Rollout = config.Rollout with
             {
-                Actors = [$"rlef:{servers.A.BaseUrl}", $"rlef:{doomed.BaseUrl}"],
+                Actors = $"rlef:{servers.A.BaseUrl},rlef:{doomed.BaseUrl}",
                 MaxPolicyLag = 1,
                 PublishDir = Path.Combine(dir, "published"),
             },
