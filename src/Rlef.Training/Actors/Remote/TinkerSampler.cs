@@ -10,7 +10,7 @@ namespace Rlef.Training.Actors.Remote;
 /// before the first save, the base model. The sampled ids and their log-probs come back as they are.
 /// <see cref="LoadWeightsAsync"/> takes the tinker:// path save_weights_for_sampler answered.
 /// </summary>
-public sealed class TinkerSampler(TinkerClient client, string baseModel, int vocabSize, int concurrency = 64) : ITokenSampler
+public sealed class TinkerSampler(TinkerClient client, string baseModel, int vocabSize, int concurrency = 64) : ITokenSampler, IDisposable
 {
     public string Name => $"tinker:{client.BaseUrl}";
     public bool InProcess => false;
@@ -77,4 +77,6 @@ public sealed class TinkerSampler(TinkerClient client, string baseModel, int voc
         ModelPath = directory;
         return Task.CompletedTask;
     }
+
+    public void Dispose() => client.Dispose();
 }
