@@ -149,6 +149,33 @@ public sealed class LearnerServer : IAsyncDisposable
                 return new JsonObject { ["path"] = $"tinker://{id}/sampler_weights/{name}", ["type"] = "save_weights_for_sampler" };
             });
         }));
+        app.MapPost("/api/v1/save_weights", (HttpContext c) => Json(c, body =>
+        {
+            string id = ModelId(body);
+            string name = RequestFields.Text(body, "path") ?? $"state-{Guid.NewGuid():N}"[..14];
+            if (!TinkerWire.ValidName(name)) throw new BadRequestException($"'path' must match ^[A-Za-z0-9_-]{{1,255}}$, got '{name}'");
+            return Submit(c, id, () =>
+            {
+                Ready(id).SaveState(Path.Combine(StateDirectory, id, "weights", name));
+                return new JsonObject { ["path"] = $"tinker://{id}/weights/{name}", ["type"] = "save_weights" };
+            });
+        }));
+        app.MapPost("/api/v1/load_weights", (HttpContext c) => Json(c, body =>
+        {
+            string id = ModelId(body);
+            string path = RequestFields.Text(body, "path") ?? throw new BadRequestException("'path' is required");
+            bool optimizer = RequestFields.Flag(body, "optimizer", false);
+            string[] parts = path.StartsWith("tinker://", StringComparison.Ordinal) ? path["tinker://".Length..].Split('/') : [];
+            if (parts is not [var owner, "weights", var name] || !TinkerWire.ValidName(owner) || !TinkerWire.ValidName(name))
+                throw new BadRequestException($"'path' must be tinker://MODEL_ID/weights/NAME, got '{path}'");
+            string directory = Path.Combine(StateDirectory, owner, "weights", name);
+            if (!Directory.Exists(directory)) throw new NotFoundException($"no weights saved at '{path}'");
+            return Submit(c, id, () =>
+            {
+                Ready(id).LoadState(directory, optimizer);
+                return new JsonObject { ["path"] = path, ["type"] = "load_weights" };
+            });
+        }));
         app.MapPost("/api/v1/asample", (HttpContext c) => Json(c, body => Sample(c, body)));
         app.MapPost("/api/v1/retrieve_future", (HttpContext c) => RetrieveAsync(c));
     }

@@ -133,6 +133,49 @@ public sealed class TrainedModel
         System.IO.Directory.Move(partial, directory); // a reader never sees half a directory
     }
 
+    /// <summary>save_weights: the weights, AdamW's moments and the step, so load_weights can continue exactly.</summary>
+    public void SaveState(string directory)
+    {
+        string partial = directory + ".partial";
+        if (System.IO.Directory.Exists(partial)) System.IO.Directory.Delete(partial, recursive: true);
+        System.IO.Directory.CreateDirectory(partial);
+        HfWeights.Save(partial, Weights.Parameters);
+        File.WriteAllText(Path.Combine(partial, "config.json"), Weights.Config.ToJson());
+        _optimizer?.SaveState(Path.Combine(partial, OptimizerFile));
+        var state = new JsonObject { ["step"] = Step };
+        if (_optimizerParams is { } p)
+            state["adam"] = new JsonObject { ["beta1"] = p.Beta1, ["beta2"] = p.Beta2, ["eps"] = p.Eps, ["weight_decay"] = p.WeightDecay };
+        File.WriteAllText(Path.Combine(partial, StateFile), state.ToJsonString());
+        if (System.IO.Directory.Exists(directory)) System.IO.Directory.Delete(directory, recursive: true);
+        System.IO.Directory.Move(partial, directory);
+    }
+
+    /// <summary>load_weights: the weights of a save_weights directory and, with <paramref name="optimizer"/>, AdamW's state and the step.</summary>
+    public void LoadState(string directory, bool optimizer)
+    {
+        HfWeights.Load(directory, Weights.Parameters, allowMissingLmHead: Weights.Config.TieWordEmbeddings);
+        Weights.ZeroGrad();
+        PendingDatums = 0;
+        if (!optimizer) return;
+        var state = JsonNode.Parse(File.ReadAllText(Path.Combine(directory, StateFile)))!.AsObject();
+        Step = state["step"]!.GetValue<long>();
+        _optimizer = null;
+        _optimizerParams = null;
+        if (state["adam"] is JsonObject adam && File.Exists(Path.Combine(directory, OptimizerFile)))
+        {
+            _optimizerParams = new AdamParams(0, adam["beta1"]!.GetValue<double>(), adam["beta2"]!.GetValue<double>(), adam["eps"]!.GetValue<double>(),
+                adam["weight_decay"]!.GetValue<double>(), 0);
+            _optimizer = new AdamW(Weights.Parameters, new AdamWOptions
+            {
+                Beta1 = _optimizerParams.Beta1, Beta2 = _optimizerParams.Beta2, Epsilon = _optimizerParams.Eps, WeightDecay = _optimizerParams.WeightDecay,
+            });
+            _optimizer.LoadState(Path.Combine(directory, OptimizerFile));
+        }
+    }
+
+    const string OptimizerFile = "optimizer.safetensors";
+    const string StateFile = "training_state.json";
+
     /// <summary>Consecutive groups whose padded size B × T stays within <paramref name="maxTokens"/> (the in-process PPO packing).</summary>
     static List<(int First, int Count)> Groups(IReadOnlyList<int> lengths, int maxTokens)
     {

@@ -6,7 +6,8 @@ using Rlef.Training.Rollouts;
 namespace Rlef.Training.Learner;
 
 /// <summary>Where a run's policy lives on a training service (kept in checkpoints so --resume continues on it).</summary>
-public sealed record TinkerState(string ModelId, string? SamplerPath, long ServiceSteps);
+/// <param name="TrainingPath">The service's training checkpoint (save_weights: weights and optimizer) of the run's last checkpoint.</param>
+public sealed record TinkerState(string ModelId, string? SamplerPath, long ServiceSteps, string? TrainingPath = null);
 
 /// <summary>
 /// RLEF's policy learner on a Tinker-compatible training service (docs/tinker.md "How RLEF maps onto it"): each PPO
@@ -56,6 +57,12 @@ public sealed class TinkerLearner : IDisposable
                 {
                     throw new TrainingServiceException($"{url}: the checkpoint's model '{resume.ModelId}' is gone from the service, so the run cannot continue on it ({e.Message})");
                 }
+                // The service may have stepped past the checkpoint before the crash: go back to the checkpoint's state.
+                if (resume.TrainingPath is { } training)
+                    await client.CallAsync("api/v1/load_weights", new JsonObject
+                    {
+                        ["model_id"] = resume.ModelId, ["path"] = training, ["optimizer"] = true, ["type"] = "load_weights",
+                    }, cancellationToken);
                 return new TinkerLearner(client, config, baseModel, resume);
             }
             JsonNode session = await client.PostAsync("api/v1/create_session", new JsonObject
@@ -169,6 +176,18 @@ public sealed class TinkerLearner : IDisposable
         }, cancellationToken);
         string path = saved["path"]?.ToString() ?? throw new TrainingServiceException($"{Url}: save_weights_for_sampler answered no path");
         State = State with { SamplerPath = path };
+        return path;
+    }
+
+    /// <summary>Saves the weights and the optimizer state on the service (save_weights) for a checkpoint of the run.</summary>
+    public async Task<string> SaveTrainingStateAsync(string name, CancellationToken cancellationToken)
+    {
+        JsonNode saved = await _client.CallAsync("api/v1/save_weights", new JsonObject
+        {
+            ["model_id"] = State.ModelId, ["path"] = name, ["type"] = "save_weights",
+        }, cancellationToken);
+        string path = saved["path"]?.ToString() ?? throw new TrainingServiceException($"{Url}: save_weights answered no path");
+        State = State with { TrainingPath = path };
         return path;
     }
 

@@ -73,9 +73,13 @@ public sealed partial class RlefTrainer
         return new PpoUpdateResult(loss, gradNorm, 0, tokens);
     }
 
-    /// <summary>Saves the weights for the service's sampler and points the sampler at them (every iteration).</summary>
-    async Task PublishServiceWeightsAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Saves the weights for the service's sampler and points the sampler at them (every iteration); before a
+    /// checkpoint, also the service's training state (weights and optimizer), which --resume loads back.
+    /// </summary>
+    async Task PublishServiceWeightsAsync(bool checkpoint, CancellationToken cancellationToken)
     {
+        if (checkpoint) await _service!.SaveTrainingStateAsync($"checkpoint-{State.Step}", cancellationToken);
         string path = await _service!.SaveForSamplerAsync($"step-{State.Step}", cancellationToken);
         await _serviceSampler!.LoadWeightsAsync(path, State.Iteration, cancellationToken);
         _serviceActor!.Version = State.Iteration;

@@ -188,7 +188,7 @@ public sealed partial class RlefTrainer : IAsyncDisposable
         if (_valid.Count > 0 && Crossed(before, step, _config.Schedule.EvalEvery))
             validation = await ValidateAndRecordAsync(cancellationToken);
         bool checkpoint = validation is not null || Crossed(before, step, _config.Schedule.CheckpointEvery) || step >= _config.Schedule.TotalUpdates;
-        if (_service is not null) await PublishServiceWeightsAsync(cancellationToken);
+        if (_service is not null) await PublishServiceWeightsAsync(checkpoint, cancellationToken);
         if (checkpoint) SaveCheckpoint();
         return new IterationReport(iteration, firstStep, step, problems.Select(p => p.Id).ToArray(), batch.Stats, updates, collected.GenerationSeconds,
             collected.SandboxSeconds, collected.ScoringSeconds, updateSeconds, validation, checkpoint);

@@ -99,4 +99,47 @@ public sealed class ServiceTrainingTests(ITestOutputHelper output) : IDisposable
         Assert.Contains(server.BaseUrl.Authority, error.Message);
         Assert.Equal(2, trainer.State.Step); // the steps done before the service went away are kept
     }
+
+    [Fact]
+    public async Task ResumeLoadsTheServiceBackToTheCheckpointAndContinuesIdentically()
+    {
+        LlamaModel start = PrintTask.Model();
+        start.Save(Path.Combine(_dir, "model"));
+        string state = Path.Combine(_dir, "state");
+        using var server = LearnerServerProcess.Start(Path.Combine(_dir, "model"), "print", state);
+        RlefConfig config = Config(server.BaseUrl, totalUpdates: 8);
+        config = config with
+        {
+            Rollout = config.Rollout with { RolloutsPerIteration = 8, RolloutsPerProblem = 2, UpdatesPerIteration = 2 },
+            Schedule = config.Schedule with { CheckpointEvery = 4 },
+        };
+        string runDir = Path.Combine(_dir, "run");
+        var problems = PrintTask.Problems(64, seed: 21);
+        await using var executor = new SandboxPool();
+        string modelId;
+        // The service steps past the checkpoint at step 4, then the trainer "crashes" after step 6 (no checkpoint there).
+        using (var run = RunDirectory.Create(runDir, config))
+        await using (var trainer = new RlefTrainer(run, start.Clone(), PrintTask.Format, executor, problems, []))
+        {
+            await Assert.ThrowsAsync<OperationCanceledException>(() => trainer.RunAsync(report =>
+            {
+                if (report.LastStep == 6) throw new OperationCanceledException("crash after step 6");
+            }));
+            modelId = trainer.ServiceState!.ModelId;
+            Assert.Equal(6, trainer.ServiceState.ServiceSteps);
+        }
+        string step6 = Path.Combine(state, modelId, "sampler_weights", "step-6", "model.safetensors");
+        byte[] uninterrupted = File.ReadAllBytes(step6);
+
+        using (var run = RunDirectory.Resume(runDir))
+        await using (var trainer = new RlefTrainer(run, start.Clone(), PrintTask.Format, executor, problems, []))
+        {
+            Assert.Equal(4, run.ResumedFrom!.State.Step);
+            await trainer.RunAsync();
+            Assert.Equal(modelId, trainer.ServiceState!.ModelId); // the same model on the service
+            Assert.Equal(8, trainer.ServiceState.ServiceSteps);
+        }
+        // Steps 5 and 6 again from the service state of step 4: the same weights as the uninterrupted run's.
+        Assert.Equal(uninterrupted, File.ReadAllBytes(step6));
+    }
 }
