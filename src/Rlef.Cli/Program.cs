@@ -8,6 +8,7 @@ var root = new RootCommand("RLEF: reinforcement learning from execution feedback
 var bench = new Command("bench", "Measure the sandbox or the engine against a baseline in the same run.");
 bench.Subcommands.Add(BenchSandboxCommand.Create());
 bench.Subcommands.Add(BenchEngineCommand.Create());
+bench.Subcommands.Add(BenchServeCommand.Create());
 
 var serve = new Command("serve", "Run one of the project's HTTP services.");
 serve.Subcommands.Add(ServeModelCommand.Create());

@@ -106,11 +106,11 @@ public static class AttentionBenchmark
 
     private static void Time(Action run, List<double> wall, List<double> cpu)
     {
-        var cpuStart = Environment.CpuUsage.TotalTime;
+        var cpuStart = System.Environment.CpuUsage.TotalTime;
         long start = Stopwatch.GetTimestamp();
         run();
         wall.Add(Stopwatch.GetElapsedTime(start).TotalMilliseconds);
-        cpu.Add((Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds);
+        cpu.Add((System.Environment.CpuUsage.TotalTime - cpuStart).TotalMilliseconds);
     }
 
     private static double Median(List<double> x)

@@ -66,11 +66,11 @@ public static class GemmBenchmark
             var total = Stopwatch.StartNew();
             while (times.Count < 3 || total.Elapsed.TotalSeconds < minSeconds)
             {
-                var cpuStart = Environment.CpuUsage.TotalTime;
+                var cpuStart = System.Environment.CpuUsage.TotalTime;
                 long start = Stopwatch.GetTimestamp();
                 Run(layout, a, b, c, shape);
                 times.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
-                cpuBest = Math.Min(cpuBest, (Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds);
+                cpuBest = Math.Min(cpuBest, (System.Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds);
             }
             times.Sort();
             return new GemmMeasurement(shape, layout, threads, times[times.Count / 2], times[0], cpuBest);
@@ -112,11 +112,11 @@ public static class GemmBenchmark
             var total = Stopwatch.StartNew();
             do
             {
-                var cpuStart = Environment.CpuUsage.TotalTime;
+                var cpuStart = System.Environment.CpuUsage.TotalTime;
                 long start = Stopwatch.GetTimestamp();
                 EngineThreads.For(items, _ => sink += FmaLoop(iterations, wide));
                 best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalSeconds);
-                cpuBest = Math.Min(cpuBest, (Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds);
+                cpuBest = Math.Min(cpuBest, (System.Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds);
             } while (total.Elapsed.TotalSeconds < minSeconds);
             GC.KeepAlive(sink);
             double flops = flopsPerItem * items;

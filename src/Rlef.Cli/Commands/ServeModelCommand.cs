@@ -62,7 +62,15 @@ public static class ServeModelCommand
             await using (server)
             {
                 Console.Out.WriteLine($"rlef serve model: serving '{server.Model.Name}' ({server.Model.ContextLength}-token context)");
-                await server.Host.RunAsync(Console.Out, cancellationToken);
+                try
+                {
+                    await server.Host.RunAsync(Console.Out, cancellationToken);
+                }
+                catch (IOException e) // e.g. the port is taken
+                {
+                    Console.Error.WriteLine($"rlef serve model: {e.Message}");
+                    return 2;
+                }
             }
             return 0;
         });

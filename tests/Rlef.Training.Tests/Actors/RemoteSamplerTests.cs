@@ -42,8 +42,8 @@ public sealed class RemoteSamplerTests
         var handler = new Scripted(_ => Json(HttpStatusCode.OK, VllmGood));
         using var sampler = new VllmSampler(Server, "policy", vocabSize: 10, Fast, handler: handler);
         Generation g = (await sampler.SampleAsync([Request], Options, CancellationToken.None))[0];
-        Assert.Equal([7, 2], g.Tokens);
-        Assert.Equal([-0.5f, -0.25f], g.LogProbs);
+        Assert.Equal(new[] { 7, 2 }, g.Tokens);
+        Assert.Equal(new[] { -0.5f, -0.25f }, g.LogProbs);
         Assert.Equal(FinishReason.StopToken, g.FinishReason);
         var body = System.Text.Json.Nodes.JsonNode.Parse(handler.Bodies[0])!;
         Assert.Equal("[1,5,6]", body["prompt"]!.ToJsonString());
@@ -57,7 +57,7 @@ public sealed class RemoteSamplerTests
     {
         var flaky = new Scripted(_ => Json(HttpStatusCode.ServiceUnavailable, "busy"), _ => Json(HttpStatusCode.OK, VllmGood));
         using (var sampler = new VllmSampler(Server, null, 10, Fast, handler: flaky))
-            Assert.Equal([7, 2], (await sampler.SampleAsync([Request], Options, CancellationToken.None))[0].Tokens);
+            Assert.Equal(new[] { 7, 2 }, (await sampler.SampleAsync([Request], Options, CancellationToken.None))[0].Tokens);
         Assert.Equal(2, flaky.Calls);
 
         var refusing = new Scripted(_ => Json(HttpStatusCode.BadRequest, """{"error":{"message":"bad prompt"}}"""));
@@ -78,7 +78,7 @@ public sealed class RemoteSamplerTests
     [Theory]
     [InlineData("not json at all", "malformed JSON")]
     [InlineData("""{"meta_info":{"finish_reason":{"type":"stop"}}}""", "output_token_logprobs")]
-    [InlineData("""{"output_ids":[7],"meta_info":{"finish_reason":{"type":"stop"},"output_token_logprobs":[[-0.1,42,null]]}}""", "outside the learner's vocabulary")]
+    [InlineData("""{"output_ids":[42],"meta_info":{"finish_reason":{"type":"stop"},"output_token_logprobs":[[-0.1,42,null]]}}""", "outside the learner's vocabulary")]
     [InlineData("""{"output_ids":[8],"meta_info":{"finish_reason":{"type":"stop"},"output_token_logprobs":[[-0.1,7,null]]}}""", "output_ids differ")]
     [InlineData("""{"meta_info":{"finish_reason":{"type":"stop"},"output_token_logprobs":[[0.7,7,null]]}}""", "not a log-probability")]
     [InlineData("""{"meta_info":{"finish_reason":{"type":"length"},"output_token_logprobs":[[-1,7,null],[-1,7,null],[-1,7,null],[-1,7,null],[-1,7,null]]}}""", "at most 4")]

@@ -15,16 +15,17 @@ public static class CrashRun
     public const string LogName = "iterations.log";
     public const int TrainProblems = 40;
 
-    public static RlefConfig Config(int totalUpdates) => PrintTask.Config(rolloutsPerIteration: 6, updatesPerIteration: 2, totalUpdates, learningRate: 1e-3) with
+    /// <param name="maxPolicyLag">0: the synchronous trainer; 1: the pipelined learner with an embedded actor.</param>
+    public static RlefConfig Config(int totalUpdates, int maxPolicyLag = 0) => PrintTask.Config(rolloutsPerIteration: 6, updatesPerIteration: 2, totalUpdates, learningRate: 1e-3) with
     {
-        Rollout = PrintTask.Config(6, 2, totalUpdates, 1e-3).Rollout with { MaxReplyTokens = 8 },
+        Rollout = PrintTask.Config(6, 2, totalUpdates, 1e-3).Rollout with { MaxReplyTokens = 8, MaxPolicyLag = maxPolicyLag },
         Schedule = new ScheduleConfig { TotalUpdates = totalUpdates, CheckpointEvery = 2, EvalEvery = 1000, Seed = 5, KeepLastCheckpoints = 2 },
     };
 
     public static async Task RunAsync(RunDirectory run, Action<string>? report = null)
     {
         await using var executor = new SandboxPool();
-        var trainer = new RlefTrainer(run, PrintTask.Model(seed: 3), PrintTask.Format, executor, PrintTask.Problems(TrainProblems, seed: 9), []);
+        await using var trainer = new RlefTrainer(run, PrintTask.Model(seed: 3), PrintTask.Format, executor, PrintTask.Problems(TrainProblems, seed: 9), []);
         await trainer.RunAsync(r =>
         {
             File.AppendAllText(Path.Combine(run.Path, LogName), $"{r.Iteration}: {string.Join(' ', r.ProblemIds)}\n");
