@@ -16,7 +16,10 @@ namespace Rlef.Mini;
 /// <summary>One point of the training curve: the rollouts of one iteration (and the validation after it, if any).</summary>
 public sealed record TrainingPoint(long Iteration, long LastStep, double SolveRate, double MeanReturn, double? ValidSolveRate);
 
-/// <summary>A target of issue 6 and whether this run meets it (null: not applicable to this run).</summary>
+/// <summary>
+/// A row of the report's targets: a finding of the paper (docs/protocol.md §5) that the miniature reproduces, or a
+/// condition of the miniature itself, and whether this run meets it (null: not applicable to this run).
+/// </summary>
 public sealed record MiniTarget(string Target, string Measured, bool? Met);
 
 public sealed record MiniReportResult(string ReportPath, IReadOnlyDictionary<string, EvaluationReport> Evaluations,
@@ -59,13 +62,13 @@ public static class MiniReport
         bool full = settings.Preset == "full";
         var targets = new List<MiniTarget>
         {
-            new("starting policy solves 15-50% (multi-turn 1@3)", startMt.ToPercentText(), startMt.Value is >= 0.15 and <= 0.50),
-            new("RLEF gains >= 10 points multi-turn 1@3, 95% CIs not overlapping",
+            new("the start leaves room to learn: it solves 15-50% (multi-turn 1@3)", startMt.ToPercentText(), startMt.Value is >= 0.15 and <= 0.50),
+            new("RLEF raises the multi-turn solve rate: >= 10 points of 1@3, 95% CIs not overlapping",
                 I($"{100 * (trainedMt.Value - startMt.Value):+0.0;-0.0} points; trained CI low {100 * trainedMt.CiLow:0.0} vs start CI high {100 * startMt.CiHigh:0.0}"),
                 trainedMt.Value - startMt.Value >= 0.10 && trainedMt.CiLow > startMt.CiHigh),
-            new("trained: multi-turn > single-turn (1@3)", $"{trainedMt.ToPercentText()} vs {trainedSt.ToPercentText()}{Overlap(trainedMt, trainedSt)}", trainedMt.Value > trainedSt.Value),
-            new("trained: true feedback > random feedback (multi-turn 1@3)", $"{trainedMt.ToPercentText()} vs {trainedRandom.ToPercentText()}{Overlap(trainedMt, trainedRandom)}", trainedMt.Value > trainedRandom.Value),
-            new("full default run <= 60 min on this machine", I($"{phases.Total / 60:0.0} min ({settings.Preset} preset)"), full ? phases.Total <= 3600 : null),
+            new("after RLEF the policy gains from later turns: multi-turn > single-turn (1@3)", $"{trainedMt.ToPercentText()} vs {trainedSt.ToPercentText()}{Overlap(trainedMt, trainedSt)}", trainedMt.Value > trainedSt.Value),
+            new("after RLEF the policy uses the feedback: true feedback > random feedback (multi-turn 1@3)", $"{trainedMt.ToPercentText()} vs {trainedRandom.ToPercentText()}{Overlap(trainedMt, trainedRandom)}", trainedMt.Value > trainedRandom.Value),
+            new("the full default run fits the machine: <= 60 min", I($"{phases.Total / 60:0.0} min ({settings.Preset} preset)"), full ? phases.Total <= 3600 : null),
         };
 
         string directory = Path.GetDirectoryName(Path.GetFullPath(reportPath))!;
@@ -115,9 +118,9 @@ public static class MiniReport
           "(`eval/*/rollouts.jsonl` in the run directory) with a 95% percentile bootstrap CI over problems (200 resamples).");
         L();
 
-        L("## Targets of issue 6");
+        L("## The paper's findings, in miniature");
         L();
-        L("A target comparing two figures is met when the point estimates order as stated; the measured column says whether the 95% intervals also separate them.");
+        L("What the paper found, checked on this run's test split, with the two conditions of a miniature (a start that leaves room to improve, a run that fits the machine). A target comparing two figures is met when the point estimates order as stated; the measured column says whether the 95% intervals also separate them.");
         L();
         L("| target | measured | met? |");
         L("|---|---|---|");
@@ -144,7 +147,7 @@ public static class MiniReport
         L("1@3 single-turn: up to 3 independent first replies, one of those passing the public tests is submitted; multi-turn: " +
           "one rollout of up to 3 turns with execution feedback (n@k with AlphaCode's estimator, every reply a sample). Random " +
           "feedback replaces each feedback message by the one an incorrect program of another test problem gets on this problem's " +
-          "public tests (RLEF.md §4). pass@1 at turn limit L: a rollout cut after L turns counts when it ended by then and its code passes all tests.");
+          "public tests (docs/protocol.md §4). pass@1 at turn limit L: a rollout cut after L turns counts when it ended by then and its code passes all tests.");
         L();
         L($"![pass@1 by turn limit]({byLimit})");
         L();
@@ -177,7 +180,7 @@ public static class MiniReport
             L(I($"| {k.FromTurn} → {k.FromTurn + 1} | {OutcomeNames.Label(k.From)} | {OutcomeNames.Label(k.To)} | {Count(sr, k)} | {Count(tr, k)} |"));
         L();
 
-        // How much the code changes after a failure (RLEF.md §4): an instruct model often resubmits what failed.
+        // How much the code changes after a failure (docs/protocol.md §4): an instruct model often resubmits what failed.
         L("Code change between consecutive turns, 1 − chrF of the next turn's code against this turn's (0 = the same program again; mean over transitions, 95% CI):");
         L();
         L("| from | start | after RLEF |");
@@ -251,17 +254,17 @@ public static class MiniReport
             if (step == 0)
             {
                 // The starting policy's validation (before any update): iteration 0, no rollouts.
-                if (e.TryGetProperty("valid/solve_rate", out JsonElement start))
+                if (e.TryGetProperty(MetricNames.ValidSolveRate, out JsonElement start))
                     points[0] = new TrainingPoint(0, 0, double.NaN, double.NaN, start.GetDouble());
                 continue;
             }
             long iteration = (step - 1) / updatesPerIteration + 1;
-            if (e.TryGetProperty("rollout/solve_rate", out JsonElement solve) && !points.ContainsKey(iteration))
+            if (e.TryGetProperty(MetricNames.SolveRate, out JsonElement solve) && !points.ContainsKey(iteration))
                 points[iteration] = new TrainingPoint(iteration, step, solve.GetDouble(),
-                    e.TryGetProperty("rollout/mean_return", out JsonElement ret) && ret.ValueKind == JsonValueKind.Number ? ret.GetDouble() : double.NaN, null);
+                    e.TryGetProperty(MetricNames.MeanReturn, out JsonElement ret) && ret.ValueKind == JsonValueKind.Number ? ret.GetDouble() : double.NaN, null);
             else if (points.TryGetValue(iteration, out TrainingPoint? p))
                 points[iteration] = p with { LastStep = Math.Max(p.LastStep, step) };
-            if (e.TryGetProperty("valid/solve_rate", out JsonElement valid) && points.TryGetValue(iteration, out TrainingPoint? q))
+            if (e.TryGetProperty(MetricNames.ValidSolveRate, out JsonElement valid) && points.TryGetValue(iteration, out TrainingPoint? q))
                 points[iteration] = q with { ValidSolveRate = valid.GetDouble() };
         }
         return points.Values.ToList();

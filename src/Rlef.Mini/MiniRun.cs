@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Rlef.Environment;
 using Rlef.Engine.Model;
 using Rlef.Environment.Episodes;
 using Rlef.Environment.Problems;
@@ -59,7 +60,7 @@ public sealed record MiniRunOptions
     /// <summary>key=value overrides applied after the config file (tests shrink the run with them).</summary>
     public IReadOnlyList<string> ConfigOverrides { get; init; } = [];
     public MiniData Data { get; init; } = MiniData.Default;
-    /// <summary>Evaluation temperature and top-p (RLEF.md §4: 0.2 / 0.95 for 1@3) and the sampling seed.</summary>
+    /// <summary>Evaluation temperature and top-p (docs/protocol.md §4: 0.2 / 0.95 for 1@3) and the sampling seed.</summary>
     public double Temperature { get; init; } = 0.2;
     public double TopP { get; init; } = 0.95;
     public int EvalSeed { get; init; } = 1;
@@ -178,6 +179,7 @@ public sealed class MiniRun(MiniRunOptions options, ICodeExecutor executor, IMin
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Encoder = ReadableJson.Encoder,
     };
 
     void GenerateData()

@@ -118,11 +118,10 @@ public sealed class EvalCommandTests : IDisposable
         Assert.Contains("TurnLimit", e.Message);
     }
 
-    [Fact]
+    [DataFact("codecontests/CodeContests_test165_prompts_codet.jsonl")]
     public async Task StatementOnlyDataIsRefusedWithAClearMessage()
     {
-        string? path = Rlef.Tests.RepoPaths.DataFile("codecontests/CodeContests_test165_prompts_codet.jsonl");
-        if (path is null) return;
+        string path = RepoPaths.RequireData("codecontests/CodeContests_test165_prompts_codet.jsonl");
         var settings = Settings(new Uri("http://127.0.0.1:9/v1"), path, rollouts: 1);
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => EvalCommand.RunAsync(settings, QuietConsole(), CancellationToken.None));
         Assert.Contains("has no tests", e.Message);

@@ -41,7 +41,7 @@ public sealed class MiniRunTests : IDisposable
         MiniReportResult result = await new global::Rlef.Mini.MiniRun(Options(model), executor, new PlainMiniRunView(log)).RunAsync();
 
         string report = File.ReadAllText(result.ReportPath);
-        foreach (string section in new[] { "## Targets of issue 6", "## Start vs after RLEF", "## Outcomes per turn and transitions", "Code change between consecutive turns", "## Training", "## Wall time", "## Setup", "rlef mini --test" })
+        foreach (string section in new[] { "## The paper's findings, in miniature", "## Start vs after RLEF", "## Outcomes per turn and transitions", "Code change between consecutive turns", "## Training", "## Wall time", "## Setup", "rlef mini --test" })
             Assert.Contains(section, report);
         foreach (string chart in new[] { "comparison", "turn-limit", "transitions-start", "transitions-trained", "training" })
         {

@@ -59,7 +59,15 @@ public static class ServeLearnerCommand
             await using (server)
             {
                 Console.Out.WriteLine($"rlef serve learner: training '{server.BaseName}' ({server.Base.ParameterCount} parameters); sampler weights in {server.StateDirectory}");
-                await server.Host.RunAsync(Console.Out, cancellationToken);
+                try
+                {
+                    await server.Host.RunAsync(Console.Out, cancellationToken);
+                }
+                catch (IOException e) // e.g. the port is taken
+                {
+                    Console.Error.WriteLine($"rlef serve learner: {e.Message}");
+                    return 2;
+                }
             }
             return 0;
         });

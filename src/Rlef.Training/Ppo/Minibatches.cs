@@ -1,7 +1,8 @@
 using Rlef.Training.Runs;
+
 namespace Rlef.Training.Ppo;
 
-/// <summary>Splits one iteration's episodes into the minibatches of its PPO updates (RLEF.md §3: 1024 → 4 × 256).</summary>
+/// <summary>Splits one iteration's episodes into the minibatches of its PPO updates (docs/protocol.md §3: 1024 → 4 × 256).</summary>
 public static class Minibatches
 {
     /// <summary>

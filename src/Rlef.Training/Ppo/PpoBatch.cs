@@ -14,7 +14,7 @@ public sealed record RolloutStats(int Episodes, int Turns, int ReplyTokens, doub
     double MeanTurns, double MeanTurnKl, double InvalidCodeRate, double AdvantageMean, double AdvantageStd, double ExplainedVariance);
 
 /// <summary>
-/// One iteration's rollouts with rewards, returns and normalised advantages computed (RLEF.md §2–3), ready to be
+/// One iteration's rollouts with rewards, returns and normalised advantages computed (docs/protocol.md §2–3), ready to be
 /// cut into minibatches. Arrays are flat in episode → turn (→ reply token) order.
 /// </summary>
 public sealed class PpoBatch

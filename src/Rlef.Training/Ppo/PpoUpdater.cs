@@ -10,7 +10,7 @@ namespace Rlef.Training.Ppo;
 public sealed record PpoUpdateResult(PpoLossResult Loss, double PolicyGradNorm, double ValueGradNorm, long Tokens);
 
 /// <summary>
-/// One PPO update on the engine (RLEF.md §3): for each micro-batch of the minibatch, the policy's log-probs of the
+/// One PPO update on the engine (docs/protocol.md §3): for each micro-batch of the minibatch, the policy's log-probs of the
 /// reply tokens and the value network's values at the value points, <see cref="PpoLoss.Compute"/>, and the backward of
 /// both; then each network's gradient is clipped by its global norm and its AdamW takes a step. The two networks are
 /// separate (the value net is not a head on the policy), so each has its own optimizer and its own clip.
@@ -40,7 +40,7 @@ public sealed class PpoUpdater
 
     public AdamW PolicyOptimizer { get; }
     public AdamW ValueOptimizer { get; }
-    /// <summary>Linear warm-up to the peak, then constant (RLEF.md §3 names no decay).</summary>
+    /// <summary>Linear warm-up to the peak, then constant (docs/protocol.md §3 names no decay).</summary>
     public LearningRateSchedule Schedule { get; }
     /// <summary>The value network's: the same shape, its own peak (optimizer.value_learning_rate).</summary>
     public LearningRateSchedule ValueSchedule { get; }

@@ -18,7 +18,7 @@ public sealed record IterationReport(long Iteration, long FirstStep, long LastSt
     double UpdateSeconds, double? ValidationSolveRate, bool Checkpointed);
 
 /// <summary>
-/// An RLEF run (RLEF.md §3): iterations of collect → rewards/advantages → several minibatch PPO updates, with
+/// An RLEF run (docs/protocol.md §3): iterations of collect → rewards/advantages → several minibatch PPO updates, with
 /// metrics per update, periodic validation with best-checkpoint selection, and atomic checkpoints of the policy,
 /// the value network, both AdamW states, the minibatch RNG, the data position and the step.
 /// <para>
@@ -36,7 +36,6 @@ public sealed partial class RlefTrainer : IAsyncDisposable
     public const string PolicyOptimizerFile = "policy_adamw.safetensors";
     public const string ValueOptimizerFile = "value_adamw.safetensors";
     const string MinibatchRng = "minibatches";
-    public const string ValidationMetric = "valid/solve_rate";
 
     readonly RunDirectory _run;
     readonly RlefConfig _config;
@@ -64,13 +63,13 @@ public sealed partial class RlefTrainer : IAsyncDisposable
         _policy = initialPolicy;
         _reference = initialPolicy.Clone();
         _reference.Freeze();
-        _value = initialPolicy.CreateValueModel(_config.Model.InitSeed + 1);
+        _value = initialPolicy.CreateValueModel(RandomStreams.ValueHead(_config.Model.InitSeed));
         _updater = new PpoUpdater(_policy, _value, _config);
         _collector = new RolloutCollector(executor, format, _config);
         _format = format;
         _executor = executor;
         State = new TrainerState { Step = 0 };
-        _minibatchRng = Xoshiro256.ForStream(_config.Schedule.Seed, 0x4D49_4E49UL);
+        _minibatchRng = RandomStreams.PpoMinibatches(_config.Schedule.Seed);
         if (run.ResumedFrom is { } checkpoint)
         {
             ModelFiles.LoadWeights(ModelFiles.PathOf(checkpoint, PolicyFile), _policy);
@@ -113,7 +112,7 @@ public sealed partial class RlefTrainer : IAsyncDisposable
             .SelectMany(i => Enumerable.Repeat(_train[i], perProblem)).ToArray();
 
         _progress?.Enter(Phase.Generation);
-        int seed = unchecked((int)_config.Schedule.Seed * 7919 + (int)iteration);
+        int seed = RandomStreams.RolloutSampling(_config.Schedule.Seed, iteration);
         CollectedRollouts collected = await _collector.CollectAsync(_policy, _reference, _value, problems, seed, cancellationToken);
         _progress?.AddTime(Phase.Generation, TimeSpan.FromSeconds(collected.GenerationSeconds + collected.ScoringSeconds));
         _progress?.AddTime(Phase.Sandbox, TimeSpan.FromSeconds(collected.SandboxSeconds));
@@ -158,10 +157,10 @@ public sealed partial class RlefTrainer : IAsyncDisposable
                 [Phase.Update] = seconds,
             };
             var metrics = UpdateMetrics.Build(result.Loss, batch.Stats, _updater.LearningRateAt(step), result.Tokens / seconds, phases).ToList();
-            metrics.Add(new("time/scoring_s", collected.ScoringSeconds));
-            metrics.Add(new("throughput/sampled_tokens_per_s", collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
-            metrics.Add(new("optim/policy_grad_norm", result.PolicyGradNorm));
-            metrics.Add(new("optim/value_grad_norm", result.ValueGradNorm));
+            metrics.Add(new(MetricNames.ScoringSeconds, collected.ScoringSeconds));
+            metrics.Add(new(MetricNames.SampledTokensPerSecond, collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
+            metrics.Add(new(MetricNames.PolicyGradNorm, result.PolicyGradNorm));
+            metrics.Add(new(MetricNames.ValueGradNorm, result.ValueGradNorm));
             foreach (var (name, value) in iterationMetrics) metrics.Add(new(name, value));
             _run.Metrics.Write(step, metrics);
             _progress?.CompleteStep(step, result.Tokens, metrics);
@@ -346,12 +345,12 @@ public sealed partial class RlefTrainer : IAsyncDisposable
         var clock = Stopwatch.StartNew();
         double score = await ValidateAsync(cancellationToken);
         _progress?.AddTime(Phase.Evaluation, clock.Elapsed);
-        State = State.WithValidation(ValidationMetric, score, out _);
-        _run.Metrics.Write(State.Step, [new(ValidationMetric, score), new("valid/best", State.Best!.Score)]);
+        State = State.WithValidation(MetricNames.ValidSolveRate, score, out _);
+        _run.Metrics.Write(State.Step, [new(MetricNames.ValidSolveRate, score), new(MetricNames.ValidBest, State.Best!.Score)]);
         return score;
     }
 
-    /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (RLEF.md §4, 1@3).</summary>
+    /// <summary>Solve rate of one rollout per validation problem at the validation temperature and top-p (docs/protocol.md §4, 1@3).</summary>
     public async Task<double> ValidateAsync(CancellationToken cancellationToken = default)
     {
         if (_valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
@@ -359,7 +358,7 @@ public sealed partial class RlefTrainer : IAsyncDisposable
         {
             Temperature = (float)_config.Data.ValidTemperature,
             TopP = (float)_config.Data.ValidTopP,
-            Seed = unchecked((int)_config.Schedule.Seed * 31 + 17),
+            Seed = RandomStreams.ValidationSampling(_config.Schedule.Seed),
         };
         var rollouts = await _collector.SampleAsync(_policy, sampling, _valid, cancellationToken);
         return rollouts.Count(r => r.PassedAll) / (double)rollouts.Count;

@@ -31,7 +31,7 @@ public sealed record CollectedRollouts(
 /// </summary>
 public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format, RlefConfig config)
 {
-    /// <summary>The environment's settings under the run's ablations (RLEF.md §3).</summary>
+    /// <summary>The environment's settings under the run's ablations (docs/protocol.md §3).</summary>
     public EpisodeOptions EpisodeOptions => new()
     {
         TurnLimit = config.EffectiveTurnLimit,

@@ -2,7 +2,7 @@ namespace Rlef.Training.Rollouts;
 
 // The rollout layout the trainer consumes. The environment keeps its own, richer rollout record (conversations,
 // verdicts, timings); collection maps it onto these. Everything here is exact sampled data: token ids are never
-// re-tokenised, so the conversation the trainer scores is the one the policy produced (RLEF.md §3).
+// re-tokenised, so the conversation the trainer scores is the one the policy produced (docs/protocol.md §3).
 
 /// <summary>
 /// One turn t of an episode. The episode's token sequence is prompt_1 · reply_1 · prompt_2 · reply_2 · …, where
@@ -19,13 +19,13 @@ public sealed record TrainingTurn
     /// <summary>log π_behaviour(token) of each reply token under the distribution it was sampled from (RLEF samples
     /// at temperature 1 without top-p, so these are the policy's own log-probs).</summary>
     public required float[] BehaviourLogProbs { get; init; }
-    /// <summary>log ρ(token) of each reply token under the frozen initial policy (for the KL term, RLEF.md §2).</summary>
+    /// <summary>log ρ(token) of each reply token under the frozen initial policy (for the KL term, docs/protocol.md §2).</summary>
     public required float[] ReferenceLogProbs { get; init; }
-    /// <summary>V(c_t) from the value network at collection time, read at the last token of prompt_t (RLEF.md §3).</summary>
+    /// <summary>V(c_t) from the value network at collection time, read at the last token of prompt_t (docs/protocol.md §3).</summary>
     public required float Value { get; init; }
     /// <summary>Token-level value ablation only: V before each reply token (the first equals <see cref="Value"/>).</summary>
     public float[]? TokenValues { get; init; }
-    /// <summary>No valid code could be extracted from the reply (RLEF.md §1).</summary>
+    /// <summary>No valid code could be extracted from the reply (docs/protocol.md §1).</summary>
     public required bool InvalidCode { get; init; }
 }
 

@@ -11,7 +11,7 @@ namespace Rlef.Training.Sft;
 public sealed record SftUpdateResult(double Loss, double GradNorm, double LearningRate, int TargetTokens, long Tokens);
 
 /// <summary>
-/// Supervised fine-tuning on trajectories (issue #5 item 4): the examples <see cref="SftTargets"/> selects (the last
+/// Supervised fine-tuning on trajectories: the examples <see cref="SftTargets"/> selects (the last
 /// successful reply, or all replies), shuffled per epoch, in minibatches of <paramref name="batchSize"/> examples; the
 /// loss is <see cref="SftLoss"/>'s token mean, computed by the engine's weighted cross-entropy with weight 1/N on each
 /// target (each target is predicted one position before it), then global-norm clipping and AdamW with warm-up.
@@ -51,7 +51,7 @@ public sealed class SftTrainer
         for (int epoch = 0; epoch < _config.Sft.Epochs; epoch++)
         {
             int[] order = Enumerable.Range(0, examples.Count).ToArray();
-            Xoshiro256.ForStream(_config.Schedule.Seed, 0x5F7_0000UL + (ulong)epoch).Shuffle(order.AsSpan());
+            RandomStreams.SftExampleOrder(_config.Schedule.Seed, epoch).Shuffle(order.AsSpan());
             for (int start = 0; start < order.Length; start += batchSize)
             {
                 var batch = order.Skip(start).Take(batchSize).Select(i => examples[i]).ToList();

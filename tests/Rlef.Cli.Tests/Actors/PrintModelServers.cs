@@ -1,6 +1,6 @@
 using Rlef.Engine.Model;
 using Rlef.Training.Sft;
-using Rlef.Training.Tests.Rl;
+using Rlef.Training.Tests.Trainer;
 
 namespace Rlef.Cli.Tests.Actors;
 

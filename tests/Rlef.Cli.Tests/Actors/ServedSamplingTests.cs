@@ -5,7 +5,7 @@ using Rlef.Engine.Sampling;
 using Rlef.Environment.Policies;
 using Rlef.Training.Actors;
 using Rlef.Training.Actors.Remote;
-using Rlef.Training.Tests.Rl;
+using Rlef.Training.Tests.Trainer;
 using EngineMessage = Rlef.Engine.Tokenizers.ChatMessage;
 
 namespace Rlef.Cli.Tests.Actors;

@@ -10,7 +10,7 @@ using Rlef.Training.Learner;
 using Rlef.Training.Ppo;
 using Rlef.Training.Rollouts;
 using Rlef.Training.Runs;
-using Rlef.Training.Tests.Rl;
+using Rlef.Training.Tests.Trainer;
 
 namespace Rlef.Cli.Tests.Learner;
 

@@ -5,7 +5,7 @@ using Rlef.Training.Config;
 using Rlef.Training.Ppo;
 using Rlef.Training.Runs;
 using Rlef.Training.Sft;
-using Rlef.Training.Tests.Rl;
+using Rlef.Training.Tests.Trainer;
 using Xunit.Abstractions;
 
 namespace Rlef.Cli.Tests.Learner;

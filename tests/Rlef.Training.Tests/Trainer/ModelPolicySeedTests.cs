@@ -2,7 +2,7 @@ using Rlef.Engine.Sampling;
 using Rlef.Environment.Policies;
 using Rlef.Training.Rollouts;
 
-namespace Rlef.Training.Tests.Rl;
+namespace Rlef.Training.Tests.Trainer;
 
 public sealed class ModelPolicySeedTests
 {

@@ -6,7 +6,7 @@ using Rlef.Training.Runs;
 using Xunit.Abstractions;
 using Rlef.Training.Ppo;
 
-namespace Rlef.Training.Tests.Rl;
+namespace Rlef.Training.Tests.Trainer;
 
 /// <summary>
 /// The real trainer, killed mid-run in a child process and resumed: it continues from its last checkpoint with the

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 using Rlef.Training.Sft;
 using Rlef.Training.Ppo;
 
-namespace Rlef.Training.Tests.Rl;
+namespace Rlef.Training.Tests.Trainer;
 
 /// <summary>
 /// The trainer learns: a tiny from-scratch model (byte tokenizer, d = 64, 2 layers) is warm-started by SFT on the

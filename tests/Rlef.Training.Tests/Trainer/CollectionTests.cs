@@ -7,7 +7,7 @@ using Rlef.Training.Runs;
 using Xunit.Abstractions;
 using Rlef.Training.Ppo;
 
-namespace Rlef.Training.Tests.Rl;
+namespace Rlef.Training.Tests.Trainer;
 
 /// <summary>Multi-turn collection with the engine policy, and the time split of one whole PPO iteration.</summary>
 public sealed class CollectionTests(ITestOutputHelper output)
@@ -76,7 +76,7 @@ public sealed class CollectionTests(ITestOutputHelper output)
             Ablation = new AblationConfig { NoExecutionFeedback = true, ValueFunction = ValueLevel.Token },
             Rollout = new RolloutConfig { RolloutsPerIteration = 4, UpdatesPerIteration = 2, MaxReplyTokens = 8 },
         };
-        // Without execution feedback every episode runs to the turn limit (RLEF.md §3), whatever its code does.
+        // Without execution feedback every episode runs to the turn limit (docs/protocol.md §3), whatever its code does.
         Assert.Equal(FeedbackMode.None, new Rollouts.RolloutCollector(null!, PrintTask.Format, config).EpisodeOptions.Feedback);
         string dir = Path.Combine(Path.GetTempPath(), $"rlef-ablate-{Guid.NewGuid():N}");
         try

@@ -3,7 +3,7 @@ using Rlef.Training.Config;
 using Rlef.Training.Runs;
 using Rlef.Training.Ppo;
 
-namespace Rlef.Training.Tests.Rl;
+namespace Rlef.Training.Tests.Trainer;
 
 /// <summary>
 /// A real RLEF run for the crash test (the tiny print-N setup, untrained model): the child process runs it and is

@@ -2,7 +2,7 @@ using Rlef.Sandbox;
 using Rlef.Environment.Episodes;
 using Rlef.Environment.Policies;
 
-namespace Rlef.Training.Tests.Rl;
+namespace Rlef.Training.Tests.Trainer;
 
 /// <summary>The print-N task's programs pass or fail as the learning test assumes, through the real episode.</summary>
 public sealed class PrintTaskTests

@@ -7,7 +7,7 @@ using Rlef.Training.Sft;
 using EngineMessage = Rlef.Engine.Tokenizers.ChatMessage;
 using Rlef.Training.Runs;
 
-namespace Rlef.Training.Tests.Rl;
+namespace Rlef.Training.Tests.Trainer;
 
 /// <summary>
 /// The learning task: "print N" problems (N a random digit, also given on stdin) in the CodeContests prompt, solved
