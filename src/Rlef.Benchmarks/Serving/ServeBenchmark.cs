@@ -16,7 +16,7 @@ namespace Rlef.Benchmarks.Serving;
 
 /// <summary>Sampling throughput at one concurrency: through `rlef serve model` over HTTP and in process.</summary>
 public sealed record ServeThroughput(int Concurrency, int Requests, long HttpTokens, double HttpSeconds, long InProcessTokens,
-    double InProcessSeconds)
+    double InProcessSeconds, double ServerMeanBatch, double ServerGenerationSeconds)
 {
     public double HttpTokensPerSecond => HttpTokens / HttpSeconds;
     public double InProcessTokensPerSecond => InProcessTokens / InProcessSeconds;
@@ -55,6 +55,8 @@ public static class ServeBenchmark
         // Warm-up (JIT, caches) of both paths, untimed.
         await http.SampleAsync(prompts.Take(Math.Min(concurrency, 4)).ToList(), options with { MaxTokens = 4 }, cancellationToken);
         local.Sample(prompts.Take(Math.Min(concurrency, 4)).ToList(), options with { MaxTokens = 4 });
+        double warmupGeneration;
+        lock (server.Model.Scheduler.Counters) warmupGeneration = server.Model.Scheduler.Counters.GenerationSeconds;
 
         long httpTokens = 0, localTokens = 0;
         double httpSeconds = 0, localSeconds = 0;
@@ -74,7 +76,14 @@ public static class ServeBenchmark
             log?.WriteLine($"  concurrency {concurrency}: {start + round.Count}/{requests} requests");
         }
         await server.Host.StopAsync();
-        return new ServeThroughput(concurrency, requests, httpTokens, httpSeconds, localTokens, localSeconds);
+        var counters = server.Model.Scheduler.Counters;
+        double meanBatch, generationSeconds;
+        lock (counters)
+        {
+            meanBatch = counters.Sequences / (double)Math.Max(1, counters.Batches);
+            generationSeconds = counters.GenerationSeconds - warmupGeneration;
+        }
+        return new ServeThroughput(concurrency, requests, httpTokens, httpSeconds, localTokens, localSeconds, meanBatch, generationSeconds);
     }
 
     /// <summary>

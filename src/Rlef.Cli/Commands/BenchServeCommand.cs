@@ -75,9 +75,9 @@ public static class BenchServeCommand
                 Console.WriteLine(JsonSerializer.Serialize(new { throughput, lags }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
                 return 0;
             }
-            Console.WriteLine("concurrency  requests  HTTP tok/s  in-process tok/s  ratio");
+            Console.WriteLine("concurrency  requests  HTTP tok/s  in-process tok/s  ratio  server mean batch  server generation s  HTTP s  in-process s");
             foreach (var t in throughput)
-                Console.WriteLine($"{t.Concurrency,11}  {t.Requests,8}  {t.HttpTokensPerSecond,10:F1}  {t.InProcessTokensPerSecond,16:F1}  {t.Ratio,5:F2}");
+                Console.WriteLine($"{t.Concurrency,11}  {t.Requests,8}  {t.HttpTokensPerSecond,10:F1}  {t.InProcessTokensPerSecond,16:F1}  {t.Ratio,5:F2}  {t.ServerMeanBatch,17:F1}  {t.ServerGenerationSeconds,19:F2}  {t.HttpSeconds,6:F2}  {t.InProcessSeconds,12:F2}");
             if (lags.Count == 2)
             {
                 Console.WriteLine("max_policy_lag  iterations  wall s  generation s  sandbox s  scoring s  update s  learner idle s");

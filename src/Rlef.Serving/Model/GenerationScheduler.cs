@@ -42,9 +42,16 @@ public sealed class GenerationScheduler : IAsyncDisposable
     readonly CancellationTokenSource _stop = new();
     int _queued;
 
-    public GenerationScheduler(LlamaModel model, ITokenizer tokenizer, int maxBatch)
+    readonly TimeSpan _gatherWindow;
+
+    /// <summary>An idle scheduler samples once no request has arrived for this long (or the gather window is over).</summary>
+    static readonly TimeSpan QuietTime = TimeSpan.FromMilliseconds(4);
+
+    /// <param name="gatherWindow">The longest an idle scheduler waits for more requests before it samples (default 50 ms).</param>
+    public GenerationScheduler(LlamaModel model, ITokenizer tokenizer, int maxBatch, TimeSpan? gatherWindow = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
+        _gatherWindow = gatherWindow ?? TimeSpan.FromMilliseconds(50);
         _model = model;
         _tokenizer = tokenizer;
         _generator = new Generator(model);
@@ -95,6 +102,17 @@ public sealed class GenerationScheduler : IAsyncDisposable
                     if (!reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult()) return;
                 }
                 catch (OperationCanceledException) { return; }
+                // Requests sent together arrive a little apart (more so on a loaded machine): gather them until none
+                // has arrived for a few milliseconds (at most the gather window), so that they share one batch instead
+                // of the first one running alone while the others wait for it. A lone request waits only the quiet time.
+                var window = Stopwatch.StartNew();
+                var quiet = Stopwatch.StartNew();
+                int seen = reader.Count;
+                while (window.Elapsed < _gatherWindow && quiet.Elapsed < QuietTime && seen < _maxBatch)
+                {
+                    Thread.Sleep(1);
+                    if (reader.Count != seen) { seen = reader.Count; quiet.Restart(); }
+                }
             }
             while (reader.TryRead(out object? item))
             {
