@@ -127,7 +127,10 @@ public sealed class TinkerLearner : IDisposable
             advantages[replyDatum[i]][replyAt[i]] = (float)(w * minibatch.Advantages[i] / n);
         }
         double eps = _config.Ppo.ClipEpsilon;
-        JsonNode result = await _client.CallAsync("api/v1/forward_backward", new JsonObject
+        // forward_backward and optim_step go out back to back (the service runs a model's calls in order), then both
+        // are retrieved: one round trip of waiting instead of two. Should the first fail, the run stops, and --resume
+        // loads the service's training state of the last checkpoint.
+        string fbRequest = await _client.SubmitAsync("api/v1/forward_backward", new JsonObject
         {
             ["model_id"] = State.ModelId,
             ["forward_backward_input"] = Input(sequences, "ppo", oldInputs, advantages, new JsonObject
@@ -135,15 +138,9 @@ public sealed class TinkerLearner : IDisposable
                 ["clip_low_threshold"] = 1 - eps, ["clip_high_threshold"] = 1 + eps,
             }),
         }, cancellationToken);
-        var tokenLosses = new float[minibatch.TokenCount];
-        var outputs = result["loss_fn_outputs"] as JsonArray ?? throw new TrainingServiceException($"{Url}: forward_backward answered no loss_fn_outputs");
-        for (int i = 0; i < tokenLosses.Length; i++)
-            tokenLosses[i] = (float)(outputs[replyDatum[i]]?["elementwise_loss"]?["data"]?[replyAt[i]]?.GetValue<double>()
-                ?? throw new TrainingServiceException($"{Url}: forward_backward answered no elementwise_loss for datum {replyDatum[i]}"));
-
         // 3. optim_step with the run's AdamW settings.
         OptimizerConfig o = _config.Optimizer;
-        JsonNode step = await _client.CallAsync("api/v1/optim_step", new JsonObject
+        string stepRequest = await _client.SubmitAsync("api/v1/optim_step", new JsonObject
         {
             ["model_id"] = State.ModelId,
             ["type"] = "optim_step",
@@ -153,6 +150,13 @@ public sealed class TinkerLearner : IDisposable
                 ["weight_decay"] = o.WeightDecay, ["grad_clip_norm"] = o.MaxGradNorm,
             },
         }, cancellationToken);
+        JsonNode result = await _client.RetrieveAsync(fbRequest, "forward_backward", cancellationToken);
+        var tokenLosses = new float[minibatch.TokenCount];
+        var outputs = result["loss_fn_outputs"] as JsonArray ?? throw new TrainingServiceException($"{Url}: forward_backward answered no loss_fn_outputs");
+        for (int i = 0; i < tokenLosses.Length; i++)
+            tokenLosses[i] = (float)(outputs[replyDatum[i]]?["elementwise_loss"]?["data"]?[replyAt[i]]?.GetValue<double>()
+                ?? throw new TrainingServiceException($"{Url}: forward_backward answered no elementwise_loss for datum {replyDatum[i]}"));
+        JsonNode step = await _client.RetrieveAsync(stepRequest, "optim_step", cancellationToken);
         State = State with { ServiceSteps = State.ServiceSteps + 1 };
         double gradNorm = step["metrics"]?["grad_norm"]?.GetValue<double>() ?? double.NaN;
 
