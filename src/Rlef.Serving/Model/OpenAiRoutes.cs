@@ -160,8 +160,8 @@ public static class OpenAiRoutes
         if (prompt is JsonValue v && v.TryGetValue(out string? single)) return [EncodeText(single)];
         if (prompt is not JsonArray array || array.Count == 0) throw new BadRequestException("'prompt' must be a string, a list of token ids, or a non-empty list of either");
         if (array[0] is JsonValue first && first.TryGetValue(out int _)) return [RequestFields.TokenIds(array, "prompt", model.VocabSize)];
-        if (array.Count > model.Limits.MaxBatch)
-            throw new BadRequestException($"'prompt' holds {array.Count} prompts; at most {model.Limits.MaxBatch} per request");
+        if (array.Count > model.Limits.MaxPromptsPerRequest)
+            throw new BadRequestException($"'prompt' holds {array.Count} prompts; at most {model.Limits.MaxPromptsPerRequest} per request");
         return array.Select((p, i) => p switch
         {
             JsonArray ids => RequestFields.TokenIds(ids, $"prompt[{i}]", model.VocabSize),

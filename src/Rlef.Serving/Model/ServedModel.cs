@@ -13,6 +13,8 @@ public sealed record ModelServingLimits
     public int MaxNewTokens { get; init; } = 4096;
     /// <summary>Most sequences in one batched generation call.</summary>
     public int MaxBatch { get; init; } = 32;
+    /// <summary>Most prompts in one request (a batch request; the scheduler still samples at most MaxBatch at once).</summary>
+    public int MaxPromptsPerRequest { get; init; } = 256;
     /// <summary>Requests waiting beyond the running batch before 429.</summary>
     public int QueueCapacity { get; init; } = 256;
     /// <summary>How long a request may wait for a place before 503.</summary>

@@ -46,8 +46,8 @@ public static class SglangRoutes
         }
         else throw new BadRequestException("give exactly one of 'input_ids' and 'text'");
         if (prompts.Count == 0) throw new BadRequestException("the batch is empty");
-        if (prompts.Count > model.Limits.MaxBatch)
-            throw new BadRequestException($"the batch holds {prompts.Count} prompts; at most {model.Limits.MaxBatch} per request");
+        if (prompts.Count > model.Limits.MaxPromptsPerRequest)
+            throw new BadRequestException($"the batch holds {prompts.Count} prompts; at most {model.Limits.MaxPromptsPerRequest} per request");
 
         List<JsonObject> samplingParams = body["sampling_params"] switch
         {

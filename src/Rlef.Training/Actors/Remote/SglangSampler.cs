@@ -31,11 +31,45 @@ public sealed class SglangSampler : ITokenSampler, IDisposable
     public string Name => $"{_scheme}:{_client.BaseUrl}";
     public bool InProcess => false;
 
-    public Task<IReadOnlyList<Generation>> SampleAsync(IReadOnlyList<SampleRequest> requests, SamplingOptions options,
+    /// <summary>Most sequences sent in one batched request (SGLang's list form of input_ids and sampling_params).</summary>
+    public int MaxPerRequest { get; init; } = 32;
+
+    /// <summary>
+    /// One request per group of up to <see cref="MaxPerRequest"/> sequences, in SGLang's batch form (a list of
+    /// input_ids with one sampling_params each, so each keeps its own seed): the server then samples them as one batch
+    /// rather than as requests that happen to arrive together. Groups run concurrently (at most the concurrency).
+    /// </summary>
+    public async Task<IReadOnlyList<Generation>> SampleAsync(IReadOnlyList<SampleRequest> requests, SamplingOptions options,
         CancellationToken cancellationToken)
     {
         options.Validate();
-        return RemoteGeneration.ForEachAsync(requests, _concurrency, (r, ct) => SampleOneAsync(r, options, ct), cancellationToken);
+        if (requests.Count <= 1)
+            return await RemoteGeneration.ForEachAsync(requests, _concurrency, (r, ct) => SampleOneAsync(r, options, ct), cancellationToken);
+        var groups = requests.Chunk(Math.Max(1, MaxPerRequest)).ToList();
+        using var slots = new SemaphoreSlim(Math.Max(1, _concurrency / Math.Max(1, MaxPerRequest)));
+        var answers = await Task.WhenAll(groups.Select(async group =>
+        {
+            await slots.WaitAsync(cancellationToken);
+            try { return await SampleGroupAsync(group, options, cancellationToken); }
+            finally { slots.Release(); }
+        }));
+        return answers.SelectMany(a => a).ToList();
+    }
+
+    async Task<Generation[]> SampleGroupAsync(SampleRequest[] group, SamplingOptions options, CancellationToken cancellationToken)
+    {
+        if (group.Length == 1) return [await SampleOneAsync(group[0], options, cancellationToken)];
+        var bodies = group.Select(r => RequestBody(r, options)).ToList();
+        var body = new JsonObject
+        {
+            ["input_ids"] = new JsonArray(bodies.Select(b => b["input_ids"]!.DeepClone()).ToArray()),
+            ["sampling_params"] = new JsonArray(bodies.Select(b => b["sampling_params"]!.DeepClone()).ToArray()),
+            ["return_logprob"] = true,
+        };
+        JsonNode answer = await _client.PostAsync("generate", body, cancellationToken);
+        if (answer is not JsonArray list || list.Count != group.Length)
+            throw new InferenceServerException($"{Name} /generate: a batch of {group.Length} answered {(answer is JsonArray a ? a.Count + " items" : "no list")}: {InferenceServerClient.Truncate(answer.ToJsonString())}");
+        return list.Select(item => Parse(item!, options)).ToArray();
     }
 
     /// <summary>The request body (public for the tests that replay it against our own server).</summary>
@@ -64,6 +98,11 @@ public sealed class SglangSampler : ITokenSampler, IDisposable
     async Task<Generation> SampleOneAsync(SampleRequest request, SamplingOptions options, CancellationToken cancellationToken)
     {
         JsonNode answer = await _client.PostAsync("generate", RequestBody(request, options), cancellationToken);
+        return Parse(answer, options);
+    }
+
+    Generation Parse(JsonNode answer, SamplingOptions options)
+    {
         try
         {
             JsonNode meta = answer["meta_info"] ?? throw new FormatException("no meta_info");
