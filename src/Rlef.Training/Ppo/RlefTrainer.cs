@@ -255,19 +255,19 @@ public sealed partial class RlefTrainer : IAsyncDisposable
         _progress?.AddTime(Phase.Generation, TimeSpan.FromSeconds(idleSeconds + scoringSeconds));
         var metrics = new List<(string, double)>
         {
-            ("actors/learner_idle_s", idleSeconds),
-            ("actors/tokens_per_s", c.Result.SampledTokens / Math.Max(c.Result.WallSeconds, 1e-9)),
-            ("actors/collection_wall_s", c.Result.WallSeconds),
-            ("actors/publish_wait_s", c.WaitedForWeightsSeconds),
-            ("actors/dropped_stale", dropped),
-            ("actors/reruns", c.Result.Reruns),
-            ("actors/live", _pipeline.Actors.Count(a => a.Alive)),
-            ("actors/policy_lag_mean", lags.Average()),
-            ("actors/importance_weight_mean", weightCount == 0 ? 1 : weightSum / weightCount),
-            ("actors/importance_truncated_fraction", weightCount == 0 ? 0 : truncated / (double)weightCount),
+            (MetricNames.LearnerIdleSeconds, idleSeconds),
+            (MetricNames.ActorTokensPerSecond, c.Result.SampledTokens / Math.Max(c.Result.WallSeconds, 1e-9)),
+            (MetricNames.CollectionWallSeconds, c.Result.WallSeconds),
+            (MetricNames.PublishWaitSeconds, c.WaitedForWeightsSeconds),
+            (MetricNames.DroppedStale, dropped),
+            (MetricNames.Reruns, c.Result.Reruns),
+            (MetricNames.LiveActors, _pipeline.Actors.Count(a => a.Alive)),
+            (MetricNames.PolicyLagMean, lags.Average()),
+            (MetricNames.ImportanceWeightMean, weightCount == 0 ? 1 : weightSum / weightCount),
+            (MetricNames.ImportanceTruncatedFraction, weightCount == 0 ? 0 : truncated / (double)weightCount),
         };
         for (int lag = 0; lag <= maxLag + 1; lag++)
-            metrics.Add(($"actors/policy_lag_{(lag > maxLag ? "over" : lag.ToString(System.Globalization.CultureInfo.InvariantCulture))}",
+            metrics.Add((lag > maxLag ? MetricNames.PolicyLagOver : MetricNames.PolicyLag(lag),
                 lags.Count(l => lag > maxLag ? l > maxLag : l == lag) / (double)lags.Length));
         var counters = new Dictionary<string, double>(State.Counters);
         counters["dropped_stale_rollouts"] = counters.GetValueOrDefault("dropped_stale_rollouts") + dropped;

@@ -20,7 +20,7 @@ public sealed record SampledTurn(int[] PromptTokens, int[] ReplyTokens, float[] 
 /// sampling call, so generation is batched across episodes and overlaps sandbox runs. Either episodes still in the
 /// sandbox join the next batch (a batch window), or, in lock step (in-process only), every round waits for all live
 /// episodes (reproducible bit for bit). An in-process sampler samples one batch at a time; a remote one keeps several
-/// in flight.
+/// batches in flight.
 /// Every turn's exact token ids are recorded per rollout index: the prompt of turn t+1 is the chat format's
 /// continuation appended to the tokens so far, never a re-tokenisation of the conversation (docs/protocol.md §3).
 /// </summary>
@@ -28,13 +28,13 @@ public sealed class EnginePolicy : IPolicy
 {
     sealed record Request(int HistoryKey, int Seed, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
 
-    readonly ITokenSampler _sampler;
-    readonly string _description;
     readonly IChatFormat _format;
     readonly SamplingOptions _sampling;
     readonly int _maxBatch;
     readonly TimeSpan _window;
     readonly bool _lockStep;
+    readonly ITokenSampler _sampler;
+    readonly string _description;
     readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>();
     readonly Dictionary<int, List<SampledTurn>> _turns = [];
     readonly Dictionary<int, List<int>> _context = [];
@@ -51,6 +51,7 @@ public sealed class EnginePolicy : IPolicy
     {
     }
 
+    /// <summary>A policy over any sampler (an actor: the embedded engine or an inference server), with a batch window.</summary>
     public EnginePolicy(ITokenSampler sampler, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow)
         : this(sampler, $"{sampler.Name} (remote", format, sampling, maxBatch, batchWindow, lockStep: false)
     {
@@ -59,6 +60,7 @@ public sealed class EnginePolicy : IPolicy
     EnginePolicy(ITokenSampler sampler, string description, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow, bool lockStep)
     {
         if (maxBatch <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "must be > 0");
+        if (lockStep && sampler is not EngineSampler) throw new ArgumentException("lock step is for the in-process sampler", nameof(lockStep));
         _sampler = sampler;
         _description = description;
         _format = format;
@@ -165,14 +167,13 @@ public sealed class EnginePolicy : IPolicy
 
     async Task ServeBatchesAsync(Func<int> liveEpisodes, Task finished, List<Task> inFlight, CancellationToken cancellationToken)
     {
-        var batch = new List<Request>();
         while (true)
         {
-            // A cancelled wait completes at once: without this check the loop below would spin.
+            // A cancelled wait completes at once: without this check the loops below would spin.
             cancellationToken.ThrowIfCancellationRequested();
             Task<bool> ready = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
             if (await Task.WhenAny(ready, finished) == finished && !_requests.Reader.TryPeek(out _)) return;
-            batch = [];
+            var batch = new List<Request>();
             while (batch.Count < _maxBatch)
             {
                 while (batch.Count < _maxBatch && _requests.Reader.TryRead(out Request? r)) batch.Add(r);
@@ -183,9 +184,10 @@ public sealed class EnginePolicy : IPolicy
             }
             batch.RemoveAll(r => r.Reply.Task.IsCompleted);
             if (batch.Count == 0) continue;
-            if (_sampler is EngineSampler engine) Sample(batch, engine);
+            if (_sampler is EngineSampler) Sample(batch);
             else
             {
+                // Remote: the loop goes on pooling the next requests while the server answers this batch.
                 inFlight.RemoveAll(t => t.IsCompleted);
                 inFlight.Add(SampleRemoteAsync(batch, cancellationToken));
             }
@@ -208,7 +210,7 @@ public sealed class EnginePolicy : IPolicy
             if (waiting.Count > 0 && waiting.Count >= liveEpisodes())
             {
                 waiting.Sort((a, b) => a.HistoryKey.CompareTo(b.HistoryKey));
-                foreach (Request[] chunk in waiting.Chunk(_maxBatch)) Sample([.. chunk], (EngineSampler)_sampler);
+                foreach (Request[] chunk in waiting.Chunk(_maxBatch)) Sample([.. chunk]);
                 waiting.Clear();
                 continue;
             }
@@ -219,14 +221,14 @@ public sealed class EnginePolicy : IPolicy
     }
 
     // In-process: the batch is sampled on this loop (the CPU is busy anyway), exactly one generator call per batch.
-    void Sample(List<Request> batch, EngineSampler engine)
+    void Sample(List<Request> batch)
     {
         var clock = Stopwatch.StartNew();
         Interlocked.Increment(ref _calls);
         IReadOnlyList<Generation> generations;
         try
         {
-            generations = engine.Sample(batch.Select(r => new SampleRequest(r.FullContext, r.Seed)).ToList(), _sampling);
+            generations = ((EngineSampler)_sampler).Sample(batch.Select(r => new SampleRequest(r.FullContext, r.Seed)).ToList(), _sampling);
         }
         catch (Exception e)
         {
@@ -237,7 +239,6 @@ public sealed class EnginePolicy : IPolicy
         Complete(batch, generations);
     }
 
-    // Remote: the loop goes on pooling the next requests while the server answers this batch.
     async Task SampleRemoteAsync(List<Request> batch, CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();

@@ -32,6 +32,21 @@ public static class MetricNames
     public const string PolicyGradNorm = "optim/policy_grad_norm";
     public const string ValueGradNorm = "optim/value_grad_norm";
 
+    // Per update of a run with actors (docs/inference-servers.md §2): values of the update's iteration.
+    public const string LearnerIdleSeconds = "actors/learner_idle_s";
+    public const string ActorTokensPerSecond = "actors/tokens_per_s";
+    public const string CollectionWallSeconds = "actors/collection_wall_s";
+    public const string PublishWaitSeconds = "actors/publish_wait_s";
+    public const string DroppedStale = "actors/dropped_stale";
+    public const string Reruns = "actors/reruns";
+    public const string LiveActors = "actors/live";
+    public const string PolicyLagMean = "actors/policy_lag_mean";
+    /// <summary>Fraction of the iteration's episodes sampled <paramref name="lag"/> versions behind the learner.</summary>
+    public static string PolicyLag(int lag) => $"actors/policy_lag_{lag}";
+    public const string PolicyLagOver = "actors/policy_lag_over";
+    public const string ImportanceWeightMean = "actors/importance_weight_mean";
+    public const string ImportanceTruncatedFraction = "actors/importance_truncated_fraction";
+
     // After each validation: the score that picks the best checkpoint, and the best so far.
     public const string ValidSolveRate = "valid/solve_rate";
     public const string ValidBest = "valid/best";

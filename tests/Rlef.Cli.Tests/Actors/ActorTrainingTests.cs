@@ -81,7 +81,8 @@ public sealed class ActorTrainingTests(PrintModelServers servers, ITestOutputHel
         using var run = RunDirectory.Create(dir, config);
         await using var trainer = new RlefTrainer(run, servers.Model.Clone(), PrintTask.Format, executor, problems, []);
 
-        // Kill the second server (kill -9) once it has sampled part of the run: the next collection is then under way.
+        // Kill the second server (kill -9) once it has sampled part of the run, while it is answering a request: the
+        // episodes of that request must then be re-run on the other server.
         using var killer = new CancellationTokenSource();
         Task kill = Task.Run(async () =>
         {
@@ -90,9 +91,10 @@ public sealed class ActorTrainingTests(PrintModelServers servers, ITestOutputHel
             while (!killer.IsCancellationRequested && deadline.Elapsed < TimeSpan.FromMinutes(5))
             {
                 string metrics = await http.GetStringAsync(new Uri(doomed.BaseUrl, "metrics"));
-                string line = metrics.Split('\n').Single(l => l.StartsWith("rlef_model_sequences_total ", StringComparison.Ordinal));
-                if (double.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) >= perIteration * 3 / 4) break;
-                await Task.Delay(20);
+                double Value(string name) => double.Parse(metrics.Split('\n').Single(l => l.StartsWith(name + " ", StringComparison.Ordinal))
+                    .Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+                if (Value("rlef_model_sequences_total") >= perIteration * 3 / 4 && Value("rlef_model_generate_running") > 0) break;
+                await Task.Delay(5);
             }
             output.WriteLine($"killing pid {doomed.ProcessId}");
             doomed.Kill();
