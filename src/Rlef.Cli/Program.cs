@@ -17,9 +17,11 @@ namespace Rlef.Cli
             bench.Subcommands.Add(BenchSandboxCommand.Create());
             bench.Subcommands.Add(BenchEngineCommand.Create());
             bench.Subcommands.Add(BenchServeCommand.Create());
+
             var serve = new Command("serve", "Run one of the project's HTTP services.");
             serve.Subcommands.Add(ServeSandboxCommand.Create());
             serve.Subcommands.Add(ServeModelCommand.Create());
+            serve.Subcommands.Add(ServeLearnerCommand.Create());
 
             root.Subcommands.Add(ExecCommand.Create());
             root.Subcommands.Add(EvalCommand.Create());

@@ -166,4 +166,18 @@ public sealed class ConfigTests : IDisposable
         string toml = Write("run.toml", "x = 1");
         Assert.Contains("unknown extension", Assert.Throws<ConfigException>(() => ConfigLoader.Load(toml)).Message);
     }
+
+    [Fact]
+    public void A_training_service_needs_the_group_mean_baseline_and_a_tinker_url()
+    {
+        var noCritic = Assert.Throws<ConfigException>(() => ConfigLoader.Load(null, ["learner.service=tinker:http://127.0.0.1:8200"]));
+        Assert.Contains("ppo.baseline: group_mean", noCritic.Message);
+        var badUrl = Assert.Throws<ConfigException>(() => ConfigLoader.Load(null,
+            ["learner.service=tinker:ftp://x", "ppo.baseline=group_mean", "rollout.rollouts_per_problem=4"]));
+        Assert.Contains("learner.service must be tinker:http(s)://HOST:PORT", badUrl.Message);
+        RlefConfig ok = ConfigLoader.Load(null, ["learner.service=tinker:http://127.0.0.1:8200", "learner.base_model=Qwen/Qwen3-8B",
+            "ppo.baseline=group_mean", "rollout.rollouts_per_problem=4"]);
+        Assert.Equal(new Uri("http://127.0.0.1:8200"), ok.Learner.TinkerUrl);
+        Assert.Equal("Qwen/Qwen3-8B", ok.Learner.BaseModel);
+    }
 }

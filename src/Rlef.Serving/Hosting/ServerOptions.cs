@@ -11,6 +11,9 @@ public sealed record ServerOptions
     /// <summary>Bearer token every request must carry (except <see cref="PublicPaths"/>); null = none.</summary>
     public string? Token { get; init; }
 
+    /// <summary>A header that may carry the token itself instead of Authorization: Bearer (e.g. the Tinker SDK's X-API-Key); null = none.</summary>
+    public string? ApiKeyHeader { get; init; }
+
     /// <summary>Explicit consent to serve a non-loopback address without a token.</summary>
     public bool Insecure { get; init; }
 

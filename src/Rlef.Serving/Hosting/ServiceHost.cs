@@ -143,9 +143,12 @@ public sealed class ServiceHost : IAsyncDisposable
         if (Options.Token != null)
         {
             byte[] expected = Encoding.UTF8.GetBytes("Bearer " + Options.Token);
+            byte[] expectedKey = Encoding.UTF8.GetBytes(Options.Token);
+            bool KeyMatches(HttpContext context) => Options.ApiKeyHeader is string header &&
+                CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(context.Request.Headers[header].ToString()), expectedKey);
             app.Use(async (context, next) =>
             {
-                if (!Options.PublicPaths.Contains(context.Request.Path.Value ?? "") &&
+                if (!Options.PublicPaths.Contains(context.Request.Path.Value ?? "") && !KeyMatches(context) &&
                     !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(context.Request.Headers.Authorization.ToString()), expected))
                 {
                     context.Response.Headers.WWWAuthenticate = "Bearer";

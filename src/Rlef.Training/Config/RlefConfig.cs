@@ -22,6 +22,7 @@ public sealed record RlefConfig
     public EngineConfig Engine { get; init; } = new();
     /// <summary>Where programs run: the in-process warm pool, or remote `rlef serve sandbox` servers.</summary>
     public SandboxConfig Sandbox { get; init; } = new();
+    public LearnerConfig Learner { get; init; } = new();
 
     /// <summary>Turns per episode after ablations: single-turn RL allows one.</summary>
     [JsonIgnore]
@@ -79,9 +80,39 @@ public sealed record RlefConfig
         Require(Schedule.EvalEvery > 0, $"schedule.eval_every must be > 0 (got {Schedule.EvalEvery})");
         Require(Schedule.CheckpointEvery > 0, $"schedule.checkpoint_every must be > 0 (got {Schedule.CheckpointEvery})");
         Require(Schedule.KeepLastCheckpoints >= 1, $"schedule.keep_last_checkpoints must be >= 1 (got {Schedule.KeepLastCheckpoints})");
+        if (Learner.Service.Length > 0)
+        {
+            Require(Learner.TinkerUrl is not null, $"learner.service must be tinker:http(s)://HOST:PORT (got '{Learner.Service}')");
+            // The Tinker API has no value head or critic model (docs/tinker.md): only the group-mean baseline works there.
+            Require(Ppo.Baseline == AdvantageBaseline.GroupMean,
+                "learner.service: the Tinker API offers no value network (critic), so RLEF's turn-level value cannot be trained there; set ppo.baseline: group_mean with rollout.rollouts_per_problem >= 2");
+            Require(Rollout.Synchronous, "learner.service samples through the service's own sampler: leave rollout.actors and rollout.max_policy_lag at their defaults");
+            Require(Learner.LoraRank >= 0, $"learner.lora_rank must be >= 0 (got {Learner.LoraRank})");
+        }
         errors.AddRange(SetupValidation.Validate(this));
         return errors;
     }
+}
+
+/// <summary>
+/// Where the policy is trained (docs/tinker.md): in this process (the default), or on a Tinker-compatible training
+/// service, e.g. <c>service: tinker:http://127.0.0.1:8200</c> for `rlef serve learner`.
+/// </summary>
+public sealed record LearnerConfig
+{
+    /// <summary>Empty = the in-process engine; <c>tinker:URL</c> = the Tinker API at URL.</summary>
+    public string Service { get; init; } = "";
+    /// <summary>The service's name of the base model (create_model's base_model); empty = the model directory's name.</summary>
+    public string BaseModel { get; init; } = "";
+    /// <summary>LoRA rank for services that train adapters (0 = send no LoRA config: full-parameter where the service allows).</summary>
+    public int LoraRank { get; init; }
+    /// <summary>Environment variable holding the service's API key (sent as X-API-Key and as a bearer token).</summary>
+    public string ApiKeyEnv { get; init; } = "TINKER_API_KEY";
+
+    /// <summary>The service URL of <c>tinker:URL</c>, or null.</summary>
+    [JsonIgnore]
+    public Uri? TinkerUrl => Service.StartsWith("tinker:", StringComparison.Ordinal)
+        && Uri.TryCreate(Service["tinker:".Length..], UriKind.Absolute, out Uri? url) && url.Scheme is "http" or "https" ? url : null;
 }
 
 /// <summary>Per-turn reward R_t = r_t − β·KL_t (docs/protocol.md §2).</summary>

@@ -29,7 +29,7 @@ public sealed record IterationReport(long Iteration, long FirstStep, long LastSt
 /// the end.
 /// </para>
 /// </summary>
-public sealed class RlefTrainer : IAsyncDisposable
+public sealed partial class RlefTrainer : IAsyncDisposable
 {
     public const string PolicyFile = "policy.safetensors";
     public const string ValueFile = "value.safetensors";
@@ -103,6 +103,7 @@ public sealed class RlefTrainer : IAsyncDisposable
     /// <summary>One iteration: rollouts, the PPO updates on them, then validation and a checkpoint when due.</summary>
     public async Task<IterationReport> IterationAsync(CancellationToken cancellationToken = default)
     {
+        if (_config.Learner.TinkerUrl is not null) return await ServiceIterationAsync(cancellationToken);
         if (!_config.Rollout.Synchronous) return await PipelinedIterationAsync(cancellationToken);
         long iteration = State.Iteration;
         // Each problem rollout.rollouts_per_problem times, side by side (the group-mean baseline compares them).
@@ -142,7 +143,8 @@ public sealed class RlefTrainer : IAsyncDisposable
             // Longest first: the updater packs consecutive episodes into padded micro-batches, so episodes of similar
             // length side by side waste the least padding (the loss does not depend on the order).
             int[] byLength = episodes.OrderByDescending(e => batch.Episodes[e].Turns.Sum(t => t.PromptTokens.Length + t.ReplyTokens.Length)).ToArray();
-            PpoUpdateResult result = _updater.Update(batch.Minibatch(byLength, oldLogProbs?.Invoke(byLength)), ++step);
+            PpoMinibatch minibatch = batch.Minibatch(byLength, oldLogProbs?.Invoke(byLength));
+            PpoUpdateResult result = _service is null ? _updater.Update(minibatch, ++step) : await ServiceUpdateAsync(minibatch, ++step, cancellationToken);
             double seconds = clock.Elapsed.TotalSeconds;
             updateSeconds += seconds;
             updates.Add(result);
@@ -188,6 +190,7 @@ public sealed class RlefTrainer : IAsyncDisposable
         if (_valid.Count > 0 && Crossed(before, step, _config.Schedule.EvalEvery))
             validation = await ValidateAndRecordAsync(cancellationToken);
         bool checkpoint = validation is not null || Crossed(before, step, _config.Schedule.CheckpointEvery) || step >= _config.Schedule.TotalUpdates;
+        if (_service is not null) await PublishServiceWeightsAsync(checkpoint, cancellationToken);
         if (checkpoint) SaveCheckpoint();
         return new IterationReport(iteration, firstStep, step, problems.Select(p => p.Id).ToArray(), batch.Stats, updates, collected.GenerationSeconds,
             collected.SandboxSeconds, collected.ScoringSeconds, updateSeconds, validation, checkpoint);
@@ -321,6 +324,8 @@ public sealed class RlefTrainer : IAsyncDisposable
     /// <summary>Stops the actors' pipeline of an asynchronous run (nothing to do for a synchronous one).</summary>
     public async ValueTask DisposeAsync()
     {
+        _service?.Dispose();
+        _serviceSampler?.Dispose();
         if (_pipeline is not null) await _pipeline.DisposeAsync();
         foreach (Actor actor in _pipeline?.Actors ?? []) (actor.Sampler as IDisposable)?.Dispose();
     }
@@ -379,6 +384,7 @@ public sealed class RlefTrainer : IAsyncDisposable
             ModelFiles.Weights(ValueFile, _value),
             ModelFiles.Optimizer(PolicyOptimizerFile, _updater.PolicyOptimizer),
             ModelFiles.Optimizer(ValueOptimizerFile, _updater.ValueOptimizer),
+            .. ServiceCheckpointFiles(),
         ]);
         _progress?.AddTime(Phase.Checkpoint, clock.Elapsed);
     }

@@ -141,6 +141,16 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
         }
         float[][] referenceLogProbs = Scorer.LogProbs(reference, sequences, config.Engine.ScoringBatchTokens);
         float[][] values = Scorer.Values(valueModel, sequences, config.Engine.ScoringBatchTokens);
+        return BuildTrainingEpisodes(problems, rollouts, turns, referenceLogProbs, values);
+    }
+
+    /// <summary>
+    /// The same from scores computed elsewhere (e.g. by a training service): <paramref name="referenceLogProbs"/>[i][p]
+    /// = log ρ(sequence_i[p+1] | sequence_i[..p]) and <paramref name="values"/>[i][p] = V(sequence_i[..p]).
+    /// </summary>
+    public TrainingEpisode[] BuildTrainingEpisodes(IReadOnlyList<Problem> problems, IReadOnlyList<Rollout> rollouts,
+        IReadOnlyList<IReadOnlyList<SampledTurn>> turns, float[][] referenceLogProbs, float[][] values)
+    {
         bool tokenValues = config.Ablation.ValueFunction == ValueLevel.Token;
         var episodes = new TrainingEpisode[problems.Count];
         for (int i = 0; i < problems.Count; i++)
