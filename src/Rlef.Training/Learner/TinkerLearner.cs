@@ -12,7 +12,7 @@ public sealed record TinkerState(string ModelId, string? SamplerPath, long Servi
 /// <summary>
 /// RLEF's policy learner on a Tinker-compatible training service (docs/tinker.md "How RLEF maps onto it"): each PPO
 /// update is a forward (π_θ of the reply tokens, for the truncated behaviour factor), a forward_backward with the
-/// service's ppo loss and advantages w·A/N on reply tokens (0 elsewhere), and an optim_step with the run's AdamW
+/// service's ppo loss with the run's per-token weights and truncated factor folded into its inputs (0 off the reply tokens), and an optim_step with the run's AdamW
 /// settings; weights are saved for the sampler after each iteration; reference log-probs come from the base model's
 /// sampler. The policy loss, its per-token terms and the gradient equal the in-process updater's.
 /// </summary>
@@ -116,15 +116,23 @@ public sealed class TinkerLearner : IDisposable
         var logProbs = new float[minibatch.TokenCount];
         for (int i = 0; i < logProbs.Length; i++) logProbs[i] = current[replyDatum[i]][replyAt[i]];
 
-        // 2. ppo with logprobs = π_old and advantages w·A/N: the in-process loss and gradient (docs/tinker.md).
+        // 2. ppo with per-token inputs that give the in-process loss and gradient exactly (docs/tinker.md): the
+        // service's ratio is exp(logπ_θ − logprobs) and its loss −min(ratio·A′, clip(ratio)·A′) per token, so the
+        // run's per-token weight (1/N, or the sequence mean's) goes into A′, and the truncated factor w goes inside
+        // the ratio (logprobs = logπ_old − log w, the paper's placement) or multiplies A′ (outside the clip).
         var oldInputs = sequences.Select(s => new float[s.Tokens.Length - 1]).ToArray();
         var advantages = sequences.Select(s => new float[s.Tokens.Length - 1]).ToArray();
         double n = minibatch.TokenNormaliser;
+        double[]? weights = _config.Ppo.LossAggregation == LossAggregation.SequenceMean
+            ? PpoMath.SequenceMeanWeights(minibatch.TurnTokenOffsets, minibatch.EffectiveTurnNormaliser)
+            : null;
+        bool inside = _config.Ppo.Truncation == TruncationPlacement.InsideRatio;
         for (int i = 0; i < logProbs.Length; i++)
         {
             double w = Math.Min(Math.Exp(logProbs[i] - (double)minibatch.BehaviourLogProbs[i]), 1.0);
-            oldInputs[replyDatum[i]][replyAt[i]] = minibatch.OldLogProbs[i];
-            advantages[replyDatum[i]][replyAt[i]] = (float)(w * minibatch.Advantages[i] / n);
+            double weight = weights?[i] ?? 1.0 / n;
+            oldInputs[replyDatum[i]][replyAt[i]] = inside ? (float)(minibatch.OldLogProbs[i] - Math.Log(w)) : minibatch.OldLogProbs[i];
+            advantages[replyDatum[i]][replyAt[i]] = (float)((inside ? 1.0 : w) * weight * minibatch.Advantages[i]);
         }
         double eps = _config.Ppo.ClipEpsilon;
         // forward_backward and optim_step go out back to back (the service runs a model's calls in order), then both
@@ -162,7 +170,7 @@ public sealed class TinkerLearner : IDisposable
 
         // The diagnostics the in-process updater logs, from the same per-token quantities.
         PolicyLossResult policy = PpoMath.PolicyLoss(logProbs, minibatch.OldLogProbs, minibatch.BehaviourLogProbs, minibatch.Advantages,
-            eps, minibatch.TokenNormaliser);
+            eps, minibatch.TokenNormaliser, _config.Ppo.Truncation, weights);
         double klReference = 0;
         for (int i = 0; i < logProbs.Length; i++) klReference += logProbs[i] - (double)minibatch.ReferenceLogProbs[i];
         double serviceLoss = tokenLosses.Sum(x => (double)x);

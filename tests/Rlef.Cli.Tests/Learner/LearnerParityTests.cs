@@ -83,15 +83,19 @@ public sealed class LearnerParityTests : IDisposable
         LlamaModel before = start.Clone();
         PpoUpdateResult expected = updater.Update(minibatch, step: 1);
 
-        // Per-token loss in-process: −w·min(r·A, clip(r)·A)/N from the same quantities PpoMath uses.
+        // Per-token loss in-process with the default switches (docs/protocol.md §3.5): the truncated factor inside the
+        // ratio, r = (π_θ/π_old)·w, and a mean over each reply's tokens, then over the replies: −c·min(r·A, clip(r)·A).
+        Assert.Equal(TruncationPlacement.InsideRatio, config.Ppo.Truncation);
+        Assert.Equal(LossAggregation.SequenceMean, config.Ppo.LossAggregation);
         float[] logProbs = ReplyLogProbs(before, minibatch);
+        double[] tokenWeights = PpoMath.SequenceMeanWeights(minibatch.TurnTokenOffsets, minibatch.EffectiveTurnNormaliser);
         var expectedTokens = new double[minibatch.TokenCount];
         for (int k = 0; k < expectedTokens.Length; k++)
         {
-            double r = Math.Exp(logProbs[k] - (double)minibatch.OldLogProbs[k]);
             double w = Math.Min(Math.Exp(logProbs[k] - (double)minibatch.BehaviourLogProbs[k]), 1);
+            double r = Math.Exp(logProbs[k] - (double)minibatch.OldLogProbs[k]) * w;
             double a = minibatch.Advantages[k];
-            expectedTokens[k] = -w * Math.Min(r * a, Math.Clamp(r, 0.8, 1.2) * a) / minibatch.TokenNormaliser;
+            expectedTokens[k] = -tokenWeights[k] * Math.Min(r * a, Math.Clamp(r, 0.8, 1.2) * a);
         }
         Assert.Equal(expected.Loss.PolicyLoss, expectedTokens.Sum(), 1e-5);
         Assert.Contains(logProbs.Select((x, k) => x < minibatch.BehaviourLogProbs[k]), b => b); // some tokens truncated
