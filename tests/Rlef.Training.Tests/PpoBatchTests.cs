@@ -99,15 +99,16 @@ public class PpoBatchTests
         Assert.Equal(0.5 * (Math.Pow(0.5 - 0.7875, 2) + Math.Pow(0.25 - 1.0125, 2) + 1) / 3, loss.ValueLoss, 1e-6);
         Assert.Equal((0.5f - 0.7875f) / 3, loss.DValue[0], 1e-6f);
 
-        // The paper-side default, a mean per reply then over the 3 replies (A: 2 tokens and 1; B: 3 tokens).
-        PpoLossResult perReply = PpoLoss.Compute(mb, mb.BehaviourLogProbs, mb.OldValues, new PpoConfig());
+        // The sequence_mean switch: a mean per reply then over the 3 replies (A: 2 tokens and 1; B: 3 tokens).
+        var sequenceMean = new PpoConfig { LossAggregation = LossAggregation.SequenceMean };
+        PpoLossResult perReply = PpoLoss.Compute(mb, mb.BehaviourLogProbs, mb.OldValues, sequenceMean);
         double meanOfReplies = (mb.Advantages[0] + mb.Advantages[2] + mb.Advantages[3]) / 3.0;
         Assert.Equal(-meanOfReplies, perReply.PolicyLoss, 1e-6);
         Assert.Equal(-mb.Advantages[0] / (2f * 3), perReply.DLogProb[0], 1e-6f);
         Assert.Equal(-mb.Advantages[3] / (3f * 3), perReply.DLogProb[3], 1e-6f);
         // A micro-batch keeps the minibatch's turn count: its slices add up to the whole.
-        PpoLossResult first = PpoLoss.Compute(mb.Slice(0, 1), mb.BehaviourLogProbs[..3], mb.OldValues[..2], new PpoConfig());
-        PpoLossResult second = PpoLoss.Compute(mb.Slice(1, 1), mb.BehaviourLogProbs[3..], mb.OldValues[2..], new PpoConfig());
+        PpoLossResult first = PpoLoss.Compute(mb.Slice(0, 1), mb.BehaviourLogProbs[..3], mb.OldValues[..2], sequenceMean);
+        PpoLossResult second = PpoLoss.Compute(mb.Slice(1, 1), mb.BehaviourLogProbs[3..], mb.OldValues[2..], sequenceMean);
         Assert.Equal(perReply.PolicyLoss, first.PolicyLoss + second.PolicyLoss, 1e-9);
     }
 

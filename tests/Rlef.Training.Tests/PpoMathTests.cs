@@ -185,7 +185,7 @@ public class PpoMathTests
         PolicyLossResult sequence = PpoMath.PolicyLoss(lp, lp, lp, adv, 0.2, tokenWeights: weights);
         Assert.Equal(0.0, sequence.Loss, 12);
         Assert.Equal([-0.5f, 1f / 6, 1f / 6, 1f / 6], sequence.DLogProb);
-        Assert.Equal(LossAggregation.SequenceMean, new PpoConfig().LossAggregation);
+        Assert.Equal(LossAggregation.TokenMean, new PpoConfig().LossAggregation);
     }
 
     [Fact]

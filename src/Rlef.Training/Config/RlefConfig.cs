@@ -156,12 +156,12 @@ public sealed record PpoConfig
     /// </summary>
     public TruncationPlacement Truncation { get; init; } = TruncationPlacement.InsideRatio;
     /// <summary>
-    /// How token terms of the policy loss are averaged. The paper does not say; sequence_mean, the default, averages each
-    /// reply's tokens and then the replies of the minibatch, so every turn (the unit its per-turn KL and advantage are
-    /// defined on, with the KL a per-token mean precisely to avoid length bias) weighs the same whatever its length.
-    /// token_mean: one mean over all reply tokens of the minibatch (long replies weigh more).
+    /// How token terms of the policy loss are averaged. The paper does not say. token_mean, the default: one mean over
+    /// all reply tokens of the minibatch (long replies weigh more). sequence_mean averages each reply's tokens and then
+    /// the replies, so every turn weighs the same whatever its length; it gives a short reply's tokens large weights,
+    /// and with lagging actors at a high learning rate it made the learning task collapse (docs/protocol.md §3.5).
     /// </summary>
-    public LossAggregation LossAggregation { get; init; } = LossAggregation.SequenceMean;
+    public LossAggregation LossAggregation { get; init; } = LossAggregation.TokenMean;
 }
 
 /// <summary>See <see cref="PpoConfig.Truncation"/>.</summary>

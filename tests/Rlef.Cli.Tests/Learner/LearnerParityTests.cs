@@ -72,7 +72,8 @@ public sealed class LearnerParityTests : IDisposable
         LlamaModel start = PrintTask.Model(seed: 5);
         string modelDir = Path.Combine(_dir, "model");
         start.Save(modelDir);
-        RlefConfig config = Config();
+        // The mean per reply (a switch) exercises the service mapping's per-token weights; a token mean is 1/N for all.
+        RlefConfig config = Config() with { Ppo = Config().Ppo with { LossAggregation = LossAggregation.SequenceMean } };
         PpoBatch batch = PpoBatch.Build(Episodes(start, 12, seed: 3), config);
         PpoMinibatch minibatch = batch.Minibatch(Enumerable.Range(0, 12).ToArray());
 
@@ -83,8 +84,8 @@ public sealed class LearnerParityTests : IDisposable
         LlamaModel before = start.Clone();
         PpoUpdateResult expected = updater.Update(minibatch, step: 1);
 
-        // Per-token loss in-process with the default switches (docs/protocol.md §3.5): the truncated factor inside the
-        // ratio, r = (π_θ/π_old)·w, and a mean over each reply's tokens, then over the replies: −c·min(r·A, clip(r)·A).
+        // Per-token loss in-process (docs/protocol.md §3.5): the truncated factor inside the ratio (the default),
+        // r = (π_θ/π_old)·w, and a mean over each reply's tokens, then over the replies: −c·min(r·A, clip(r)·A).
         Assert.Equal(TruncationPlacement.InsideRatio, config.Ppo.Truncation);
         Assert.Equal(LossAggregation.SequenceMean, config.Ppo.LossAggregation);
         float[] logProbs = ReplyLogProbs(before, minibatch);
