@@ -108,13 +108,18 @@ public static class PythonJson
         string.CompareOrdinal(s, i, literal, 0, literal.Length) == 0 ? literal : null;
 }
 
-/// <summary>Reads benchmark files: JSON Lines or one JSON array, gzip-compressed or not (decided by content).</summary>
+/// <summary>Reads benchmark files: JSON Lines or one JSON array, gzip-compressed or not, or parquet (decided by content).</summary>
 public static class DataFile
 {
     public static IEnumerable<DataRecord> ReadRecords(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"data file not found: {path}", path);
+        return Datasets.ParquetRows.IsParquet(path) ? Datasets.ParquetRows.Read(path) : ReadJson(path);
+    }
+
+    private static IEnumerable<DataRecord> ReadJson(string path)
+    {
         string text = ReadAllText(path);
         string trimmed = text.TrimStart();
         if (trimmed.StartsWith('['))
