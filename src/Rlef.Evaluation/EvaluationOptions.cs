@@ -4,7 +4,7 @@ namespace Rlef.Evaluation;
 
 /// <summary>
 /// An n@k metric (AlphaCode): a budget of <see cref="K"/> model replies, at most <see cref="N"/> submissions.
-/// Every reply is a sample (RLEF.md §4), so at turn limit T one rollout costs T samples: 1@3 is one rollout of up to
+/// Every reply is a sample (docs/protocol.md §4), so at turn limit T one rollout costs T samples: 1@3 is one rollout of up to
 /// three turns and 10@100 is 33 rollouts of up to three turns with up to 10 of them submitted.
 /// </summary>
 public readonly record struct NAtK(int N, int K)
@@ -36,10 +36,10 @@ public readonly record struct NAtK(int N, int K)
     }
 }
 
-/// <summary>What to compute from a set of rollouts. Defaults follow RLEF.md §4.</summary>
+/// <summary>What to compute from a set of rollouts. Defaults follow docs/protocol.md §4.</summary>
 public sealed record EvaluationOptions
 {
-    /// <summary>The episodes' turn limit T (RLEF.md §1, default 3). Solve rates are reported for every limit 1..T.</summary>
+    /// <summary>The episodes' turn limit T (docs/protocol.md §1, default 3). Solve rates are reported for every limit 1..T.</summary>
     public int TurnLimit { get; init; } = 3;
 
     /// <summary>n@k metrics; one that needs more rollouts per problem than the data has is skipped with a reason.</summary>
@@ -48,7 +48,7 @@ public sealed record EvaluationOptions
     /// <summary>pass@k over rollouts (Chen et al. 2021); k larger than the rollouts per problem is skipped.</summary>
     public IReadOnlyList<int> PassAtK { get; init; } = [1, 10, 100];
 
-    /// <summary>Bootstrap resamples over problems for the 95% intervals (RLEF.md §4: 200).</summary>
+    /// <summary>Bootstrap resamples over problems for the 95% intervals (docs/protocol.md §4: 200).</summary>
     public int BootstrapResamples { get; init; } = 200;
 
     /// <summary>Seed of the bootstrap's resampling; equal seeds give equal intervals.</summary>
@@ -57,7 +57,7 @@ public sealed record EvaluationOptions
     /// <summary>Labels carried into the report.</summary>
     public string? Dataset { get; init; }
     public string? Policy { get; init; }
-    /// <summary>e.g. "execution" (the paper's), "random" or "none" (RLEF.md §3/§4 ablations).</summary>
+    /// <summary>e.g. "execution" (the paper's), "random" or "none" (docs/protocol.md §3/§4 ablations).</summary>
     public string? FeedbackMode { get; init; }
 
     internal void Validate()

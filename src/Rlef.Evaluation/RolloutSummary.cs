@@ -3,7 +3,7 @@ using Rlef.Environment.Rollouts;
 namespace Rlef.Evaluation;
 
 // The evaluation metrics' input: what one finished rollout says about each turn. Metrics never look at
-// conversations, tokens or timings. The outcome classes are the environment's TurnOutcome (RLEF.md §4 behaviour
+// conversations, tokens or timings. The outcome classes are the environment's TurnOutcome (docs/protocol.md §4 behaviour
 // classes plus invalid code).
 
 /// <summary>One turn of a rollout: its public-test outcome and the code it submitted ("" when invalid).</summary>

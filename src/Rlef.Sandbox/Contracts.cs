@@ -48,7 +48,7 @@ public static class VerdictNames
 /// <summary>How a stdin/stdout test's actual output is compared with the expected one.</summary>
 public enum Comparison
 {
-    /// <summary>RLEF.md §1: whitespace-split tokens, lower-cased; numbers within 1e-5 if either is a float.</summary>
+    /// <summary>docs/protocol.md §1: whitespace-split tokens, lower-cased; numbers within 1e-5 if either is a float.</summary>
     CodeContests,
     /// <summary>Byte-for-byte equality.</summary>
     Exact,
@@ -113,7 +113,7 @@ public sealed record TestCase
     public static TestCase Assert(string source) => new() { Kind = TestKind.Assert, AssertSource = source };
 }
 
-/// <summary>Per-test resource limits. Defaults follow RLEF.md §1 (10 s, 1 GB).</summary>
+/// <summary>Per-test resource limits. Defaults follow docs/protocol.md §1 (10 s, 1 GB).</summary>
 public sealed record ExecutionLimits
 {
     public double CpuTimeSeconds { get; init; } = 10;

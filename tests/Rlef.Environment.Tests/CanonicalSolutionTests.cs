@@ -38,25 +38,17 @@ public sealed class CanonicalSolutionTests(SandboxFixture sandbox, ITestOutputHe
         "Mbpp/255 combinations_colors(*[[57.22322518606262, 96.2114299656439, 7.2887651994648195, 56.50649563542532], 77])",
     ];
 
-    private static bool Full => System.Environment.GetEnvironmentVariable("RLEF_FULL_DATA") == "1";
-
-    [Fact]
+    [DataFact("humanevalplus/HumanEvalPlus.jsonl.gz")]
     public Task HumanEvalPlusSubset() => RunAsync(ProblemFamily.HumanEvalPlus, "humanevalplus/HumanEvalPlus.jsonl.gz", full: false);
 
-    [Fact]
+    [DataFact("mbppplus/MbppPlus.jsonl.gz")]
     public Task MbppPlusSubset() => RunAsync(ProblemFamily.MbppPlus, "mbppplus/MbppPlus.jsonl.gz", full: false);
 
-    [Fact, Trait("Category", "FullData")]
-    public Task HumanEvalPlusFull() => Full ? RunAsync(ProblemFamily.HumanEvalPlus, "humanevalplus/HumanEvalPlus.jsonl.gz", full: true) : SkipFull();
+    [DataFact("humanevalplus/HumanEvalPlus.jsonl.gz", FullRun = true), Trait("Category", "FullData")]
+    public Task HumanEvalPlusFull() => RunAsync(ProblemFamily.HumanEvalPlus, "humanevalplus/HumanEvalPlus.jsonl.gz", full: true);
 
-    [Fact, Trait("Category", "FullData")]
-    public Task MbppPlusFull() => Full ? RunAsync(ProblemFamily.MbppPlus, "mbppplus/MbppPlus.jsonl.gz", full: true) : SkipFull();
-
-    private Task SkipFull()
-    {
-        output.WriteLine("skipped: the full plus-input run needs RLEF_FULL_DATA=1 (minutes on 2 cores)");
-        return Task.CompletedTask;
-    }
+    [DataFact("mbppplus/MbppPlus.jsonl.gz", FullRun = true), Trait("Category", "FullData")]
+    public Task MbppPlusFull() => RunAsync(ProblemFamily.MbppPlus, "mbppplus/MbppPlus.jsonl.gz", full: true);
 
     /// <summary>Every third base input and every 300th plus input (by their index in the data).</summary>
     private static Problem Subset(Problem p) => p with
@@ -69,8 +61,7 @@ public sealed class CanonicalSolutionTests(SandboxFixture sandbox, ITestOutputHe
 
     private async Task RunAsync(ProblemFamily family, string relative, bool full)
     {
-        string? path = RepoPaths.DataFile(relative);
-        if (path is null) { output.WriteLine($"skipped: {relative} not found under {RepoPaths.Data}"); return; }
+        string path = RepoPaths.RequireData(relative);
         var loaded = DatasetLoader.Load(family, path);
         var problems = full ? loaded : loaded.Select(Subset).ToList();
         var clock = Stopwatch.StartNew();
@@ -128,11 +119,10 @@ public sealed class CanonicalSolutionTests(SandboxFixture sandbox, ITestOutputHe
 [Collection("sandbox")]
 public sealed class MbppReferenceTests(SandboxFixture sandbox, ITestOutputHelper output)
 {
-    [Fact]
+    [DataFact("mbpp/mbpp.jsonl")]
     public async Task ReferenceSolutionsPassTheirAsserts()
     {
-        string? path = RepoPaths.DataFile("mbpp/mbpp.jsonl");
-        if (path is null) { output.WriteLine($"skipped: mbpp/mbpp.jsonl not found under {RepoPaths.Data}"); return; }
+        string path = RepoPaths.RequireData("mbpp/mbpp.jsonl");
         var problems = DatasetLoader.Load(ProblemFamily.Mbpp, path)
             .Where(p => int.Parse(p.Id.Split('/')[1]) is >= 11 and <= 510)
             // This checks the references' answers, not their speed: Mbpp/123's brute force needs about 5 s of CPU, and

@@ -1,8 +1,6 @@
 using Parquet.Serialization;
-using Rlef.Cli.Commands;
 using Rlef.Environment.Datasets;
 using Rlef.Environment.Problems;
-using Spectre.Console;
 
 namespace Rlef.Environment.Tests;
 
@@ -25,8 +23,8 @@ public sealed class DataFetchTests : IAsyncLifetime
         await WriteCodeContestsParquet(Path.Combine(Mirror, "codecontests", "test.parquet"), "1575_A. Sum", 3);
         await WriteCodeContestsParquet(Path.Combine(Mirror, "codecontests", "valid.parquet"), "1500_B. Sum again", 2);
         await WriteHumanEvalParquet(Path.Combine(Mirror, "humaneval", "test.parquet"));
-        File.WriteAllLines(Path.Combine(Mirror, "livecodebench", "test.jsonl"), [LiveCodeBenchLoaderTests.StdinRecord("a")]);
-        File.WriteAllLines(Path.Combine(Mirror, "livecodebench", "test2.jsonl"), [LiveCodeBenchLoaderTests.StdinRecord("b", "2024-03-01T00:00:00")]);
+        File.WriteAllLines(Path.Combine(Mirror, "livecodebench", "test.jsonl"), [LiveCodeBenchRecords.Stdin("a")]);
+        File.WriteAllLines(Path.Combine(Mirror, "livecodebench", "test2.jsonl"), [LiveCodeBenchRecords.Stdin("b", "2024-03-01T00:00:00")]);
         _server = await LocalFileServer.StartAsync(Mirror);
     }
 
@@ -229,18 +227,6 @@ public sealed class DataFetchTests : IAsyncLifetime
         var e = await Assert.ThrowsAsync<DownloadException>(() => fetcher.FetchAsync(DatasetCatalog.Find("mbpp")));
         Assert.Contains("http://127.0.0.1:1/mbpp/test.parquet", e.Message);
         Assert.Contains("--mirror URL|DIR", e.Message);
-    }
-
-    [Fact]
-    public async Task TheCommandExitsTwoOnUserErrorsAndOneOnAFailedDownload()
-    {
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No });
-        Assert.Equal(2, await DataFetchCommand.RunAsync("humaneval", new FetchOptions { Root = Cache, Mirror = Path.Combine(_dir, "no-such-folder") }, console, default));
-        Assert.Equal(2, await DataFetchCommand.RunAsync("mbpp", new FetchOptions { Root = Cache, Mirror = Mirror, Splits = ["dev"] }, console, default));
-        Assert.Equal(1, await DataFetchCommand.RunAsync("mbpp", new FetchOptions { Root = Cache, Mirror = "http://127.0.0.1:1" }, console, default));
-        Assert.Equal(0, await DataFetchCommand.RunAsync("humaneval", new FetchOptions { Root = Cache, Mirror = _server.BaseUrl.ToString() }, console, default));
-        Assert.Contains("rlef eval --dataset humaneval now reads", output.ToString().Replace("\n", ""));
     }
 
     [Fact]

@@ -4,13 +4,12 @@ using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
 using Rlef.Sandbox;
 using Rlef.Tests;
-using Xunit.Abstractions;
 
 namespace Rlef.Environment.Tests;
 
 /// <summary>Episodes with real programs in the real sandbox; replies come from a replay file.</summary>
 [Collection("sandbox")]
-public sealed class EpisodeTests(SandboxFixture sandbox, ITestOutputHelper output) : IDisposable
+public sealed class EpisodeTests(SandboxFixture sandbox) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("rlef-episode-").FullName;
 
@@ -25,13 +24,8 @@ public sealed class EpisodeTests(SandboxFixture sandbox, ITestOutputHelper outpu
 
     private static string Fence(string code) => "```python\n" + code + "\n```";
 
-    private string? Example(string name)
-    {
-        string path = Path.Combine(RepoPaths.Protocol, "examples", name);
-        if (File.Exists(path)) return File.ReadAllText(path);
-        output.WriteLine($"skipped: {path} not found");
-        return null;
-    }
+    /// <summary>One of the paper's printed examples (docs/protocol/examples).</summary>
+    private static string Example(string name) => File.ReadAllText(Path.Combine(RepoPaths.Protocol, "examples", name));
 
     private static Problem Stdio(string id, (string In, string Out)[] publicTests, (string In, string Out)[]? privateTests = null, double seconds = 10) => new()
     {
@@ -48,8 +42,7 @@ public sealed class EpisodeTests(SandboxFixture sandbox, ITestOutputHelper outpu
     [Fact]
     public async Task PaperExample1IsReproducedByRunningThePrintedPrograms()
     {
-        string? turn1 = Example("example1_turn1_feedback.txt"), turn2 = Example("example1_turn2_feedback.txt"), response = Example("example1_turn1_response.txt");
-        if (turn1 is null || turn2 is null || response is null) return;
+        string turn1 = Example("example1_turn1_feedback.txt"), turn2 = Example("example1_turn2_feedback.txt"), response = Example("example1_turn1_response.txt");
         var problem = Stdio("example1", [(TemplateAndFeedbackTests.Example1Input, TemplateAndFeedbackTests.Example1Expected)], seconds: 1);
         // Turn 1 is the paper's printed response; turn 2 a program that is too slow (the paper's timed out).
         string slow = Fence("t = int(input())\nwhile True:\n    pass");
@@ -64,8 +57,7 @@ public sealed class EpisodeTests(SandboxFixture sandbox, ITestOutputHelper outpu
     [Fact]
     public async Task PaperExample2IsReproducedByRunningAProgram()
     {
-        string? expected = Example("example2_turn1_feedback.txt");
-        if (expected is null) return;
+        string expected = Example("example2_turn1_feedback.txt");
         var problem = Stdio("example2", [("4\n6 2 7 3\n", "0 2 12 22\n"), ("1\n9\n", "0\n"), ("3\n3 2 1\n", "0 3 5\n")]);
         // A wrong solution that prints with end=' ' and no newline, as the paper's did; it is right on the middle test.
         string code = "n = int(input())\na = list(map(int, input().split()))\nacc = 0\nfor i in range(n):\n    acc += i * a[i - 1] if i else 0\n" +
@@ -167,11 +159,10 @@ public sealed class EpisodeTests(SandboxFixture sandbox, ITestOutputHelper outpu
         Assert.Equal(2, rollout.Turns.Count);
     }
 
-    [Fact]
+    [DataFact("apps/APPS_selected150_mapcoder.jsonl")]
     public async Task CallBasedAppsProblemsRunThroughTheDriver()
     {
-        string? path = RepoPaths.DataFile("apps/APPS_selected150_mapcoder.jsonl");
-        if (path is null) { output.WriteLine("skipped: APPS data not found"); return; }
+        string path = RepoPaths.RequireData("apps/APPS_selected150_mapcoder.jsonl");
         var problem = AppsLoader.Load(path).Single(p => p.Id == "APPS/3554");
         // A correct Zonk scorer written for this test.
         string code = """

@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using Rlef.Environment.Episodes;
@@ -15,10 +14,8 @@ public sealed class LiveCodeBenchLoaderTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    // Made with Python 3.11: base64(zlib(pickle.dumps(json.dumps(FunctionalPrivateTests), protocol=P))), as
-    // LiveCodeBench's code_generation_lite stores private_test_cases.
-    public const string FunctionalPrivateTests =
-        """[{"input": "[1, 2, 3]\n2", "output": "[2, 3]", "testtype": "functional"}, {"input": "[5]\n0", "output": "[]", "testtype": "functional"}]""";
+    // Made with Python 3.11: base64(zlib(pickle.dumps(json.dumps(LiveCodeBenchRecords.FunctionalPrivateTests), protocol=P))), as
+    // LiveCodeBench's code_generation_lite stores private_test_cases (P = 4, 3).
     private const string PickledProtocol4 = "eJxrYJnawwABPR3R1UqZeQWlJUpWCkrRhjoKRjoKxrExeUZKOgpK+aUlMBmwMEisJLW4pKSyIBUkmlaal1ySmZ+XmKNUq6OAbJAp0AgDNCPwao+dogcAjsEtAg==";
     private const string PickledProtocol3 = "eJxrYI7oYGBgiK5WyswrKC1RslJQijbUUTDSUTCOjckzUtJRUMovLYHJgIVBYiWpxSUllQWpING00rzkksz8vMQcpVodBWSDTIFGGKAZgVd7bCGDHgD0oCuJ";
 
@@ -26,37 +23,6 @@ public sealed class LiveCodeBenchLoaderTests : IDisposable
     // and protocol 4 (STACK_GLOBAL + REDUCE). A general unpickler would run the command.
     private const string HostileProtocol0 = "eJxLLsgvzqzgKq4sLknN5Sow4NIIS03OyFcoKM9LTeEqMOQqKTDiCiow5tIDADn+DVc=";
     private const string HostileProtocol4 = "eJxrYJmqygABPawF+cWZFVN62Iori0tSc6dMntLDlZqcka9QUJ6XmjKldUrQFD0AXoEQvQ==";
-
-    public static string StdinRecord(string id = "abc001_a", string date = "2023-08-05T00:00:00", string? privateTests = null) => JsonSerializer.Serialize(new
-    {
-        question_title = "Sum",
-        question_content = "Read two integers A and B and print A+B.",
-        platform = "atcoder",
-        question_id = id,
-        contest_id = "abc001",
-        contest_date = date,
-        starter_code = "",
-        difficulty = "easy",
-        public_test_cases = """[{"input": "1 2\n", "output": "3\n", "testtype": "stdin"}]""",
-        private_test_cases = privateTests ?? """[{"input": "10 20\n", "output": "30\n", "testtype": "stdin"}, {"input": "-1 1\n", "output": "0\n", "testtype": "stdin"}]""",
-        metadata = "{}",
-    });
-
-    public static string FunctionalRecord(string privateTests, string id = "3000", string date = "2024-01-06T00:00:00", string metadata = """{"func_name": "tailAfter"}""") =>
-        JsonSerializer.Serialize(new
-        {
-            question_title = "Tail after k",
-            question_content = "Return the last k elements of nums.",
-            platform = "leetcode",
-            question_id = id,
-            contest_id = "weekly-contest-380",
-            contest_date = date,
-            starter_code = "class Solution:\n    def tailAfter(self, nums: List[int], k: int) -> List[int]:\n        ",
-            difficulty = "easy",
-            public_test_cases = """[{"input": "[4, 5, 6]\n1", "output": "[6]", "testtype": "functional"}]""",
-            private_test_cases = privateTests,
-            metadata,
-        });
 
     private string Write(string name, params string[] lines)
     {
@@ -68,8 +34,8 @@ public sealed class LiveCodeBenchLoaderTests : IDisposable
     [Fact]
     public void BothPrivateTestEncodingsLoadToTheSameTests()
     {
-        string path = Write("test.jsonl", StdinRecord(), FunctionalRecord(PickledProtocol4), FunctionalRecord(PickledProtocol3, id: "3001"),
-            FunctionalRecord(JsonSerializer.Serialize(JsonDocument.Parse(FunctionalPrivateTests).RootElement), id: "3002"));
+        string path = Write("test.jsonl", LiveCodeBenchRecords.Stdin(), LiveCodeBenchRecords.Functional(PickledProtocol4), LiveCodeBenchRecords.Functional(PickledProtocol3, id: "3001"),
+            LiveCodeBenchRecords.Functional(JsonSerializer.Serialize(JsonDocument.Parse(LiveCodeBenchRecords.FunctionalPrivateTests).RootElement), id: "3002"));
         var problems = LiveCodeBenchLoader.Load(path);
         Assert.Equal(4, problems.Count);
 
@@ -105,7 +71,7 @@ public sealed class LiveCodeBenchLoaderTests : IDisposable
     [InlineData(HostileProtocol4, "STACK_GLOBAL")]
     public void AHostilePickleIsRefusedNamingTheOpcodeFileLineAndField(string hostile, string opcode)
     {
-        string path = Write("test.jsonl", StdinRecord(), FunctionalRecord(hostile));
+        string path = Write("test.jsonl", LiveCodeBenchRecords.Stdin(), LiveCodeBenchRecords.Functional(hostile));
         var e = Assert.Throws<DatasetFormatException>(() => LiveCodeBenchLoader.Load(path));
         Assert.Equal(path, e.Path);
         Assert.Equal(2, e.Line);
@@ -141,7 +107,7 @@ public sealed class LiveCodeBenchLoaderTests : IDisposable
     [InlineData("private_test_cases", "not zlib")]
     public void AMalformedRecordNamesFileLineAndField(string field, string problem)
     {
-        var good = JsonNode(FunctionalRecord(PickledProtocol4));
+        var good = JsonNode(LiveCodeBenchRecords.Functional(PickledProtocol4));
         switch (problem)
         {
             case "missing": good.Remove("question_content"); break;
@@ -152,7 +118,7 @@ public sealed class LiveCodeBenchLoaderTests : IDisposable
             case "not an ISO date": good["contest_date"] = "yesterday"; break;
             case "not zlib": good["private_test_cases"] = Convert.ToBase64String(Encoding.UTF8.GetBytes("plain text")); break;
         }
-        string path = Write("test.jsonl", StdinRecord(), good.ToJsonString());
+        string path = Write("test.jsonl", LiveCodeBenchRecords.Stdin(), good.ToJsonString());
         var e = Assert.Throws<DatasetFormatException>(() => LiveCodeBenchLoader.Load(path, new LiveCodeBenchSelection()));
         Assert.Equal((path, 2, field), (e.Path, e.Line, e.Field));
         Assert.Contains(problem == "not zlib" ? "not zlib-compressed" : problem, e.Message);
@@ -163,8 +129,8 @@ public sealed class LiveCodeBenchLoaderTests : IDisposable
     [Fact]
     public void ReleasesPickFilesAndDatesFilterAsLiveCodeBenchDoes()
     {
-        Write("test.jsonl", StdinRecord("a", "2023-05-01T00:00:00"), StdinRecord("b", "2023-09-30T12:00:00"));
-        Write("test2.jsonl", StdinRecord("c", "2024-01-10T00:00:00"));
+        Write("test.jsonl", LiveCodeBenchRecords.Stdin("a", "2023-05-01T00:00:00"), LiveCodeBenchRecords.Stdin("b", "2023-09-30T12:00:00"));
+        Write("test2.jsonl", LiveCodeBenchRecords.Stdin("c", "2024-01-10T00:00:00"));
         Ids(null).ShouldBe("a b c");
         Ids(new() { Release = "release_v1" }).ShouldBe("a b");
         Ids(new() { Release = "v2" }).ShouldBe("c");
@@ -222,8 +188,8 @@ public sealed class LiveCodeBenchEpisodeTests(SandboxFixture sandbox) : IDisposa
     private (IReadOnlyList<Problem> Problems, ReplayPolicy Policy) Setup(params (string Task, string[] Replies)[] replies)
     {
         string data = Path.Combine(_dir, "test.jsonl");
-        File.WriteAllLines(data, [LiveCodeBenchLoaderTests.StdinRecord(), LiveCodeBenchLoaderTests.FunctionalRecord(
-            JsonSerializer.Serialize(JsonDocument.Parse(LiveCodeBenchLoaderTests.FunctionalPrivateTests).RootElement))]);
+        File.WriteAllLines(data, [LiveCodeBenchRecords.Stdin(), LiveCodeBenchRecords.Functional(
+            JsonSerializer.Serialize(JsonDocument.Parse(LiveCodeBenchRecords.FunctionalPrivateTests).RootElement))]);
         string replay = Path.Combine(_dir, $"replay-{Guid.NewGuid():N}.jsonl");
         File.WriteAllLines(replay, replies.Select(t => JsonSerializer.Serialize(new { task_id = t.Task, replies = t.Replies })));
         return (LiveCodeBenchLoader.Load(data), new ReplayPolicy(replay));

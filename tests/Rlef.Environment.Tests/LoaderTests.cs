@@ -1,33 +1,22 @@
 using Rlef.Environment.Problems;
 using Rlef.Sandbox;
 using Rlef.Tests;
-using Xunit.Abstractions;
 
 namespace Rlef.Environment.Tests;
 
 /// <summary>Every loader on the shared benchmark files, and clear errors on malformed records.</summary>
-public sealed class LoaderTests(ITestOutputHelper output) : IDisposable
+public sealed class LoaderTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("rlef-loader-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private IReadOnlyList<Problem>? Load(ProblemFamily family, string relative)
-    {
-        string? path = RepoPaths.DataFile(relative);
-        if (path is null)
-        {
-            output.WriteLine($"skipped: {relative} not found under {RepoPaths.Data}");
-            return null;
-        }
-        return DatasetLoader.Load(family, path);
-    }
+    private static IReadOnlyList<Problem> Load(ProblemFamily family, string relative) => DatasetLoader.Load(family, RepoPaths.RequireData(relative));
 
-    [Fact]
+    [DataFact("humanevalplus/HumanEvalPlus.jsonl.gz")]
     public void HumanEvalPlusHasBaseAndPlusInputsAndOriginalAssertsAsPublicTests()
     {
         var problems = Load(ProblemFamily.HumanEvalPlus, "humanevalplus/HumanEvalPlus.jsonl.gz");
-        if (problems is null) return;
         Assert.Equal(164, problems.Count);
         Assert.Equal(1570 + 122683, problems.Sum(p => p.PrivateTests.Count));
         var first = problems[0];
@@ -39,21 +28,19 @@ public sealed class LoaderTests(ITestOutputHelper output) : IDisposable
         Assert.All(problems, p => Assert.NotEmpty(p.PublicTests));
     }
 
-    [Fact]
+    [DataFact("humaneval/HumanEval.jsonl.gz")]
     public void HumanEvalLoadsTheCheckAssertsAsTests()
     {
         var problems = Load(ProblemFamily.HumanEval, "humaneval/HumanEval.jsonl.gz");
-        if (problems is null) return;
         Assert.Equal(164, problems.Count);
         Assert.All(problems, p => Assert.Empty(p.PrivateTests));
         Assert.All(problems, p => Assert.All(p.PublicTests, t => Assert.Contains("assert", t.Display)));
     }
 
-    [Fact]
+    [DataFact("mbppplus/MbppPlus.jsonl.gz")]
     public void MbppPlusUsesTheOriginalAssertsAndRestoresTupleInputs()
     {
         var problems = Load(ProblemFamily.MbppPlus, "mbppplus/MbppPlus.jsonl.gz");
-        if (problems is null) return;
         Assert.Equal(378, problems.Count);
         Assert.Equal(1174 + 39841, problems.Sum(p => p.PrivateTests.Count));
         var p2 = problems.Single(p => p.Id == "Mbpp/2");
@@ -64,23 +51,21 @@ public sealed class LoaderTests(ITestOutputHelper output) : IDisposable
         Assert.StartsWith("assert similar_elements((3, 4, 5, 6),(5, 7, 4, 10)) == (4, 5)", p2.PromptTests);
     }
 
-    [Fact]
+    [DataFact("mbpp/mbpp.jsonl", "mbpp/sanitized-mbpp.json")]
     public void MbppOriginalAndSanitizedLoad()
     {
         var full = Load(ProblemFamily.Mbpp, "mbpp/mbpp.jsonl");
         var sanitized = Load(ProblemFamily.Mbpp, "mbpp/sanitized-mbpp.json");
-        if (full is null || sanitized is null) return;
         Assert.Equal(974, full.Count);
         Assert.Equal(427, sanitized.Count);
         Assert.Equal(16, full.Sum(p => p.PrivateTests.Count)); // challenge_test_list
         Assert.All(full, p => Assert.Equal(3, p.PublicTests.Count));
     }
 
-    [Fact]
+    [DataFact("apps/APPS_selected150_mapcoder.jsonl")]
     public void AppsSplitsSampleAndHiddenTestsAndDrivesCallBasedProblems()
     {
         var problems = Load(ProblemFamily.Apps, "apps/APPS_selected150_mapcoder.jsonl");
-        if (problems is null) return;
         Assert.Equal(150, problems.Count);
         Assert.Equal(436, problems.Sum(p => p.PublicTests.Count));
         Assert.Equal(1842, problems.Sum(p => p.PrivateTests.Count));
@@ -90,11 +75,10 @@ public sealed class LoaderTests(ITestOutputHelper output) : IDisposable
         Assert.Equal("'Zonk'", zonk.PublicTests.Single(t => t.Display == "[2,3,4,3,6,6]").Case.ExpectedOutput);
     }
 
-    [Fact]
+    [DataFact("codecontests/CodeContests_test165_prompts_codet.jsonl")]
     public void TheSharedCodeContestsFileLoadsStatementsWithoutTests()
     {
         var problems = Load(ProblemFamily.CodeContests, "codecontests/CodeContests_test165_prompts_codet.jsonl");
-        if (problems is null) return;
         Assert.Equal(165, problems.Count);
         Assert.All(problems, p => Assert.False(p.HasTests));
         Assert.Equal("1575_A. Another Sorting Problem", problems[0].Id);

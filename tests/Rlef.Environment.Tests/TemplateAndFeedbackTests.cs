@@ -2,25 +2,14 @@ using Rlef.Environment.Episodes;
 using Rlef.Environment.Problems;
 using Rlef.Sandbox;
 using Rlef.Tests;
-using Xunit.Abstractions;
 
 namespace Rlef.Environment.Tests;
 
-/// <summary>The texts the model sees, against protocol/templates and the paper's printed examples.</summary>
-public sealed class TemplateAndFeedbackTests(ITestOutputHelper output)
+/// <summary>The texts the model sees, against the paper's templates and printed examples (docs/protocol/).</summary>
+public sealed class TemplateAndFeedbackTests
 {
-    private static string? Protocol(string relative)
-    {
-        string path = Path.Combine(RepoPaths.Protocol, relative);
-        return File.Exists(path) ? File.ReadAllText(path) : null;
-    }
-
-    private bool Skip(string? text, string what)
-    {
-        if (text is not null) return false;
-        output.WriteLine($"skipped: {what} not found under {RepoPaths.Protocol}");
-        return true;
-    }
+    /// <summary>A file of docs/protocol (the paper's templates and printed examples, kept in the repository).</summary>
+    private static string Protocol(string relative) => File.ReadAllText(Path.Combine(RepoPaths.Protocol, relative));
 
     [Theory]
     [InlineData("templates/codecontests_initial.txt", Templates.CodeContestsInitial)]
@@ -28,18 +17,16 @@ public sealed class TemplateAndFeedbackTests(ITestOutputHelper output)
     [InlineData("templates/mbppplus_initial.txt", Templates.MbppPlusInitial)]
     public void InitialTemplatesEqualTheProtocolFiles(string file, string constant)
     {
-        string? text = Protocol(file);
-        if (Skip(text, file)) return;
+        string text = Protocol(file);
         Assert.Equal(text, constant);
     }
 
     [Fact]
     public void FeedbackFormsAppearInTheProtocolFiles()
     {
-        string? cc = Protocol("templates/codecontests_feedback_forms.txt");
-        string? he = Protocol("templates/humanevalplus_feedback_forms.txt");
-        string? mb = Protocol("templates/mbppplus_feedback_forms.txt");
-        if (Skip(cc, "feedback forms")) return;
+        string cc = Protocol("templates/codecontests_feedback_forms.txt");
+        string he = Protocol("templates/humanevalplus_feedback_forms.txt");
+        string mb = Protocol("templates/mbppplus_feedback_forms.txt");
         Assert.StartsWith(Templates.StdioHeader, cc);
         Assert.Contains("- input `${input}` failed:\n" + Templates.StdioWrongOutput + "\n", cc);
         Assert.Contains("- input `${input}` failed:\n${stacktrace}\n", cc);
@@ -72,8 +59,7 @@ public sealed class TemplateAndFeedbackTests(ITestOutputHelper output)
     [Fact]
     public void Example1Turn1IsReproducedFromAWrongAnswerVerdict()
     {
-        string? expected = Protocol("examples/example1_turn1_feedback.txt");
-        if (Skip(expected, "example1")) return;
+        string expected = Protocol("examples/example1_turn1_feedback.txt");
         var problem = Stdio((Example1Input, Example1Expected));
         var result = new TestResult { Verdict = Verdict.WrongAnswer, Expected = Example1Expected, Actual = "0\n1\n13\n499999999\n", Stdout = "0\n1\n13\n499999999\n" };
         Assert.Equal(expected, Feedback.Render(problem, problem.PublicTests, [result]));
@@ -82,8 +68,7 @@ public sealed class TemplateAndFeedbackTests(ITestOutputHelper output)
     [Fact]
     public void Example1Turn2IsReproducedFromATimeoutVerdict()
     {
-        string? expected = Protocol("examples/example1_turn2_feedback.txt");
-        if (Skip(expected, "example1")) return;
+        string expected = Protocol("examples/example1_turn2_feedback.txt");
         var problem = Stdio((Example1Input, Example1Expected));
         Assert.Equal(expected, Feedback.Render(problem, problem.PublicTests, [new TestResult { Verdict = Verdict.Timeout }]));
     }
@@ -91,8 +76,7 @@ public sealed class TemplateAndFeedbackTests(ITestOutputHelper output)
     [Fact]
     public void Example2ListsOnlyTheFailingTests()
     {
-        string? expected = Protocol("examples/example2_turn1_feedback.txt");
-        if (Skip(expected, "example2")) return;
+        string expected = Protocol("examples/example2_turn1_feedback.txt");
         var problem = Stdio(("4\n6 2 7 3\n", "0 2 12 22\n"), ("1\n5\n", "0\n"), ("3\n3 2 1\n", "0 3 5\n"));
         TestResult[] results =
         [

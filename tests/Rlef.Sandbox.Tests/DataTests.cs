@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 
 namespace Rlef.Sandbox.Tests;
 
-/// <summary>Real benchmark data: canonical solutions must pass their own tests (runs when ../shared/data exists).</summary>
+/// <summary>Real benchmark data: canonical solutions must pass their own tests (skipped, naming the file, when the data is absent: RepoPaths.Data).</summary>
 [Collection("pool")]
 public class DataTests(PoolFixture f, ITestOutputHelper output)
 {
@@ -23,15 +23,10 @@ public class DataTests(PoolFixture f, ITestOutputHelper output)
         }
     }
 
-    [Fact]
+    [DataFact("humaneval/HumanEval.jsonl.gz")]
     public async Task HumanEvalCanonicalSolutionsPassTheirChecks()
     {
-        string? file = RepoPaths.DataFile("humaneval/HumanEval.jsonl.gz");
-        if (file == null)
-        {
-            output.WriteLine("skipped: humaneval/HumanEval.jsonl.gz not found");
-            return;
-        }
+        string file = RepoPaths.RequireData("humaneval/HumanEval.jsonl.gz");
         var problems = ReadJsonLines(file).ToList();
         var reports = await Task.WhenAll(problems.Select(p => f.Pool.RunAsync(new ExecutionRequest
         {
@@ -46,17 +41,12 @@ public class DataTests(PoolFixture f, ITestOutputHelper output)
         Assert.Empty(failed);
     }
 
-    [Fact]
+    [DataFact("humanevalplus/HumanEvalPlus.jsonl.gz")]
     public async Task HumanEvalPlusValuesRoundTripThroughTheEncoding()
     {
         // Capture the canonical solution's values (ExpectedValue = null), then judge the same solution against
         // them: every value must parse and compare equal to itself, floats, tuples, sets and all.
-        string? file = RepoPaths.DataFile("humanevalplus/HumanEvalPlus.jsonl.gz");
-        if (file == null)
-        {
-            output.WriteLine("skipped: humanevalplus/HumanEvalPlus.jsonl.gz not found");
-            return;
-        }
+        string file = RepoPaths.RequireData("humanevalplus/HumanEvalPlus.jsonl.gz");
         var problems = ReadJsonLines(file).Take(40).ToList();
         int[] counts = await Task.WhenAll(problems.Select(async p =>
         {

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Rlef.Training.Data;
 using Rlef.Training.Runs;
 using Xunit.Abstractions;
 

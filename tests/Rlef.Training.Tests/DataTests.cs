@@ -1,4 +1,5 @@
-using Rlef.Training.Data;
+using Rlef.Training.Runs;
+using Rlef.Training.Ppo;
 
 namespace Rlef.Training.Tests;
 

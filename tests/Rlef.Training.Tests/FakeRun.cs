@@ -1,6 +1,6 @@
 using Rlef.Training.Config;
-using Rlef.Training.Data;
 using Rlef.Training.Runs;
+using Rlef.Training.Ppo;
 
 namespace Rlef.Training.Tests;
 

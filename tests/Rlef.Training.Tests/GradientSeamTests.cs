@@ -1,5 +1,5 @@
-using Rlef.Training.Data;
 using Rlef.Training.Ppo;
+using Rlef.Training.Runs;
 
 namespace Rlef.Training.Tests;
 

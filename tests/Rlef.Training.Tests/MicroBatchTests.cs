@@ -1,7 +1,7 @@
 using Rlef.Training.Config;
-using Rlef.Training.Data;
 using Rlef.Training.Ppo;
 using Rlef.Training.Runs;
+using Rlef.Training.Rollouts;
 
 namespace Rlef.Training.Tests;
 

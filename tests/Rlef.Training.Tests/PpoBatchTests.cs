@@ -1,6 +1,6 @@
 using Rlef.Training.Config;
-using Rlef.Training.Data;
 using Rlef.Training.Ppo;
+using Rlef.Training.Rollouts;
 
 namespace Rlef.Training.Tests;
 

@@ -3,7 +3,7 @@ using Rlef.Training.Ppo;
 
 namespace Rlef.Training.Tests;
 
-// Hand-computed cases for RLEF.md §2–3. β = 0.05, ε = 0.2, α = 0.2 unless a test says otherwise.
+// Hand-computed cases for docs/protocol.md §2–3. β = 0.05, ε = 0.2, α = 0.2 unless a test says otherwise.
 public class PpoMathTests
 {
     static readonly RewardConfig Paper = new();

@@ -20,8 +20,8 @@ public static class Program
         }
         if (args is ["rl-run", string runDir, string total])
         {
-            using var run = Directory.Exists(runDir) ? Runs.RunDirectory.Resume(runDir) : Runs.RunDirectory.Create(runDir, Rl.CrashRun.Config(int.Parse(total)));
-            Rl.CrashRun.RunAsync(run, line => { Console.Out.WriteLine(line); Console.Out.Flush(); }).GetAwaiter().GetResult();
+            using var run = Directory.Exists(runDir) ? Runs.RunDirectory.Resume(runDir) : Runs.RunDirectory.Create(runDir, Trainer.CrashRun.Config(int.Parse(total)));
+            Trainer.CrashRun.RunAsync(run, line => { Console.Out.WriteLine(line); Console.Out.Flush(); }).GetAwaiter().GetResult();
             return 0;
         }
         Console.Error.WriteLine("usage: Rlef.Training.Tests fake-run DIR STEPS DELAY_MS | rl-run DIR TOTAL_UPDATES");

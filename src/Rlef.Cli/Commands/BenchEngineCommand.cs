@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Rlef.Benchmarks.Engine;
 using Rlef.Engine.Kernels;
 using Rlef.Engine.Layers;
 using Rlef.Engine.Model;

@@ -16,7 +16,7 @@ namespace Rlef.Cli.Commands;
 
 /// <summary>
 /// `rlef eval`: N rollouts per problem of a benchmark against a policy, persisted as they finish (an interrupted run
-/// resumes), then the RLEF.md §4 metrics: a table on the terminal, DIR/summary.json and DIR/report.md.
+/// resumes), then the docs/protocol.md §4 metrics: a table on the terminal, DIR/summary.json and DIR/report.md.
 /// </summary>
 public static class EvalCommand
 {
@@ -61,9 +61,9 @@ public static class EvalCommand
         var until = new Option<string?>("--until") { Description = "livecodebench: problems with contest_date up to YYYY-MM-DD (00:00, as LiveCodeBench's --end_date)" };
         var policy = new Option<string>("--policy") { Description = "openai:URL#MODEL (URL = API base, e.g. http://127.0.0.1:8000/v1), model:DIR (the project's engine on a Hugging Face model directory with tokenizer.json and a chat template; generation batched across the --workers episodes in flight), replay:FILE (JSONL {task_id, replies}) or canonical (the dataset's reference solutions: checks and times the harness)", Required = true };
         var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per problem", DefaultValueFactory = _ => 1 };
-        var turns = new Option<int>("--turns") { Description = "Turn limit (RLEF.md §1: 3)", DefaultValueFactory = _ => 3 };
-        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (RLEF.md §4: 0.2 for 1@3, 1.0 for 10@100)", DefaultValueFactory = _ => 0.2 };
-        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling (RLEF.md §4: 0.95)", DefaultValueFactory = _ => 0.95 };
+        var turns = new Option<int>("--turns") { Description = "Turn limit (docs/protocol.md §1: 3)", DefaultValueFactory = _ => 3 };
+        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature (docs/protocol.md §4: 0.2 for 1@3, 1.0 for 10@100)", DefaultValueFactory = _ => 0.2 };
+        var topP = new Option<double>("--top-p") { Description = "Nucleus sampling (docs/protocol.md §4: 0.95)", DefaultValueFactory = _ => 0.95 };
         var maxTokens = new Option<int>("--max-tokens") { Description = "Token limit per reply", DefaultValueFactory = _ => 2048 };
         var output = new Option<string>("--out") { Description = "Output directory (rollouts.jsonl, run.json, summary.json, report.md); rerun to resume", Required = true };
         var limit = new Option<int?>("--limit") { Description = "Only the first N problems of the file" };
@@ -81,7 +81,7 @@ public static class EvalCommand
         var noIsolation = new Option<bool>("--no-isolation") { Description = "Run code without bubblewrap (debugging only: untrusted code on the host)" };
         var seed = new Option<int>("--seed") { Description = "Sampling seed of a model:DIR policy", DefaultValueFactory = _ => 1 };
 
-        var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (RLEF.md §4).");
+        var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (docs/protocol.md §4).");
         foreach (Option o in new Option[] { dataset, data, dataDir, release, since, until, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool,
                      workers, sandboxWorkers, concurrency, apiKey, noPrefill, retries, timeout, cache, noIsolation, seed })
             command.Options.Add(o);
@@ -181,8 +181,8 @@ public static class EvalCommand
             throw new InvalidDataException($"{s.DataPath}: no problems");
         if (problems.FirstOrDefault(p => !p.HasTests) is { } untested)
             throw new InvalidDataException(
-                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. the CodeT copy of " +
-                "CodeContests in shared/data); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
+                $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. CodeT's copy of " +
+                "CodeContests, CodeContests_test165_prompts_codet.jsonl); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
 
         using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal) ? LoadModel(s) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
         {

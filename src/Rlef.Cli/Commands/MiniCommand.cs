@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Rlef.Cli.Training;
-using Rlef.Environment.Synthetic;
+using Rlef.Mini.Synthetic;
 using Rlef.Training.Config;
-using Rlef.Training.Mini;
+using Rlef.Mini;
 using Rlef.Training.Runs;
 using Spectre.Console;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Rlef.Cli.Training;
-using Rlef.Environment.Synthetic;
+using Rlef.Mini.Synthetic;
 using Rlef.Sandbox;
-using Rlef.Training.Mini;
+using Rlef.Mini;
 
 namespace Rlef.Cli.Commands;
 
@@ -31,7 +31,7 @@ public static class MiniPretrainCommand
         var evalProblems = new Option<int?>("--eval-problems") { Description = "Measure the start policy on the first N test problems only (default: all)." };
         var noEval = new Option<bool>("--no-eval") { Description = "Skip measuring the start policy." };
         var measureOnly = new Option<bool>("--measure-only") { Description = "Only measure the model already in --out on the test split (no training)." };
-        var command = new Command("pretrain", "Pretrain the miniature's small starting policy by SFT on generated train problems (two runs reproduce models/mini: see src/Rlef.Training/Mini/README.md).")
+        var command = new Command("pretrain", "Pretrain the miniature's small starting policy by SFT on generated train problems (two runs reproduce models/mini: see src/Rlef.Mini/README.md).")
         {
             output, work, seed, steps, q, f, r, repair, init, difficulty, learningRate, tokenizer, evalProblems, noEval, measureOnly,
         };

@@ -3,8 +3,8 @@ using Rlef.Cli.Training;
 using Rlef.Engine.IO;
 using Rlef.Environment.Rollouts;
 using Rlef.Training.Config;
-using Rlef.Training.Rl;
 using Rlef.Training.Runs;
+using Rlef.Training.Sft;
 
 namespace Rlef.Cli.Commands;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using Rlef.Cli.Training;
 using Rlef.Training.Config;
-using Rlef.Training.Rl;
 using Rlef.Training.Runs;
+using Rlef.Training.Ppo;
 
 namespace Rlef.Cli.Commands;
 
@@ -15,7 +15,7 @@ public static class TrainCommand
         var runDir = new Option<string?>("--run") { Description = "New run directory (config.json, metrics.jsonl, tensorboard/, checkpoints/)." };
         var resume = new Option<string?>("--resume") { Description = "Continue the run in this directory from its last checkpoint." };
         var overrides = new Argument<string[]>("overrides") { Description = "key=value overrides, e.g. rollout.rollouts_per_iteration=64", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("train", "Train a policy with RLEF (PPO on execution feedback, RLEF.md §2-3).") { config, runDir, resume, overrides };
+        var command = new Command("train", "Train a policy with RLEF (PPO on execution feedback, docs/protocol.md §2-3).") { config, runDir, resume, overrides };
         command.SetAction(async (parse, cancellationToken) =>
         {
             try

@@ -221,6 +221,9 @@ public static unsafe class Gemm
     }
 }
 
+/// <summary>The three entry points by operand layout: C = A·B (NN), A·Bᵀ (NT), Aᵀ·B (TN).</summary>
+public enum GemmLayout { NN, NT, TN }
+
 internal enum GemmIsa { Avx2, Avx512 }
 
 /// <summary>A logical matrix operand: element (r, c) is at Ptr[r·RowStride + c·ColStride].</summary>

@@ -24,7 +24,7 @@ public static partial class Attention
         return checked((int)Math.Max(rows, tiles));
     }
 
-    /// <summary>Forces the row kernels everywhere: the baseline of <see cref="AttentionBenchmark"/>'s whole-model step.</summary>
+    /// <summary>Forces the row kernels everywhere: the baseline of the attention benchmark's whole-model step.</summary>
     internal static bool ForceRowKernels { get; set; }
 
     // output[B,Tq,H,d], lse[B,H,Tq], q[B,Tq,H,d]; k,v[B,capacity,KVH,d]; start[B] or null; scratch ≥ ScratchSize.

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace Rlef.Environment.Episodes;
 
 /// <summary>
-/// RLEF.md §1: the first ```python fenced block, else the first fenced block of any language. A reply with no fence,
+/// docs/protocol.md §1: the first ```python fenced block, else the first fenced block of any language. A reply with no fence,
 /// or whose block is empty, is invalid (null). A fence left open at the end of the reply (a reply cut by the token
 /// limit) counts up to the end of the reply; the code is then usually broken and the tests say so.
 /// </summary>

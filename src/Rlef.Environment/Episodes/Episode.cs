@@ -6,7 +6,7 @@ using Rlef.Sandbox;
 
 namespace Rlef.Environment.Episodes;
 
-/// <summary>Where the feedback between turns comes from (RLEF.md §3/§4 ablations).</summary>
+/// <summary>Where the feedback between turns comes from (docs/protocol.md §3/§4 ablations).</summary>
 public enum FeedbackMode
 {
     /// <summary>The paper's environment: this turn's code on this problem's public tests.</summary>
@@ -17,12 +17,12 @@ public enum FeedbackMode
     None,
 }
 
-/// <summary>Episode settings; defaults are the paper's (RLEF.md §1, §2).</summary>
+/// <summary>Episode settings; defaults are the paper's (docs/protocol.md §1, §2).</summary>
 public sealed record EpisodeOptions
 {
     public int TurnLimit { get; init; } = 3;
     public FeedbackMode Feedback { get; init; } = FeedbackMode.Real;
-    /// <summary>RLEF.md §2: reward of a non-final turn whose reply has no valid code.</summary>
+    /// <summary>docs/protocol.md §2: reward of a non-final turn whose reply has no valid code.</summary>
     public double InvalidCodeReward { get; init; } = -0.2;
     public double SuccessReward { get; init; } = 1;
     public double FailureReward { get; init; } = -1;
@@ -37,7 +37,7 @@ public interface IIncorrectProgramSource
 }
 
 /// <summary>
-/// Runs one episode exactly as RLEF.md §1: prompt, reply, extract the first fenced block, run it on the public tests,
+/// Runs one episode exactly as docs/protocol.md §1: prompt, reply, extract the first fenced block, run it on the public tests,
 /// stop when they all pass or at the turn limit, otherwise answer with the feedback and continue; the last code is
 /// judged on all tests. Rewards per §2 (KL is the trainer's business).
 /// </summary>
@@ -87,7 +87,7 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
                 submissionPassesPublic = outcome == TurnOutcome.Passed;
             }
 
-            // RLEF.md §1: stop when the public tests pass or at the turn limit. Without feedback (the ablation) the
+            // docs/protocol.md §1: stop when the public tests pass or at the turn limit. Without feedback (the ablation) the
             // public tests are never consulted, so the episode always runs to the limit.
             bool stop = last || (options.Feedback != FeedbackMode.None && submissionPassesPublic);
             string? feedback = null;

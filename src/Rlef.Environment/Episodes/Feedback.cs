@@ -4,7 +4,7 @@ using Rlef.Sandbox;
 
 namespace Rlef.Environment.Episodes;
 
-/// <summary>Renders the feedback message for one turn's public-test results (RLEF.md §1).</summary>
+/// <summary>Renders the feedback message for one turn's public-test results (docs/protocol.md §1).</summary>
 public static class Feedback
 {
     public static string Render(Problem problem, IReadOnlyList<ProblemTest> tests, IReadOnlyList<TestResult> results)

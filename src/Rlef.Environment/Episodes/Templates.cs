@@ -4,7 +4,7 @@ namespace Rlef.Environment.Episodes;
 
 /// <summary>
 /// Every text the environment says to the model, in one place: the paper's prompt templates and feedback forms
-/// (RLEF.md §1; protocol/templates/*.txt, which a test compares with these constants). `${...}` placeholders are
+/// (docs/protocol.md §1; protocol/templates/*.txt, which a test compares with these constants). `${...}` placeholders are
 /// the paper's names.
 /// </summary>
 public static class Templates
@@ -23,7 +23,7 @@ public static class Templates
         "Provide a Python solution for the following problem: ${problem}\nYour code should pass these tests:\n\n${test}\n\n" + FormatLine;
 
     // Stdin/stdout feedback (CodeContests, APPS): failing public tests only. The timeout text has no period, as in
-    // the paper's printed example (examples/example1_turn2_feedback.txt); "Out of memory." has one (RLEF.md §1).
+    // the paper's printed example (examples/example1_turn2_feedback.txt); "Out of memory." has one (docs/protocol.md §1).
     public const string StdioHeader = "Your code failed the following tests:\n\n";
     public const string StdioEntry = "- input `${input}` failed:\n${info}\n";
     public const string StdioWrongOutput = "Expected output `${expected_output}` but got `${observed_output}`";
@@ -39,7 +39,7 @@ public static class Templates
 
     public const string TryAgain = "Give it another try.";
 
-    /// <summary>RLEF.md §1: the reply to a turn without extractable code.</summary>
+    /// <summary>docs/protocol.md §1: the reply to a turn without extractable code.</summary>
     public const string InvalidCodeReply = "Could not parse your code.\n" + TryAgain + "\n" + FormatLine;
 
     /// <summary>The last part of every feedback message; HumanEval+'s form has no format line (its reply is prefilled).</summary>
@@ -56,6 +56,6 @@ public static class Templates
         _ => throw new ArgumentOutOfRangeException(nameof(problem)),
     };
 
-    /// <summary>The "no execution feedback" ablation's message (RLEF.md §3): only the request to try again.</summary>
+    /// <summary>The "no execution feedback" ablation's message (docs/protocol.md §3): only the request to try again.</summary>
     public static string NoFeedback(ProblemFamily family) => Trailer(family);
 }

@@ -9,7 +9,7 @@ public sealed record ChatMessage(string Role, string Content)
 
 /// <summary>
 /// What the policy sees: the conversation so far (ending with a user message) and, for HumanEval(+), the text the
-/// assistant turn is prefilled with (RLEF.md §1: "the assistant turn is prefilled with the function stub").
+/// assistant turn is prefilled with (docs/protocol.md §1: "the assistant turn is prefilled with the function stub").
 /// </summary>
 public sealed record Conversation(IReadOnlyList<ChatMessage> Messages, string? AssistantPrefix = null);
 

@@ -6,7 +6,7 @@ using System.Text.Json.Nodes;
 
 namespace Rlef.Environment.Policies;
 
-/// <summary>Settings of <see cref="OpenAiChatPolicy"/>. Decoding defaults follow RLEF.md §4 (1@3: temperature 0.2, top-p 0.95).</summary>
+/// <summary>Settings of <see cref="OpenAiChatPolicy"/>. Decoding defaults follow docs/protocol.md §4 (1@3: temperature 0.2, top-p 0.95).</summary>
 public sealed record OpenAiOptions
 {
     /// <summary>The API base, e.g. http://127.0.0.1:8000/v1 (the client posts to BASE/chat/completions).</summary>

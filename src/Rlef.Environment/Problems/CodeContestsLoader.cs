@@ -6,8 +6,8 @@ namespace Rlef.Environment.Problems;
 /// <summary>
 /// CodeContests in the Hugging Face schema (deepmind/code_contests exported as JSON/JSONL): `name`, `description`,
 /// `public_tests`/`private_tests`/`generated_tests` as `{input: [...], output: [...]}`, `time_limit` as
-/// `{seconds, nanos}` or a number of seconds, `memory_limit_bytes`. Also reads the statement-only copy in
-/// shared/data (CodeT's `task_id`/`prompt`/`meta_data` records): those problems load without tests, and
+/// `{seconds, nanos}` or a number of seconds, `memory_limit_bytes`. Also reads the statement-only copy of
+/// CodeT (CodeContests_test165_prompts_codet.jsonl: CodeT's `task_id`/`prompt`/`meta_data` records): those problems load without tests, and
 /// <see cref="Problem.HasTests"/> says so.
 /// </summary>
 public static class CodeContestsLoader

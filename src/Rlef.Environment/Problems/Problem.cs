@@ -2,7 +2,7 @@ using Rlef.Sandbox;
 
 namespace Rlef.Environment.Problems;
 
-/// <summary>The benchmark a problem comes from; it picks the prompt template and the feedback form (RLEF.md §1).</summary>
+/// <summary>The benchmark a problem comes from; it picks the prompt template and the feedback form (docs/protocol.md §1).</summary>
 public enum ProblemFamily
 {
     CodeContests,

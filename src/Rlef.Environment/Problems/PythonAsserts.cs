@@ -5,7 +5,7 @@ namespace Rlef.Environment.Problems;
 
 /// <summary>
 /// Turns the original benchmarks' assert-based tests into single tests whose failures show run-time values
-/// (RLEF.md §1: "asserts are rewritten as unittest-style checks"). `assert f(x) == 3` fails with
+/// (docs/protocol.md §1: "asserts are rewritten as unittest-style checks"). `assert f(x) == 3` fails with
 /// `AssertionError: 2 != 3`, as unittest's assertEqual would report it, instead of a bare `AssertionError`.
 /// Works on source text with a small Python lexer (strings, brackets, comments, continuation lines).
 /// </summary>

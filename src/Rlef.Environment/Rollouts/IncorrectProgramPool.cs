@@ -3,7 +3,7 @@ using Rlef.Environment.Episodes;
 namespace Rlef.Environment.Rollouts;
 
 /// <summary>
-/// The random-feedback ablation's incorrect programs (RLEF.md §4: "an incorrect solution of a different problem").
+/// The random-feedback ablation's incorrect programs (docs/protocol.md §4: "an incorrect solution of a different problem").
 /// They come from rollouts: every turn whose code failed its own problem's public tests. Load them from a previous
 /// run's rollouts.jsonl (e.g. the same policy with real feedback), and the pool also grows with this run's own failed
 /// turns as rollouts finish (unless the run freezes it). The pick is a deterministic function of (task, rollout, turn)

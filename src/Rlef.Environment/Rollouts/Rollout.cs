@@ -5,7 +5,7 @@ using Rlef.Sandbox;
 namespace Rlef.Environment.Rollouts;
 
 /// <summary>
-/// The public-test outcome class of a turn (RLEF.md §4 behaviour analysis), plus invalid code. Runtime and syntax
+/// The public-test outcome class of a turn (docs/protocol.md §4 behaviour analysis), plus invalid code. Runtime and syntax
 /// errors count as exceptions; an output limit as a wrong output.
 /// </summary>
 public enum TurnOutcome
@@ -36,7 +36,7 @@ public sealed record TurnRecord
     public string? Feedback { get; init; }
     /// <summary>Random-feedback ablation: the task whose incorrect program produced <see cref="Feedback"/>.</summary>
     public string? FeedbackFrom { get; init; }
-    /// <summary>r_t of RLEF.md §2 (without the KL term): −0.2 for invalid non-final turns, ±1 on the final turn.</summary>
+    /// <summary>r_t of docs/protocol.md §2 (without the KL term): −0.2 for invalid non-final turns, ±1 on the final turn.</summary>
     public required double Reward { get; init; }
     public double PolicyMs { get; init; }
     public double SandboxMs { get; init; }

@@ -23,7 +23,7 @@ public sealed record RecoveryRate(int? Turn, TurnOutcome From, int Rollouts, Est
 /// </summary>
 public sealed record CodeChange(TurnOutcome From, TurnOutcome? To, int Transitions, Estimate Mean);
 
-/// <summary>How the policy behaves across turns (RLEF.md §4 "behaviour analysis").</summary>
+/// <summary>How the policy behaves across turns (docs/protocol.md §4 "behaviour analysis").</summary>
 public sealed record BehaviourAnalysis(
     IReadOnlyList<OutcomeDistribution> OutcomesByTurn,
     IReadOnlyList<Transition> Transitions,

@@ -76,7 +76,7 @@ public static class ChrF
         return key;
     }
 
-    /// <summary>The code change of RLEF.md §4: 1 − chrF of the new code against the previous one.</summary>
+    /// <summary>The code change of docs/protocol.md §4: 1 − chrF of the new code against the previous one.</summary>
     public static double Change(string previous, string next) => 1.0 - Score(next, previous);
 
     private static int[] ScalarsWithoutWhitespace(string text, out int max)

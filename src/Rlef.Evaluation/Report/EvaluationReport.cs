@@ -19,7 +19,7 @@ public sealed record TurnLimitSolveRate(int TurnLimit, Estimate Estimate);
 public sealed record SummaryRow(string Metric, string Setting, Estimate Estimate);
 
 /// <summary>
-/// Every metric of RLEF.md §4 computed from one set of finished rollouts, each with a 95% bootstrap interval over
+/// Every metric of docs/protocol.md §4 computed from one set of finished rollouts, each with a 95% bootstrap interval over
 /// problems.
 /// <para>
 /// Truncation at turn limit L (single-turn is L = 1, multi-turn is L = T): the submission of a rollout is its turn

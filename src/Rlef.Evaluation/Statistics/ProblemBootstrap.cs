@@ -1,7 +1,7 @@
 namespace Rlef.Evaluation.Statistics;
 
 /// <summary>
-/// Percentile bootstrap over problems (RLEF.md §4): each resample draws as many problems as there are, with
+/// Percentile bootstrap over problems (docs/protocol.md §4): each resample draws as many problems as there are, with
 /// replacement, and recomputes the statistic; the interval is the 2.5th and 97.5th percentile of the resampled values.
 /// Every statistic is a ratio of per-problem sums, Σ numerator / Σ denominator: a mean over problems (denominator 1),
 /// a share of rollouts (numerator = count, denominator = rollouts), a recovery rate or a mean code change.

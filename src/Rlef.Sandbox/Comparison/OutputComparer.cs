@@ -6,7 +6,7 @@ namespace Rlef.Sandbox;
 /// <summary>The stdout comparison rules, usable on their own (the environment applies the same rules).</summary>
 public static class OutputComparer
 {
-    /// <summary>RLEF.md §1: two numbers match when |a − b| &lt; 1e-5 if either is a float.</summary>
+    /// <summary>docs/protocol.md §1: two numbers match when |a − b| &lt; 1e-5 if either is a float.</summary>
     public const double CodeContestsTolerance = 1e-5;
 
     public static bool Matches(Comparison comparison, string expected, string actual, double atol = 0) => comparison switch

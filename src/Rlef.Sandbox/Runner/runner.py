@@ -145,7 +145,7 @@ def remember_source(name, text):
     linecache.cache[name] = (len(text), None, text.splitlines(True), name)
 
 def shorten(text, cap=TRACE_CAP):
-    """Keep the first line and as many of the last lines as fit (RLEF.md §1: a cap of about 512 characters)."""
+    """Keep the first line and as many of the last lines as fit (docs/protocol.md §1: a cap of about 512 characters)."""
     if len(text) <= cap:
         return text
     lines = text.split("\n")

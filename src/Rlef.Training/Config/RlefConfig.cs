@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Rlef.Training.Config;
 
 // The trainer's configuration as plain records. Every default is the paper's value where the paper fixes one
-// (the comment names the section of ../shared/protocol/RLEF.md); "unspecified" marks the project's own choices.
+// (the comment names the section of docs/protocol.md); "unspecified" marks the project's own choices.
 // File keys are the snake_case property names, e.g. `ppo.clip_epsilon` (see ConfigLoader).
 
 /// <summary>The whole configuration of an RL (or SFT) run.</summary>
@@ -25,16 +25,16 @@ public sealed record RlefConfig
     [JsonIgnore]
     public int EffectiveTurnLimit => Ablation.SingleTurn ? 1 : Rollout.TurnLimit;
 
-    /// <summary>Reward for invalid code on a non-final turn after ablations: single-turn RL has none (RLEF.md §3).</summary>
+    /// <summary>Reward for invalid code on a non-final turn after ablations: single-turn RL has none (docs/protocol.md §3).</summary>
     [JsonIgnore]
     public double EffectiveInvalidCodeReward => Ablation.SingleTurn ? 0.0 : Reward.InvalidCode;
 
-    /// <summary>Whether an episode ends early once every public test passes (RLEF.md §1); without execution feedback
-    /// the paper always runs all turns (RLEF.md §3).</summary>
+    /// <summary>Whether an episode ends early once every public test passes (docs/protocol.md §1); without execution feedback
+    /// the paper always runs all turns (docs/protocol.md §3).</summary>
     [JsonIgnore]
     public bool EndEpisodeOnPublicPass => !Ablation.NoExecutionFeedback;
 
-    /// <summary>Rollouts per minibatch update (1024 / 4 = 256 in the paper, RLEF.md §3).</summary>
+    /// <summary>Rollouts per minibatch update (1024 / 4 = 256 in the paper, docs/protocol.md §3).</summary>
     [JsonIgnore]
     public int RolloutsPerUpdate => Rollout.RolloutsPerIteration / Rollout.UpdatesPerIteration;
 
@@ -83,27 +83,27 @@ public sealed record RlefConfig
     }
 }
 
-/// <summary>Per-turn reward R_t = r_t − β·KL_t (RLEF.md §2).</summary>
+/// <summary>Per-turn reward R_t = r_t − β·KL_t (docs/protocol.md §2).</summary>
 public sealed record RewardConfig
 {
-    /// <summary>β, the weight of the per-turn KL to the frozen initial policy (RLEF.md §2).</summary>
+    /// <summary>β, the weight of the per-turn KL to the frozen initial policy (docs/protocol.md §2).</summary>
     public double KlCoefficient { get; init; } = 0.05;
-    /// <summary>γ, the discount between turns; 1 = undiscounted Monte-Carlo returns (RLEF.md §2).</summary>
+    /// <summary>γ, the discount between turns; 1 = undiscounted Monte-Carlo returns (docs/protocol.md §2).</summary>
     public double Gamma { get; init; } = 1.0;
-    /// <summary>Terminal reward when the submission passes all tests (RLEF.md §2).</summary>
+    /// <summary>Terminal reward when the submission passes all tests (docs/protocol.md §2).</summary>
     public double Success { get; init; } = 1.0;
-    /// <summary>Terminal reward otherwise (RLEF.md §2).</summary>
+    /// <summary>Terminal reward otherwise (docs/protocol.md §2).</summary>
     public double Failure { get; init; } = -1.0;
-    /// <summary>Reward for a non-final turn whose reply holds no valid code (RLEF.md §2).</summary>
+    /// <summary>Reward for a non-final turn whose reply holds no valid code (docs/protocol.md §2).</summary>
     public double InvalidCode { get; init; } = -0.2;
 }
 
-/// <summary>The PPO update (RLEF.md §3).</summary>
+/// <summary>The PPO update (docs/protocol.md §3).</summary>
 public sealed record PpoConfig
 {
-    /// <summary>ε, the clip range of the policy ratio (RLEF.md §3).</summary>
+    /// <summary>ε, the clip range of the policy ratio (docs/protocol.md §3).</summary>
     public double ClipEpsilon { get; init; } = 0.2;
-    /// <summary>α, the clip range of the value prediction around V_old (RLEF.md §3).</summary>
+    /// <summary>α, the clip range of the value prediction around V_old (docs/protocol.md §3).</summary>
     public double ValueClip { get; init; } = 0.2;
     /// <summary>Weight of the value loss when one optimizer step covers both networks (unspecified; the value
     /// network is separate, so 1 just means "its own loss, unscaled").</summary>
@@ -116,17 +116,17 @@ public sealed record PpoConfig
     public AdvantageBaseline Baseline { get; init; } = AdvantageBaseline.Value;
 }
 
-/// <summary>AdamW with linear warm-up (RLEF.md §3).</summary>
+/// <summary>AdamW with linear warm-up (docs/protocol.md §3).</summary>
 public sealed record OptimizerConfig
 {
-    /// <summary>Peak learning rate (RLEF.md §3).</summary>
+    /// <summary>Peak learning rate (docs/protocol.md §3).</summary>
     public double LearningRate { get; init; } = 2e-7;
     /// <summary>Peak learning rate of the value network; unset = <see cref="LearningRate"/> (the paper names one rate).
     /// A short run needs a faster value network than policy: its random head starts far from the returns.</summary>
     public double? ValueLearningRate { get; init; }
-    /// <summary>Decoupled weight decay (RLEF.md §3).</summary>
+    /// <summary>Decoupled weight decay (docs/protocol.md §3).</summary>
     public double WeightDecay { get; init; } = 0.1;
-    /// <summary>Updates of linear warm-up from 0 to the peak learning rate (RLEF.md §3).</summary>
+    /// <summary>Updates of linear warm-up from 0 to the peak learning rate (docs/protocol.md §3).</summary>
     public int WarmupSteps { get; init; } = 50;
     /// <summary>Adam β1 (unspecified; the usual 0.9).</summary>
     public double Beta1 { get; init; } = 0.9;
@@ -134,25 +134,25 @@ public sealed record OptimizerConfig
     public double Beta2 { get; init; } = 0.95;
     /// <summary>Adam ε (unspecified).</summary>
     public double Epsilon { get; init; } = 1e-8;
-    /// <summary>Global gradient-norm clip (issue #5 asks for clipping; the value is unspecified).</summary>
+    /// <summary>Global gradient-norm clip (the paper does not give the value).</summary>
     public double MaxGradNorm { get; init; } = 1.0;
 }
 
-/// <summary>Collecting rollouts (RLEF.md §1, §3).</summary>
+/// <summary>Collecting rollouts (docs/protocol.md §1, §3).</summary>
 public sealed record RolloutConfig
 {
-    /// <summary>Episodes collected per iteration (RLEF.md §3).</summary>
+    /// <summary>Episodes collected per iteration (docs/protocol.md §3).</summary>
     public int RolloutsPerIteration { get; init; } = 1024;
     /// <summary>Rollouts of each problem in an iteration (1 in the paper, which does not say; more give
     /// <see cref="AdvantageBaseline.GroupMean"/> its groups). RolloutsPerIteration must be a multiple of it.</summary>
     public int RolloutsPerProblem { get; init; } = 1;
-    /// <summary>Minibatch updates per iteration, each on RolloutsPerIteration / this episodes (RLEF.md §3: 4 × 256).</summary>
+    /// <summary>Minibatch updates per iteration, each on RolloutsPerIteration / this episodes (docs/protocol.md §3: 4 × 256).</summary>
     public int UpdatesPerIteration { get; init; } = 4;
-    /// <summary>Maximum turns per episode (RLEF.md §1).</summary>
+    /// <summary>Maximum turns per episode (docs/protocol.md §1).</summary>
     public int TurnLimit { get; init; } = 3;
-    /// <summary>Sampling temperature during training (RLEF.md §3).</summary>
+    /// <summary>Sampling temperature during training (docs/protocol.md §3).</summary>
     public double Temperature { get; init; } = 1.0;
-    /// <summary>Nucleus sampling during training; 1 = off (RLEF.md §3: no top-p).</summary>
+    /// <summary>Nucleus sampling during training; 1 = off (docs/protocol.md §3: no top-p).</summary>
     public double TopP { get; init; } = 1.0;
     /// <summary>Longest reply sampled per turn (unspecified).</summary>
     public int MaxReplyTokens { get; init; } = 2048;
@@ -161,14 +161,14 @@ public sealed record RolloutConfig
 /// <summary>The baseline of the advantage A_t = G_t − b_t (see <see cref="PpoConfig.Baseline"/>).</summary>
 public enum AdvantageBaseline
 {
-    /// <summary>b_t = V(c_t) from the value network (RLEF.md §3).</summary>
+    /// <summary>b_t = V(c_t) from the value network (docs/protocol.md §3).</summary>
     Value,
     /// <summary>b = the mean of G_1 over the other rollouts of the same problem in the iteration (leave-one-out, so
     /// it does not depend on the episode's own actions and the gradient stays unbiased), for every turn.</summary>
     GroupMean,
 }
 
-/// <summary>Where the value function is read (RLEF.md §3 and its token-level ablation).</summary>
+/// <summary>Where the value function is read (docs/protocol.md §3 and its token-level ablation).</summary>
 public enum ValueLevel
 {
     /// <summary>V(c_t) at the last token of each turn's prompt (the paper's method).</summary>
@@ -177,7 +177,7 @@ public enum ValueLevel
     Token,
 }
 
-/// <summary>The paper's ablations (RLEF.md §3).</summary>
+/// <summary>The paper's ablations (docs/protocol.md §3).</summary>
 public sealed record AblationConfig
 {
     /// <summary>Single-turn RL: one turn per episode, hence no invalid-code reward.</summary>
@@ -191,13 +191,13 @@ public sealed record AblationConfig
 /// <summary>Which replies of a trajectory SFT trains on.</summary>
 public enum SftTarget
 {
-    /// <summary>The last reply of each successful trajectory (the paper's SFT baseline, RLEF.md §3).</summary>
+    /// <summary>The last reply of each successful trajectory (the paper's SFT baseline, docs/protocol.md §3).</summary>
     LastSuccessfulReply,
     /// <summary>Every reply of each kept trajectory (warm starts).</summary>
     AllReplies,
 }
 
-/// <summary>Supervised fine-tuning on trajectories (issue #5, item 4).</summary>
+/// <summary>Supervised fine-tuning on trajectories (the paper's SFT baseline, or a warm start).</summary>
 public sealed record SftConfig
 {
     public SftTarget LossOn { get; init; } = SftTarget.LastSuccessfulReply;
@@ -209,14 +209,14 @@ public sealed record SftConfig
     public double LearningRate { get; init; } = 2e-7;
 }
 
-/// <summary>Length of the run, evaluation and checkpoints (RLEF.md §3).</summary>
+/// <summary>Length of the run, evaluation and checkpoints (docs/protocol.md §3).</summary>
 public sealed record ScheduleConfig
 {
     /// <summary>Seed of every random stream of the run (data order, minibatches, sampling).</summary>
     public ulong Seed { get; init; } = 1;
-    /// <summary>Optimizer updates in the run (RLEF.md §3: 12,000 for 8B).</summary>
+    /// <summary>Optimizer updates in the run (docs/protocol.md §3: 12,000 for 8B).</summary>
     public int TotalUpdates { get; init; } = 12_000;
-    /// <summary>Evaluate on the validation split every this many updates (RLEF.md §3).</summary>
+    /// <summary>Evaluate on the validation split every this many updates (docs/protocol.md §3).</summary>
     public int EvalEvery { get; init; } = 800;
     /// <summary>Score the starting policy on the validation split before the first update, so the best checkpoint can
     /// be the start itself (unspecified; the project's choice).</summary>

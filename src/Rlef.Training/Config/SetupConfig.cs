@@ -33,9 +33,9 @@ public sealed record DataConfig
     public string Valid { get; init; } = "";
     /// <summary>Validation problems used per evaluation (the first N; 0 = all).</summary>
     public int ValidProblems { get; init; }
-    /// <summary>Sampling temperature of validation rollouts (RLEF.md §4: 0.2 for 1@3).</summary>
+    /// <summary>Sampling temperature of validation rollouts (docs/protocol.md §4: 0.2 for 1@3).</summary>
     public double ValidTemperature { get; init; } = 0.2;
-    /// <summary>Top-p of validation rollouts (RLEF.md §4: 0.95).</summary>
+    /// <summary>Top-p of validation rollouts (docs/protocol.md §4: 0.95).</summary>
     public double ValidTopP { get; init; } = 0.95;
 }
 

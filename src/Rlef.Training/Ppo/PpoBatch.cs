@@ -1,5 +1,5 @@
 using Rlef.Training.Config;
-using Rlef.Training.Data;
+using Rlef.Training.Rollouts;
 
 namespace Rlef.Training.Ppo;
 
@@ -14,7 +14,7 @@ public sealed record RolloutStats(int Episodes, int Turns, int ReplyTokens, doub
     double MeanTurns, double MeanTurnKl, double InvalidCodeRate, double AdvantageMean, double AdvantageStd, double ExplainedVariance);
 
 /// <summary>
-/// One iteration's rollouts with rewards, returns and normalised advantages computed (RLEF.md §2–3), ready to be
+/// One iteration's rollouts with rewards, returns and normalised advantages computed (docs/protocol.md §2–3), ready to be
 /// cut into minibatches. Arrays are flat in episode → turn (→ reply token) order.
 /// </summary>
 public sealed class PpoBatch
@@ -200,139 +200,5 @@ public sealed class PpoBatch
         return new PpoMinibatch(episodeIndices.ToArray(), episodes, ValueLevel, turnOffsets.ToArray(),
             oldLogProbs ?? behaviourArray, behaviourArray, reference.ToArray(), advantages,
             oldValues.ToArray(), returns.ToArray(), TokenNormaliser: behaviourArray.Length, ValuePointNormaliser: oldValues.Count);
-    }
-}
-
-/// <summary>
-/// One PPO update's data, flat in the order the engine must return its outputs: reply tokens episode by episode,
-/// turn by turn; value points per turn (read at <see cref="EpisodeSequence.ValuePositions"/>) or, for the
-/// token-level ablation, per reply token (read where that token is predicted, one position before it).
-/// The normalisers are the token and value-point counts of the whole minibatch: a <see cref="Slice"/> (a
-/// micro-batch that fits in memory) keeps them, so its losses and gradients are its exact share of the update's.
-/// </summary>
-public sealed record PpoMinibatch(
-    int[] EpisodeIndices,
-    IReadOnlyList<TrainingEpisode> Episodes,
-    ValueLevel ValueLevel,
-    int[] TurnTokenOffsets,
-    float[] OldLogProbs,
-    float[] BehaviourLogProbs,
-    float[] ReferenceLogProbs,
-    float[] Advantages,
-    float[] OldValues,
-    float[] Returns,
-    int TokenNormaliser,
-    int ValuePointNormaliser)
-{
-    public int TokenCount => OldLogProbs.Length;
-    public int ValuePointCount => OldValues.Length;
-
-    /// <summary>
-    /// Episodes [<paramref name="firstEpisode"/>, +<paramref name="episodeCount"/>) of this minibatch as a micro-batch:
-    /// an engine that cannot hold the whole minibatch runs forward, loss and backward per slice and accumulates the
-    /// gradients; the sum over slices equals the loss and gradient of the whole minibatch.
-    /// </summary>
-    public PpoMinibatch Slice(int firstEpisode, int episodeCount)
-    {
-        if (firstEpisode < 0 || episodeCount <= 0 || firstEpisode + episodeCount > Episodes.Count)
-            throw new ArgumentOutOfRangeException(nameof(episodeCount), $"episodes [{firstEpisode}, {firstEpisode + episodeCount}) outside 0..{Episodes.Count}");
-        int turnFrom = Episodes.Take(firstEpisode).Sum(e => e.Turns.Count);
-        int turnTo = turnFrom + Episodes.Skip(firstEpisode).Take(episodeCount).Sum(e => e.Turns.Count);
-        int tokenFrom = TurnTokenOffsets[turnFrom], tokenTo = TurnTokenOffsets[turnTo];
-        (int valueFrom, int valueTo) = ValueLevel == ValueLevel.Turn ? (turnFrom, turnTo) : (tokenFrom, tokenTo);
-        return this with
-        {
-            EpisodeIndices = EpisodeIndices[firstEpisode..(firstEpisode + episodeCount)],
-            Episodes = Episodes.Skip(firstEpisode).Take(episodeCount).ToList(),
-            TurnTokenOffsets = TurnTokenOffsets[turnFrom..(turnTo + 1)].Select(o => o - tokenFrom).ToArray(),
-            OldLogProbs = OldLogProbs[tokenFrom..tokenTo],
-            BehaviourLogProbs = BehaviourLogProbs[tokenFrom..tokenTo],
-            ReferenceLogProbs = ReferenceLogProbs[tokenFrom..tokenTo],
-            Advantages = Advantages[tokenFrom..tokenTo],
-            OldValues = OldValues[valueFrom..valueTo],
-            Returns = Returns[valueFrom..valueTo],
-        };
-    }
-}
-
-/// <summary>
-/// The seam between this arithmetic and the engine. <see cref="DLogProb"/>[k] = d(policy loss)/d log π_θ(token k)
-/// and <see cref="DValue"/>[i] = d(value loss)/d V_i, already divided by the minibatch's token / value-point counts
-/// and scaled by the value-loss coefficient; the engine back-propagates them (through log-softmax:
-/// d logits = DLogProb·(onehot − softmax)) and steps the optimizers. Every scalar is a mean over the whole minibatch,
-/// or a micro-batch's share of it, so the results of a minibatch's slices add up (<see cref="Sum"/>).
-/// </summary>
-public sealed record PpoLossResult(
-    double PolicyLoss,
-    double ValueLoss,
-    float[] DLogProb,
-    float[] DValue,
-    double ApproxKlOld,
-    double KlReference,
-    double ClipFraction,
-    double TruncatedFraction,
-    double ValueClipFraction,
-    double Entropy)
-{
-    /// <summary>The result of a whole minibatch from those of its slices, in order (gradients concatenated).</summary>
-    public static PpoLossResult Sum(IReadOnlyList<PpoLossResult> parts)
-    {
-        if (parts.Count == 0) throw new ArgumentException("nothing to sum", nameof(parts));
-        return new PpoLossResult(
-            parts.Sum(p => p.PolicyLoss),
-            parts.Sum(p => p.ValueLoss),
-            parts.SelectMany(p => p.DLogProb).ToArray(),
-            parts.SelectMany(p => p.DValue).ToArray(),
-            parts.Sum(p => p.ApproxKlOld),
-            parts.Sum(p => p.KlReference),
-            parts.Sum(p => p.ClipFraction),
-            parts.Sum(p => p.TruncatedFraction),
-            parts.Sum(p => p.ValueClipFraction),
-            parts.Sum(p => p.Entropy));
-    }
-}
-
-public static class PpoLoss
-{
-    /// <summary>
-    /// Both losses of a minibatch (or slice) from the engine's outputs: <paramref name="logProbs"/> of every reply
-    /// token under π_θ, <paramref name="values"/> at every value point, and optionally the policy's entropy at every
-    /// reply token (logged only; RLEF uses no entropy bonus; NaN when not given).
-    /// </summary>
-    public static PpoLossResult Compute(PpoMinibatch batch, ReadOnlySpan<float> logProbs, ReadOnlySpan<float> values,
-        PpoConfig config, ReadOnlySpan<float> entropies = default)
-    {
-        if (logProbs.Length != batch.TokenCount) throw new ArgumentException($"{logProbs.Length} log-probs for {batch.TokenCount} reply tokens", nameof(logProbs));
-        if (values.Length != batch.ValuePointCount) throw new ArgumentException($"{values.Length} values for {batch.ValuePointCount} value points", nameof(values));
-        if (!entropies.IsEmpty && entropies.Length != batch.TokenCount) throw new ArgumentException($"{entropies.Length} entropies for {batch.TokenCount} reply tokens", nameof(entropies));
-
-        PolicyLossResult policy = PpoMath.PolicyLoss(logProbs, batch.OldLogProbs, batch.BehaviourLogProbs, batch.Advantages,
-            config.ClipEpsilon, batch.TokenNormaliser);
-        ValueLossResult value = PpoMath.ValueLoss(values, batch.OldValues, batch.Returns, config.ValueClip, batch.ValuePointNormaliser);
-        float[] dValue = value.DValue;
-        if (config.ValueLossCoefficient != 1.0)
-            for (int i = 0; i < dValue.Length; i++) dValue[i] = (float)(dValue[i] * config.ValueLossCoefficient);
-
-        double entropy = double.NaN;
-        if (!entropies.IsEmpty)
-        {
-            double sum = 0;
-            foreach (float h in entropies) sum += h;
-            entropy = sum / batch.TokenNormaliser;
-        }
-        double klReference = 0;
-        for (int k = 0; k < logProbs.Length; k++) klReference += logProbs[k] - (double)batch.ReferenceLogProbs[k];
-
-        return new PpoLossResult(
-            PolicyLoss: policy.Loss,
-            ValueLoss: config.ValueLossCoefficient * value.Loss,
-            DLogProb: policy.DLogProb,
-            DValue: dValue,
-            ApproxKlOld: policy.ApproxKlOld,
-            KlReference: klReference / batch.TokenNormaliser,
-            ClipFraction: policy.ClipFraction,
-            TruncatedFraction: policy.TruncatedFraction,
-            ValueClipFraction: value.ClipFraction,
-            Entropy: entropy);
     }
 }

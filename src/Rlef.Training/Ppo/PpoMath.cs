@@ -2,7 +2,7 @@ using Rlef.Training.Config;
 
 namespace Rlef.Training.Ppo;
 
-// The arithmetic of RLEF's PPO (RLEF.md §2–3) over plain arrays, in the order it happens:
+// The arithmetic of RLEF's PPO (docs/protocol.md §2–3) over plain arrays, in the order it happens:
 //   1. per-turn KL and reward      R_t = r_t − β·KL_t,  KL_t = mean_k (log π_b − log ρ) over reply t's tokens
 //   2. Monte-Carlo returns         G_t = Σ_{i≥t} γ^{i−t} R_i
 //   3. advantages                  A_t = G_t − V(c_t), normalised over the batch, shared by reply t's tokens
@@ -28,7 +28,7 @@ public sealed record ValueLossResult(double Loss, float[] DValue, double ClipFra
 
 public static class PpoMath
 {
-    // ---- 1. rewards (RLEF.md §2) ----
+    // ---- 1. rewards (docs/protocol.md §2) ----
 
     /// <summary>KL_t: the mean over the reply's tokens of log π − log ρ (the log of the ratio of geometric means).</summary>
     public static double TurnKl(ReadOnlySpan<float> policyLogProbs, ReadOnlySpan<float> referenceLogProbs)
@@ -110,7 +110,7 @@ public static class PpoMath
     /// <summary>
     /// Normalises in place to (x − mean) / (std + ε), mean and population std over all entries. The trainer calls
     /// it once per iteration on the advantages of every turn in the collected batch (every reply token for the
-    /// token-level ablation), before minibatching: RLEF.md §3 leaves "normalised over the batch" open, and the whole
+    /// token-level ablation), before minibatching: docs/protocol.md §3 leaves "normalised over the batch" open, and the whole
     /// batch gives the most stable statistics and the same scale in each of the iteration's updates.
     /// </summary>
     public static (double Mean, double Std) Normalise(Span<double> values, double epsilon)
@@ -141,7 +141,7 @@ public static class PpoMath
     /// <summary>
     /// The clipped surrogate over reply tokens (prompt and feedback tokens never reach this function: the mask is
     /// the choice of tokens). Per token, r = π_θ/π_old and the truncated behaviour factor w = stopgrad(min(π_θ/π_b, 1))
-    /// (RLEF.md §3); loss = −mean_k w·min(r·A, clip(r, 1−ε, 1+ε)·A). The trust region is PPO's usual one on π_θ/π_old;
+    /// (docs/protocol.md §3); loss = −mean_k w·min(r·A, clip(r, 1−ε, 1+ε)·A). The trust region is PPO's usual one on π_θ/π_old;
     /// w, a constant in [0, 1], only down-weights tokens that the learner has made less likely than the actor did,
     /// so it can multiply both branches of the min without changing which one is taken. Tokens count equally
     /// (a mean over all reply tokens of the minibatch, not per reply first; the paper does not say).

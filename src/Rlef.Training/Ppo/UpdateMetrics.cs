@@ -3,7 +3,7 @@ using Rlef.Training.Runs;
 namespace Rlef.Training.Ppo;
 
 /// <summary>
-/// The names and order of the metrics logged per PPO update (issue #5, item 3), so the JSONL, TensorBoard and the
+/// The names and order of the metrics logged per PPO update, so the JSONL, TensorBoard and the
 /// live display agree. TensorBoard groups tags by the part before '/'.
 /// </summary>
 public static class UpdateMetrics

@@ -18,7 +18,7 @@ public sealed record SampledTurn(int[] PromptTokens, int[] ReplyTokens, float[] 
 /// next reply; the requests are pooled and answered by one batched <see cref="Generator"/> call (episodes still in
 /// the sandbox join the next batch), so generation is batched across episodes and overlaps sandbox runs.
 /// Every turn's exact token ids are recorded per rollout index: the prompt of turn t+1 is the chat format's
-/// continuation appended to the tokens so far, never a re-tokenisation of the conversation (RLEF.md §3).
+/// continuation appended to the tokens so far, never a re-tokenisation of the conversation (docs/protocol.md §3).
 /// </summary>
 public sealed class EnginePolicy : IPolicy
 {

@@ -2,7 +2,7 @@ using Rlef.Engine.Model;
 using Rlef.Engine.Sampling;
 using Rlef.Engine.Tokenizers;
 using Rlef.Environment.Policies;
-using Rlef.Training.Rl;
+using Rlef.Engine.IO;
 
 namespace Rlef.Training.Rollouts;
 
@@ -48,7 +48,7 @@ public sealed class ModelPolicy : IPolicy, IDisposable
     /// <param name="label">Names the policy in <see cref="Describe"/> (default: model:DIRECTORY).</param>
     public static ModelPolicy Load(string directory, SamplingOptions sampling, int concurrentEpisodes, string? label = null)
     {
-        (LlamaModel model, IChatFormat format) = RunSetup.LoadDirectory(directory);
+        (LlamaModel model, IChatFormat format) = ModelDirectory.Load(directory);
         return new ModelPolicy(model, format, sampling, concurrentEpisodes, $"{label ?? "model:" + directory} seed {sampling.Seed}");
     }
 

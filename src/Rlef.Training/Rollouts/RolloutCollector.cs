@@ -7,7 +7,6 @@ using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
 using Rlef.Sandbox;
 using Rlef.Training.Config;
-using Rlef.Training.Data;
 
 namespace Rlef.Training.Rollouts;
 
@@ -32,7 +31,7 @@ public sealed record CollectedRollouts(
 /// </summary>
 public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format, RlefConfig config)
 {
-    /// <summary>The environment's settings under the run's ablations (RLEF.md §3).</summary>
+    /// <summary>The environment's settings under the run's ablations (docs/protocol.md §3).</summary>
     public EpisodeOptions EpisodeOptions => new()
     {
         TurnLimit = config.EffectiveTurnLimit,

@@ -1,4 +1,3 @@
-using Rlef.Training.Data;
 
 namespace Rlef.Training.Runs;
 

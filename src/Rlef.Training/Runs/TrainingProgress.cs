@@ -1,6 +1,6 @@
 namespace Rlef.Training.Runs;
 
-/// <summary>Where the wall-clock time of a run goes (issue #5: the time split of an iteration).</summary>
+/// <summary>Where the wall-clock time of a run goes (the time split of an iteration).</summary>
 public enum Phase
 {
     Generation,

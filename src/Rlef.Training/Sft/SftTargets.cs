@@ -1,5 +1,5 @@
 using Rlef.Training.Config;
-using Rlef.Training.Data;
+using Rlef.Training.Rollouts;
 
 namespace Rlef.Training.Sft;
 
@@ -22,7 +22,7 @@ public sealed record SftTrajectory(string ProblemId, IReadOnlyList<SftTurn> Turn
 /// </summary>
 public sealed record SftExample(string ProblemId, int[] Tokens, int[] TargetPositions);
 
-/// <summary>Chooses the replies SFT learns from (RLEF.md §3's SFT baseline, and warm starts).</summary>
+/// <summary>Chooses the replies SFT learns from (docs/protocol.md §3's SFT baseline, and warm starts).</summary>
 public static class SftTargets
 {
     /// <summary>

@@ -1,0 +1,105 @@
+using Rlef.Engine.Model;
+using Rlef.Engine.Optim;
+using Rlef.Training.Config;
+using Rlef.Training.Sft;
+using Rlef.Training.Runs;
+using Rlef.Training.Ppo;
+
+namespace Rlef.Training.Sft;
+
+/// <summary>One SFT update: mean NLL over its target tokens, the gradient norm before clipping, the learning rate.</summary>
+public sealed record SftUpdateResult(double Loss, double GradNorm, double LearningRate, int TargetTokens, long Tokens);
+
+/// <summary>
+/// Supervised fine-tuning on trajectories: the examples <see cref="SftTargets"/> selects (the last
+/// successful reply, or all replies), shuffled per epoch, in minibatches of <paramref name="batchSize"/> examples; the
+/// loss is <see cref="SftLoss"/>'s token mean, computed by the engine's weighted cross-entropy with weight 1/N on each
+/// target (each target is predicted one position before it), then global-norm clipping and AdamW with warm-up.
+/// </summary>
+public sealed class SftTrainer
+{
+    readonly LlamaModel _model;
+    readonly RlefConfig _config;
+    readonly LearningRateSchedule _schedule;
+
+    public SftTrainer(LlamaModel model, RlefConfig config)
+    {
+        _model = model;
+        _config = config;
+        Optimizer = new AdamW(model.Parameters, new AdamWOptions
+        {
+            Beta1 = config.Optimizer.Beta1,
+            Beta2 = config.Optimizer.Beta2,
+            Epsilon = config.Optimizer.Epsilon,
+            WeightDecay = config.Optimizer.WeightDecay,
+        });
+        _schedule = new LearningRateSchedule(config.Sft.LearningRate, config.Optimizer.WarmupSteps);
+    }
+
+    public AdamW Optimizer { get; }
+    public long Step { get; private set; }
+
+    /// <summary>The examples of <paramref name="trajectories"/> the config keeps.</summary>
+    public IReadOnlyList<SftExample> Examples(IEnumerable<SftTrajectory> trajectories) =>
+        trajectories.Select(t => SftTargets.Build(t, _config.Sft)).OfType<SftExample>().ToList();
+
+    /// <summary>Runs <see cref="SftConfig.Epochs"/> epochs; <paramref name="onUpdate"/> sees every update.</summary>
+    public void Train(IReadOnlyList<SftExample> examples, int batchSize, Action<long, SftUpdateResult>? onUpdate = null)
+    {
+        if (examples.Count == 0) throw new ArgumentException("SFT has no examples (no trajectory was kept by sft.loss_on)", nameof(examples));
+        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be > 0");
+        for (int epoch = 0; epoch < _config.Sft.Epochs; epoch++)
+        {
+            int[] order = Enumerable.Range(0, examples.Count).ToArray();
+            Xoshiro256.ForStream(_config.Schedule.Seed, 0x5F7_0000UL + (ulong)epoch).Shuffle(order.AsSpan());
+            for (int start = 0; start < order.Length; start += batchSize)
+            {
+                var batch = order.Skip(start).Take(batchSize).Select(i => examples[i]).ToList();
+                SftUpdateResult result = Update(batch);
+                onUpdate?.Invoke(Step, result);
+            }
+        }
+    }
+
+    /// <summary>One optimizer update on <paramref name="batch"/> (split into micro-batches by the engine's token budget).</summary>
+    public SftUpdateResult Update(IReadOnlyList<SftExample> batch)
+    {
+        _model.ZeroGrad();
+        var (loss, targets, tokens) = AccumulateGradients(_model, batch, _config.Engine.MicroBatchTokens);
+        double norm = Gradients.ClipByGlobalNorm(_model.Parameters, _config.Optimizer.MaxGradNorm);
+        Step++;
+        double lr = _schedule.At(Step - 1); // Step counts updates from 1; the schedule from 0
+        if (double.IsFinite(norm)) Optimizer.Update(lr);
+        _model.ZeroGrad();
+        return new SftUpdateResult(loss, norm, lr, targets, tokens);
+    }
+
+    /// <summary>
+    /// Forward and backward of the token-mean −log p over every target of <paramref name="batch"/>, in micro-batches of
+    /// at most <paramref name="microBatchTokens"/> padded tokens; gradients accumulate in the model. Returns the loss,
+    /// the target count and the tokens processed.
+    /// </summary>
+    public static (double Loss, int Targets, long Tokens) AccumulateGradients(LlamaModel model, IReadOnlyList<SftExample> batch, int microBatchTokens)
+    {
+        int targets = batch.Sum(e => e.TargetPositions.Length);
+        if (targets == 0) throw new ArgumentException("an SFT minibatch without target tokens", nameof(batch));
+        float weight = 1f / targets;
+        double loss = 0;
+        long tokens = 0;
+        foreach (var (first, count) in PaddedBatch.Groups(batch.Select(e => e.Tokens.Length).ToArray(), microBatchTokens))
+        {
+            var group = batch.Skip(first).Take(count).ToList();
+            var padded = new PaddedBatch(group.Select(e => e.Tokens).ToList());
+            var weights = new float[padded.Batch * padded.SeqLen];
+            for (int b = 0; b < group.Count; b++)
+                foreach (int p in group[b].TargetPositions)
+                {
+                    if (p < 1 || p >= group[b].Tokens.Length) throw new ArgumentException($"SFT example '{group[b].ProblemId}': target position {p} outside 1..{group[b].Tokens.Length - 1}");
+                    weights[padded.At(b, p - 1)] = weight; // the token at p is predicted one position before
+                }
+            loss += model.TrainCrossEntropy(padded.Tokens, padded.Targets, weights, padded.Batch, padded.SeqLen);
+            tokens += group.Sum(e => (long)e.Tokens.Length);
+        }
+        return (loss, targets, tokens);
+    }
+}
