@@ -243,10 +243,10 @@ public sealed class DataFetchTests : IAsyncLifetime
         var rows = new[] { new ContestProblem { name = "ok", description = "d", public_tests = new Tests { input = ["1"], output = ["1"] } },
                            new ContestProblem { name = "bad", description = "d", public_tests = new Tests { input = ["1", "2"], output = ["1"] } } };
         await using (var stream = File.Create(path))
-            await ParquetSerializer.SerializeAsync(rows, stream);
+            await ParquetSerializer.SerializeAsync(rows, stream, new Parquet.ParquetOptions { RowGroupSize = 1 });
         var bad = Assert.Throws<DatasetFormatException>(() => CodeContestsLoader.Load(path));
         Assert.Equal((path, 2, "public_tests"), (bad.Path, bad.Line, bad.Field));
-        Assert.Contains("2 inputs but 1 outputs", bad.Message);
+        Assert.Contains("row group 1, row 0: 2 inputs but 1 outputs", bad.Message);
     }
 
     [Fact]

@@ -66,6 +66,20 @@ public sealed class LiveCodeBenchLoaderTests : IDisposable
         Assert.Equal(problems[1].PrivateTests.Select(t => t.Case), problems[3].PrivateTests.Select(t => t.Case));
     }
 
+    /// <summary>A private_test_cases value from code_generation_lite itself (Codeforces 1873A, 2023-08-21).</summary>
+    private const string RealPrivateTests =
+        "eJxrYJmaz8gABhEZQEZ0tVJmXkFpiZKVgpJhTF5iUnJMnpKOglJ+aQlUNNI1GCJUklpcUlJZkAoSLC5JycxTqtVRQNJuDNWOILAYhCCIMdI0Ji85MQloWjKQSE5KjMlLSgSam5SciG64nz+y2WACJESMJWYY7ibFG8T5KnaKHgAcinnp";
+
+    [Fact]
+    public void APrivateTestValueFromTheReleaseDecodes()
+    {
+        string path = Write("test.jsonl", LiveCodeBenchRecords.Stdin("1873_A", "2023-08-21T00:00:00", RealPrivateTests));
+        var problem = Assert.Single(LiveCodeBenchLoader.Load(path));
+        Assert.Equal(4, problem.PrivateTests.Count);
+        Assert.Equal(("1\nabc\n", "YES\n"), (problem.PrivateTests[0].Case.Input, problem.PrivateTests[0].Case.ExpectedOutput));
+        Assert.Equal("NO\nYES\nYES\nYES\nNO\n", problem.PrivateTests[2].Case.ExpectedOutput);
+    }
+
     [Theory]
     [InlineData(HostileProtocol0, "GLOBAL")]
     [InlineData(HostileProtocol4, "STACK_GLOBAL")]

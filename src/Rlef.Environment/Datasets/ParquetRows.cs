@@ -45,7 +45,7 @@ public static class ParquetRows
             {
                 record++;
                 var where = new Where(path, record, group, row);
-                yield return new DataRecord(path, record, ToJson(schema, rows[row], where));
+                yield return new DataRecord(path, record, ToJson(schema, rows[row], where), $"row group {group}, row {row}");
             }
         }
     }

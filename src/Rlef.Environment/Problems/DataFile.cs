@@ -14,10 +14,13 @@ public sealed class DatasetFormatException(string path, int line, string? field,
     public string? Field { get; } = field;
 }
 
-/// <summary>One JSON record of a data file and where it came from (for error messages).</summary>
-public readonly record struct DataRecord(string Path, int Line, JsonElement Json)
+/// <summary>
+/// One JSON record of a data file and where it came from (for error messages): the line, or for parquet the 1-based
+/// row with <paramref name="Location"/> naming its row group and row in the group.
+/// </summary>
+public readonly record struct DataRecord(string Path, int Line, JsonElement Json, string? Location = null)
 {
-    public DatasetFormatException Error(string? field, string problem) => new(Path, Line, field, problem);
+    public DatasetFormatException Error(string? field, string problem) => new(Path, Line, field, Location is null ? problem : $"{Location}: {problem}");
 
     public JsonElement Required(string field, JsonValueKind kind)
     {
