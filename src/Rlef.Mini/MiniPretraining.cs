@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Rlef.Environment;
 using Rlef.Engine.IO;
 using Rlef.Engine.Model;
 using Rlef.Engine.Optim;
@@ -88,6 +89,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = ReadableJson.Encoder,
     };
 
     public TimeSpan CheckpointInterval { get; init; } = TimeSpan.FromMinutes(3);

@@ -254,17 +254,17 @@ public static class MiniReport
             if (step == 0)
             {
                 // The starting policy's validation (before any update): iteration 0, no rollouts.
-                if (e.TryGetProperty("valid/solve_rate", out JsonElement start))
+                if (e.TryGetProperty(MetricNames.ValidSolveRate, out JsonElement start))
                     points[0] = new TrainingPoint(0, 0, double.NaN, double.NaN, start.GetDouble());
                 continue;
             }
             long iteration = (step - 1) / updatesPerIteration + 1;
-            if (e.TryGetProperty("rollout/solve_rate", out JsonElement solve) && !points.ContainsKey(iteration))
+            if (e.TryGetProperty(MetricNames.SolveRate, out JsonElement solve) && !points.ContainsKey(iteration))
                 points[iteration] = new TrainingPoint(iteration, step, solve.GetDouble(),
-                    e.TryGetProperty("rollout/mean_return", out JsonElement ret) && ret.ValueKind == JsonValueKind.Number ? ret.GetDouble() : double.NaN, null);
+                    e.TryGetProperty(MetricNames.MeanReturn, out JsonElement ret) && ret.ValueKind == JsonValueKind.Number ? ret.GetDouble() : double.NaN, null);
             else if (points.TryGetValue(iteration, out TrainingPoint? p))
                 points[iteration] = p with { LastStep = Math.Max(p.LastStep, step) };
-            if (e.TryGetProperty("valid/solve_rate", out JsonElement valid) && points.TryGetValue(iteration, out TrainingPoint? q))
+            if (e.TryGetProperty(MetricNames.ValidSolveRate, out JsonElement valid) && points.TryGetValue(iteration, out TrainingPoint? q))
                 points[iteration] = q with { ValidSolveRate = valid.GetDouble() };
         }
         return points.Values.ToList();

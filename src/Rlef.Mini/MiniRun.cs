@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Rlef.Environment;
 using Rlef.Engine.Model;
 using Rlef.Environment.Episodes;
 using Rlef.Environment.Problems;
@@ -178,6 +179,7 @@ public sealed class MiniRun(MiniRunOptions options, ICodeExecutor executor, IMin
         WriteIndented = true,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Encoder = ReadableJson.Encoder,
     };
 
     void GenerateData()

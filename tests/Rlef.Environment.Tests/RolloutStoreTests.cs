@@ -46,6 +46,27 @@ public sealed class RolloutStoreTests : IDisposable
     }
 
     [Fact]
+    public void FeedbackIsStoredReadablySoGrepFindsItByteForByte()
+    {
+        // A feedback line as the model sees it: backticks, single quotes, <>& and non-ASCII text.
+        const string line = "Expected output `[1, 2]` but got `'Zonk' <b>&amp;</b> café`";
+        string path = Path.Combine(_dir, "rollouts.jsonl");
+        var rollout = Sample("a", 0, false);
+        using (var store = new RolloutStore(path))
+            store.Append(rollout with { Turns = [rollout.Turns[0] with { Feedback = "Feedback:\n" + line + "\n" }] });
+
+        var grep = new System.Diagnostics.ProcessStartInfo("grep", ["-F", "-c", "--", line, path]) { RedirectStandardOutput = true };
+        using var process = System.Diagnostics.Process.Start(grep)!;
+        string count = process.StandardOutput.ReadToEnd().Trim();
+        Assert.True(process.WaitForExit(10_000));
+        Assert.Equal("1", count);
+        // Still valid JSON that reads back to the same text; quotes are escaped only as JSON requires (\").
+        using var reopened = new RolloutStore(path);
+        Assert.Contains(line, reopened.Existing[0].Turns[0].Feedback);
+        Assert.DoesNotContain("\\u00", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void CutsATornLastLineAndKeepsAppending()
     {
         string path = Path.Combine(_dir, "rollouts.jsonl");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Rlef.Environment;
 using Rlef.Sandbox;
 
 namespace Rlef.Cli.Commands;
@@ -71,7 +72,7 @@ public static class ExecCommand
                     ["expected"] = r.Expected,
                     ["actual"] = r.Verdict == Verdict.WrongAnswer ? r.Actual : null,
                     ["error"] = r.Error,
-                }, new JsonSerializerOptions { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+                }, ReadableJson.Options));
             else
                 PrintHuman(r);
             return r.Verdict == Verdict.Passed ? 0 : 1;

@@ -41,7 +41,7 @@ public static class SftCommand
                 {
                     progress.Enter(Phase.Update);
                     trainer.Train(examples, batchSize, (step, r) => progress.CompleteStep(step, r.Tokens,
-                        [new("loss/sft", r.Loss), new("optim/grad_norm", r.GradNorm), new("optim/learning_rate", r.LearningRate)]));
+                        [new(MetricNames.SftLoss, r.Loss), new(MetricNames.GradNorm, r.GradNorm), new(MetricNames.LearningRate, r.LearningRate)]));
                 }, cancellationToken));
                 Safetensors.Save(parse.GetValue(output)!, policy.Model.Parameters);
                 Console.Error.WriteLine($"rlef sft: wrote {parse.GetValue(output)}");

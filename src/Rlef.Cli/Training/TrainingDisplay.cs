@@ -7,12 +7,6 @@ namespace Rlef.Cli.Training;
 /// <summary>A live Spectre.Console view of a <see cref="TrainingProgress"/>, refreshed until the work finishes.</summary>
 static class TrainingDisplay
 {
-    static readonly string[] Shown =
-    [
-        "rollout/solve_rate", "rollout/mean_return", "loss/policy", "loss/value", "kl/old", "kl/reference",
-        "policy/clip_fraction", "policy/entropy", "optim/learning_rate", "throughput/tokens_per_s",
-    ];
-
     public static async Task RunAsync(string title, TrainingProgress progress, Func<Task> work)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
@@ -42,7 +36,7 @@ static class TrainingDisplay
             table.AddRow("time split", string.Join("  ", s.TimeSplit.Where(p => p.Value > 0)
                 .Select(p => $"{p.Key.ToString().ToLowerInvariant()} {p.Value / total:P0}")));
         var last = s.LastMetrics.ToDictionary(m => m.Key, m => m.Value);
-        foreach (string name in Shown)
+        foreach (string name in MetricNames.Shown)
             if (last.TryGetValue(name, out double v)) table.AddRow(name, v.ToString("G4", System.Globalization.CultureInfo.InvariantCulture));
         return table;
     }

@@ -32,6 +32,6 @@ public sealed class CanonicalPolicy(IEnumerable<Problem> problems) : IPolicy
     {
         using var writer = new StreamWriter(path);
         foreach (var p in problems)
-            writer.WriteLine(JsonSerializer.Serialize(new { task_id = p.Id, replies = Enumerable.Repeat(Reply(p), turns).ToArray() }));
+            writer.WriteLine(JsonSerializer.Serialize(new { task_id = p.Id, replies = Enumerable.Repeat(Reply(p), turns).ToArray() }, ReadableJson.Options));
     }
 }

@@ -35,7 +35,7 @@ public static class ExpectedValues
                 cache[id] = entry;
             Directory.CreateDirectory(Path.GetDirectoryName(cacheFile)!);
             string temp = cacheFile + "." + System.Environment.ProcessId + ".tmp";
-            await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(cache), cancellationToken);
+            await File.WriteAllTextAsync(temp, JsonSerializer.Serialize(cache, ReadableJson.Options), cancellationToken);
             File.Move(temp, cacheFile, overwrite: true);
         }
 

@@ -16,6 +16,7 @@ public sealed class RolloutStore : IDisposable
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
         WriteIndented = false,
+        Encoder = ReadableJson.Encoder,
     };
 
     private readonly StreamWriter _writer;

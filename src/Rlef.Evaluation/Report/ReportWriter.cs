@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Rlef.Environment;
 using Rlef.Evaluation.Behaviour;
 using Rlef.Evaluation.Report;
 using Rlef.Evaluation.Statistics;
@@ -30,7 +31,7 @@ public static class ReportWriter
     public static string SummaryJson(EvaluationReport report)
     {
         using var stream = new MemoryStream();
-        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        using (var json = new Utf8JsonWriter(stream, ReadableJson.WriterOptions(indented: true)))
         {
             EvaluationOptions o = report.Options;
             json.WriteStartObject();

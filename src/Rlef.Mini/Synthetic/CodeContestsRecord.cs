@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Rlef.Environment;
 
 namespace Rlef.Mini.Synthetic;
 
@@ -66,8 +67,7 @@ public sealed record CodeContestsRecord
 
     public static JsonSerializerOptions JsonOptions { get; } = new()
     {
-        // Statements and code are ASCII, but keep '<', '>' and quotes readable in the files rather than \u-escaped.
-        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        Encoder = ReadableJson.Encoder,
     };
 
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);

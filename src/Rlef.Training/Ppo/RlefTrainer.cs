@@ -35,7 +35,6 @@ public sealed class RlefTrainer
     public const string PolicyOptimizerFile = "policy_adamw.safetensors";
     public const string ValueOptimizerFile = "value_adamw.safetensors";
     const string MinibatchRng = "minibatches";
-    public const string ValidationMetric = "valid/solve_rate";
 
     readonly RunDirectory _run;
     readonly RlefConfig _config;
@@ -135,10 +134,10 @@ public sealed class RlefTrainer
                 [Phase.Update] = seconds,
             };
             var metrics = UpdateMetrics.Build(result.Loss, batch.Stats, _updater.LearningRateAt(step), result.Tokens / seconds, phases).ToList();
-            metrics.Add(new("time/scoring_s", collected.ScoringSeconds));
-            metrics.Add(new("throughput/sampled_tokens_per_s", collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
-            metrics.Add(new("optim/policy_grad_norm", result.PolicyGradNorm));
-            metrics.Add(new("optim/value_grad_norm", result.ValueGradNorm));
+            metrics.Add(new(MetricNames.ScoringSeconds, collected.ScoringSeconds));
+            metrics.Add(new(MetricNames.SampledTokensPerSecond, collected.SampledTokens / Math.Max(collected.GenerationSeconds, 1e-9)));
+            metrics.Add(new(MetricNames.PolicyGradNorm, result.PolicyGradNorm));
+            metrics.Add(new(MetricNames.ValueGradNorm, result.ValueGradNorm));
             _run.Metrics.Write(step, metrics);
             _progress?.CompleteStep(step, result.Tokens, metrics);
         }
@@ -187,8 +186,8 @@ public sealed class RlefTrainer
         var clock = Stopwatch.StartNew();
         double score = await ValidateAsync(cancellationToken);
         _progress?.AddTime(Phase.Evaluation, clock.Elapsed);
-        State = State.WithValidation(ValidationMetric, score, out _);
-        _run.Metrics.Write(State.Step, [new(ValidationMetric, score), new("valid/best", State.Best!.Score)]);
+        State = State.WithValidation(MetricNames.ValidSolveRate, score, out _);
+        _run.Metrics.Write(State.Step, [new(MetricNames.ValidSolveRate, score), new(MetricNames.ValidBest, State.Best!.Score)]);
         return score;
     }
 

@@ -3,8 +3,7 @@ using Rlef.Training.Runs;
 namespace Rlef.Training.Ppo;
 
 /// <summary>
-/// The names and order of the metrics logged per PPO update, so the JSONL, TensorBoard and the
-/// live display agree. TensorBoard groups tags by the part before '/'.
+/// The metrics logged per PPO update, in order (their names: <see cref="MetricNames"/>).
 /// </summary>
 public static class UpdateMetrics
 {
@@ -14,27 +13,27 @@ public static class UpdateMetrics
     {
         var metrics = new List<KeyValuePair<string, double>>
         {
-            new("loss/policy", loss.PolicyLoss),
-            new("loss/value", loss.ValueLoss),
-            new("kl/old", loss.ApproxKlOld),
-            new("kl/reference", loss.KlReference),
-            new("policy/clip_fraction", loss.ClipFraction),
-            new("policy/truncated_fraction", loss.TruncatedFraction),
-            new("policy/entropy", loss.Entropy),
-            new("value/clip_fraction", loss.ValueClipFraction),
-            new("value/explained_variance", rollout.ExplainedVariance),
-            new("rollout/mean_return", rollout.MeanReturn),
-            new("rollout/solve_rate", rollout.SolveRate),
-            new("rollout/mean_turns", rollout.MeanTurns),
-            new("rollout/invalid_code_rate", rollout.InvalidCodeRate),
-            new("rollout/turn_kl", rollout.MeanTurnKl),
-            new("advantage/raw_mean", rollout.AdvantageMean),
-            new("advantage/raw_std", rollout.AdvantageStd),
-            new("optim/learning_rate", learningRate),
-            new("throughput/tokens_per_s", tokensPerSecond),
+            new(MetricNames.PolicyLoss, loss.PolicyLoss),
+            new(MetricNames.ValueLoss, loss.ValueLoss),
+            new(MetricNames.KlOld, loss.ApproxKlOld),
+            new(MetricNames.KlReference, loss.KlReference),
+            new(MetricNames.ClipFraction, loss.ClipFraction),
+            new(MetricNames.TruncatedFraction, loss.TruncatedFraction),
+            new(MetricNames.Entropy, loss.Entropy),
+            new(MetricNames.ValueClipFraction, loss.ValueClipFraction),
+            new(MetricNames.ExplainedVariance, rollout.ExplainedVariance),
+            new(MetricNames.MeanReturn, rollout.MeanReturn),
+            new(MetricNames.SolveRate, rollout.SolveRate),
+            new(MetricNames.MeanTurns, rollout.MeanTurns),
+            new(MetricNames.InvalidCodeRate, rollout.InvalidCodeRate),
+            new(MetricNames.TurnKl, rollout.MeanTurnKl),
+            new(MetricNames.AdvantageRawMean, rollout.AdvantageMean),
+            new(MetricNames.AdvantageRawStd, rollout.AdvantageStd),
+            new(MetricNames.LearningRate, learningRate),
+            new(MetricNames.TokensPerSecond, tokensPerSecond),
         };
         foreach (var (phase, seconds) in secondsPerPhase.OrderBy(p => p.Key))
-            metrics.Add(new($"time/{phase.ToString().ToLowerInvariant()}_s", seconds));
+            metrics.Add(new(MetricNames.Seconds(phase), seconds));
         return metrics;
     }
 }

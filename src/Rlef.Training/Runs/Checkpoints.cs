@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
+using Rlef.Environment;
 
 namespace Rlef.Training.Runs;
 
@@ -37,6 +38,7 @@ public sealed partial class CheckpointStore
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         WriteIndented = true,
+        Encoder = ReadableJson.Encoder,
     };
 
     readonly int _keepLast;

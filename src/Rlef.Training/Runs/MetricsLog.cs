@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Rlef.Environment;
 using Rlef.Training.Runs.TensorBoard;
 
 namespace Rlef.Training.Runs;
@@ -41,7 +42,7 @@ public sealed class MetricsLog : IDisposable
     public void Write(long step, IReadOnlyList<KeyValuePair<string, double>> metrics)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, ReadableJson.WriterOptions(indented: false)))
         {
             json.WriteStartObject();
             json.WriteNumber("step", step);
