@@ -83,7 +83,7 @@ public static class ParquetRows
     private static JsonElement ToJson(ParquetSchema schema, IDictionary<string, object> row, Where where)
     {
         var buffer = new ArrayBufferWriter<byte>();
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, ReadableJson.WriterOptions(indented: false)))
         {
             json.WriteStartObject();
             foreach (var field in schema.Fields)
