@@ -173,6 +173,28 @@ public sealed class DataFetchTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task APartThatIsAlreadyWholeIsKeptAndAServerWithoutRangesStartsOver()
+    {
+        string source = Path.Combine(Mirror, "humaneval", "test.parquet");
+        string part = Path.Combine(Cache, "humaneval", "test.parquet.part");
+        Directory.CreateDirectory(Path.GetDirectoryName(part)!);
+        File.Copy(source, part);
+        using (var fetcher = Fetcher())
+            Assert.Equal("downloaded (resumed), checksum recorded", Assert.Single((await fetcher.FetchAsync(DatasetCatalog.Find("humaneval"))).Files).Status);
+        Assert.Equal(416, _server.Requests.Last().Status); // "Range Not Satisfiable": nothing is left to send
+
+        // A server that ignores the range sends the whole file: the stale bytes of the part must not stay in front.
+        string folder = Path.Combine(Cache, "humaneval");
+        File.Delete(Path.Combine(folder, "test.parquet"));
+        File.WriteAllBytes(part, new byte[100]);
+        _server.IgnoreRanges = true;
+        using (var fetcher = Fetcher())
+            Assert.Equal("downloaded (resumed), checksum verified", Assert.Single((await fetcher.FetchAsync(DatasetCatalog.Find("humaneval"))).Files).Status);
+        Assert.Equal(("bytes=100-", 200), (_server.Requests.Last().Range, _server.Requests.Last().Status));
+        Assert.Equal(DataCache.Sha256(source), DataCache.Sha256(Path.Combine(folder, "test.parquet")));
+    }
+
+    [Fact]
     public async Task AChecksumMismatchDeletesTheDownloadAndSaysSo()
     {
         // A recorded checksum that the served file does not match (the file changed upstream, or was tampered with).

@@ -23,6 +23,8 @@ public sealed class LocalFileServer : IAsyncDisposable
     public Uri BaseUrl { get; }
     public ConcurrentQueue<(string Path, string? Range, int Status)> Requests { get; } = new();
     public long? CutAfterBytes { get; set; }
+    /// <summary>Answer range requests with the whole file (200), as servers without range support do.</summary>
+    public bool IgnoreRanges { get; set; }
 
     private LocalFileServer(string root, WebApplication app, Uri baseUrl)
     {
@@ -67,8 +69,9 @@ public sealed class LocalFileServer : IAsyncDisposable
             context.Abort();
             return;
         }
-        Requests.Enqueue((path, range, range is null ? 200 : 206));
-        await Results.File(file, "application/octet-stream", enableRangeProcessing: true).ExecuteAsync(context);
+        long length = new FileInfo(file).Length;
+        Requests.Enqueue((path, range, range is null || IgnoreRanges ? 200 : range == $"bytes={length}-" ? 416 : 206));
+        await Results.File(file, "application/octet-stream", enableRangeProcessing: !IgnoreRanges).ExecuteAsync(context);
     }
 
     public async ValueTask DisposeAsync()
