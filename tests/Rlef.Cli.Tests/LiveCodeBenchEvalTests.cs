@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Rlef.Cli.Commands;
-using Rlef.Environment.Datasets;
 using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
 using Rlef.Environment.Running;
@@ -56,34 +55,5 @@ public sealed class LiveCodeBenchEvalTests : IDisposable
         var other = settings with { LiveCodeBench = new LiveCodeBenchSelection { Since = new DateOnly(2023, 1, 1) } };
         await Assert.ThrowsAnyAsync<Exception>(() => EvalCommand.RunAsync(other, console, CancellationToken.None));
         Assert.Equal(TestKind.Call, LiveCodeBenchLoader.Load(data).Single(p => p.Id == "3000").PublicTests[0].Case.Kind);
-    }
-}
-
-/// <summary>`rlef data fetch`'s exit codes: 2 for what the user got wrong, 1 when the download fails, 0 otherwise.</summary>
-public sealed class DataFetchCommandTests : IDisposable
-{
-    private readonly string _dir = Directory.CreateTempSubdirectory("rlef-fetch-cli-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    [Fact]
-    public async Task ExitCodesSayWhoseFaultItWas()
-    {
-        string mirror = Path.Combine(_dir, "mirror");
-        Directory.CreateDirectory(Path.Combine(mirror, "livecodebench"));
-        File.WriteAllLines(Path.Combine(mirror, "livecodebench", "test.jsonl"), [LiveCodeBenchRecords.Stdin()]);
-        string cache = Path.Combine(_dir, "cache");
-        var output = new StringWriter();
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No });
-
-        Assert.Equal(2, await DataFetchCommand.RunAsync("nope", new FetchOptions { Root = cache }, console, default));
-        Assert.Equal(2, await DataFetchCommand.RunAsync("humaneval", new FetchOptions { Root = cache, Mirror = Path.Combine(_dir, "no-such-folder") }, console, default));
-        Assert.Equal(2, await DataFetchCommand.RunAsync("mbpp", new FetchOptions { Root = cache, Mirror = mirror, Splits = ["dev"] }, console, default));
-        // A closed port on this machine stands for no network.
-        Assert.Equal(1, await DataFetchCommand.RunAsync("mbpp", new FetchOptions { Root = cache, Mirror = "http://127.0.0.1:1" }, console, default));
-        Assert.Equal(1, await DataFetchCommand.RunAsync("livecodebench", new FetchOptions { Root = cache, Mirror = mirror, Splits = ["v2"] }, console, default));
-        Assert.Equal(0, await DataFetchCommand.RunAsync("livecodebench", new FetchOptions { Root = cache, Mirror = mirror, Splits = ["v1"] }, console, default));
-        Assert.Contains("rlef eval --dataset livecodebench now reads", output.ToString().Replace("\n", ""));
-        Assert.Equal(Path.Combine(cache, "livecodebench"), DataCache.EvalPath(ProblemFamily.LiveCodeBench, cache));
     }
 }
