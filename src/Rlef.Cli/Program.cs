@@ -1,24 +1,62 @@
 using System.CommandLine;
+using Rlef.Cli;
 using Rlef.Cli.Commands;
 
 // The `rlef` command line: one verb per capability. Each verb lives in Commands/<Verb>Command.cs
 // and exposes `static Command Create()`; this file only wires them together.
-var root = new RootCommand("RLEF: reinforcement learning from execution feedback for code LLMs, in C#.");
+return await RlefCommand.RunAsync(args, Console.Error);
 
-var bench = new Command("bench", "Measure the sandbox or the engine against a baseline in the same run.");
-bench.Subcommands.Add(BenchSandboxCommand.Create());
-bench.Subcommands.Add(BenchEngineCommand.Create());
+namespace Rlef.Cli
+{
+    public static class RlefCommand
+    {
+        public static RootCommand Create()
+        {
+            var root = new RootCommand("RLEF: reinforcement learning from execution feedback for code LLMs, in C#.");
+            var bench = new Command("bench", "Measure the sandbox or the engine against a baseline in the same run.");
+            bench.Subcommands.Add(BenchSandboxCommand.Create());
+            bench.Subcommands.Add(BenchEngineCommand.Create());
+            var data = new Command("data", "Get benchmark data from its canonical sources into the data cache.");
+            data.Subcommands.Add(DataFetchCommand.Create());
 
-var data = new Command("data", "Get benchmark data from its canonical sources into the data cache.");
-data.Subcommands.Add(DataFetchCommand.Create());
+            root.Subcommands.Add(ExecCommand.Create());
+            root.Subcommands.Add(EvalCommand.Create());
+            root.Subcommands.Add(TokenizeCommand.Create());
+            root.Subcommands.Add(TrainCommand.Create());
+            root.Subcommands.Add(SftCommand.Create());
+            root.Subcommands.Add(MiniCommand.Create());
+            root.Subcommands.Add(data);
+            root.Subcommands.Add(bench);
+            return root;
+        }
 
-root.Subcommands.Add(ExecCommand.Create());
-root.Subcommands.Add(EvalCommand.Create());
-root.Subcommands.Add(TokenizeCommand.Create());
-root.Subcommands.Add(TrainCommand.Create());
-root.Subcommands.Add(SftCommand.Create());
-root.Subcommands.Add(MiniCommand.Create());
-root.Subcommands.Add(data);
-root.Subcommands.Add(bench);
+        /// <summary>
+        /// Runs the verb <paramref name="args"/> name. A user error (<see cref="UserError.Is"/>) becomes one line on
+        /// <paramref name="error"/>, "rlef VERB: message", and exit code 2; anything else is a bug and keeps its stack trace.
+        /// </summary>
+        public static async Task<int> RunAsync(string[] args, TextWriter error)
+        {
+            ParseResult parse = Create().Parse(args);
+            try
+            {
+                return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            }
+            catch (Exception e) when (UserError.Is(e))
+            {
+                error.WriteLine($"{Verb(parse)}: {UserError.MessageOf(e)}");
+                return 2;
+            }
+        }
 
-return await root.Parse(args).InvokeAsync();
+        /// <summary>"rlef mini pretrain" for the verb that ran.</summary>
+        static string Verb(ParseResult parse)
+        {
+            var names = new List<string>();
+            for (var result = parse.CommandResult; result is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+                names.Add(result.Command.Name);
+            names[^1] = "rlef";
+            names.Reverse();
+            return string.Join(' ', names);
+        }
+    }
+}

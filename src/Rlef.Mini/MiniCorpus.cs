@@ -6,6 +6,7 @@ using Rlef.Environment.Problems;
 using Rlef.Environment.Rollouts;
 using Rlef.Mini.Synthetic;
 using Rlef.Sandbox;
+using Rlef.Training.Runs;
 
 namespace Rlef.Mini;
 
@@ -89,8 +90,7 @@ public static class MiniCorpus
             for (int c = 0; c < options.ConversationsPerProblem; c++)
             {
                 int index = p * options.ConversationsPerProblem + c;
-                // Seeded Random is stable across runs (HashCode.Combine would not be).
-                var rng = new Random(unchecked(options.Seed * 1_000_003 + index));
+                var rng = RandomStreams.CorpusConversation(options.Seed, index);
                 var replies = new Func<Conversation, string>[options.TurnLimit];
                 bool previousWasFormatMistake = false;
                 Func<Conversation, string> Fresh()

@@ -271,7 +271,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         log($"start policy: {problems.Count} multi-turn rollouts in {clock.Elapsed.TotalSeconds:F0} s");
         if (rolloutsPath is not null) File.WriteAllLines(rolloutsPath, multi.Select(r => JsonSerializer.Serialize(r, RolloutStore.Json)));
         var tripled = problems.SelectMany(p => Enumerable.Repeat(p, 3)).ToList();
-        var single = await new RolloutCollector(executor, format, Config(true)).SampleAsync(model, sampling with { Seed = seed + 1 }, tripled, cancellationToken);
+        var single = await new RolloutCollector(executor, format, Config(true)).SampleAsync(model, sampling with { Seed = RandomStreams.StartSingleTurnSampling(seed) }, tripled, cancellationToken);
 
         // Single-turn 1@3: of the three replies, those passing the public tests are the candidates, one is submitted.
         double st = 0;
@@ -361,7 +361,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         {
             // Shuffle, then sort by length bucket (stable): each epoch groups different neighbours of similar length.
             int[] order = Enumerable.Range(0, examples.Count).ToArray();
-            Xoshiro256.ForStream(seed, 0x6D1_0000UL + (ulong)epoch).Shuffle(order.AsSpan());
+            RandomStreams.PretrainExampleOrder(seed, epoch).Shuffle(order.AsSpan());
             order = order.OrderBy(i => examples[i].Tokens.Length / 32).ToArray();
             var batches = new List<SftExample[]>();
             var current = new List<SftExample>();
@@ -380,7 +380,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
             }
             if (current.Count > 0) batches.Add([.. current]);
             int[] batchOrder = Enumerable.Range(0, batches.Count).ToArray();
-            Xoshiro256.ForStream(seed, 0x6D2_0000UL + (ulong)epoch).Shuffle(batchOrder.AsSpan());
+            RandomStreams.PretrainBatchOrder(seed, epoch).Shuffle(batchOrder.AsSpan());
             return batchOrder.Select(b => batches[b]).ToList();
         }
     }

@@ -39,10 +39,7 @@ public static class BenchEngineCommand
             var options = new BenchOptions(parse.GetValue(steps), parse.GetValue(threads), parse.GetValue(batch), parse.GetValue(seq),
                 parse.GetValue(intermediate), parse.GetValue(decodeTokens), parse.GetValue(skipGemm));
             if (options.Steps < 1 || options.Threads < 1 || options.Batch < 1 || options.Seq < 2 || options.Intermediate < 1 || options.DecodeTokens < 1)
-            {
-                Console.Error.WriteLine("rlef bench engine: --steps, --threads, --batch, --intermediate and --decode-tokens must be ≥ 1, --seq ≥ 2.");
-                return 2;
-            }
+                throw new UserError("--steps, --threads, --batch, --intermediate and --decode-tokens must be ≥ 1, --seq ≥ 2.");
             if (parse.GetValue(attentionOnly))
             {
                 var rowsOnly = MeasureAttention(options.Threads, parse.GetValue(json) ? null : Console.Error);

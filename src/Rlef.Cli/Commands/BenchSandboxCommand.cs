@@ -29,19 +29,8 @@ public static class BenchSandboxCommand
         {
             int w = parse.GetValue(workers), jp = parse.GetValue(jobsPerProgram), tj = parse.GetValue(testsPerJob);
             if (w < 1 || jp < 1 || tj < 1)
-            {
-                Console.Error.WriteLine("rlef bench sandbox: --workers, --jobs-per-program and --tests-per-job must be at least 1");
-                return 2;
-            }
-            try
-            {
-                return await RunAsync(w, jp, tj, parse.GetValue(programs), parse.GetValue(json), ct);
-            }
-            catch (InvalidOperationException e)
-            {
-                Console.Error.WriteLine($"rlef bench sandbox: {e.Message}");
-                return 2;
-            }
+                throw new UserError("--workers, --jobs-per-program and --tests-per-job must be at least 1");
+            return await RunAsync(w, jp, tj, parse.GetValue(programs), parse.GetValue(json), ct);
         });
         return command;
     }
@@ -54,7 +43,7 @@ public static class BenchSandboxCommand
             string[] names = programs.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             string[] known = batch.Select(j => j.Program).Distinct().ToArray();
             if (names.FirstOrDefault(n => !known.Contains(n)) is { } unknown)
-                throw new InvalidOperationException($"--programs: unknown program '{unknown}' (known: {string.Join(", ", known)})");
+                throw new UserError($"--programs: unknown program '{unknown}' (known: {string.Join(", ", known)})");
             batch = batch.Where(j => names.Contains(j.Program)).ToList();
         }
         int tests = batch.Sum(j => j.Request.Tests.Count);

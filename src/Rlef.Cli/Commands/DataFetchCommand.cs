@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Rlef.Environment.Datasets;
-using Rlef.Environment.Problems;
 using Spectre.Console;
 
 namespace Rlef.Cli.Commands;
@@ -37,16 +36,13 @@ public static class DataFetchCommand
         return command;
     }
 
-    /// <summary>The whole verb; returns the exit code (2 for a user error, 1 when a download or a checksum fails).</summary>
+    /// <summary>
+    /// The whole verb; returns the exit code: 1 when a download or a checksum fails. A user error (unknown dataset or
+    /// split, a --mirror folder that does not exist) is thrown, and `rlef` turns it into exit code 2.
+    /// </summary>
     public static async Task<int> RunAsync(string name, FetchOptions options, IAnsiConsole console, CancellationToken ct)
     {
-        DatasetSource dataset;
-        try { dataset = DatasetCatalog.Find(name); }
-        catch (ArgumentException e)
-        {
-            Console.Error.WriteLine($"rlef data fetch: {e.Message}");
-            return 2;
-        }
+        var dataset = DatasetCatalog.Find(name);
         using var fetcher = new DataFetcher(options);
         FetchResult result;
         try
@@ -69,13 +65,9 @@ public static class DataFetchCommand
                     return await fetcher.FetchAsync(dataset, progress, ct);
                 });
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is DownloadException or ChecksumMismatchException)
         {
-            Console.Error.WriteLine($"rlef data fetch: {e.Message}");
-            return 2;
-        }
-        catch (Exception e) when (e is DownloadException or ChecksumMismatchException or DatasetFormatException or IOException)
-        {
+            // Not the user's input: the network, the source or the mirror failed.
             Console.Error.WriteLine($"rlef data fetch: {e.Message}");
             return 1;
         }

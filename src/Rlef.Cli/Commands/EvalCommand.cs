@@ -88,18 +88,8 @@ public static class EvalCommand
         command.SetAction(async (parse, ct) =>
         {
             var family = ProblemFamilies.Parse(parse.GetValue(dataset)!);
-            LiveCodeBenchSelection? selection;
-            string dataPath;
-            try
-            {
-                selection = LiveCodeBenchOptions(family, parse.GetValue(release), parse.GetValue(since), parse.GetValue(until));
-                dataPath = parse.GetValue(data) ?? DataCache.EvalPath(family, parse.GetValue(dataDir));
-            }
-            catch (Exception e) when (e is ArgumentException or FileNotFoundException)
-            {
-                Console.Error.WriteLine($"rlef eval: {e.Message}");
-                return 2;
-            }
+            var selection = LiveCodeBenchOptions(family, parse.GetValue(release), parse.GetValue(since), parse.GetValue(until));
+            string dataPath = parse.GetValue(data) ?? DataCache.EvalPath(family, parse.GetValue(dataDir));
             var settings = new Settings
             {
                 Dataset = family,
@@ -126,16 +116,7 @@ public static class EvalCommand
                 NoIsolation = parse.GetValue(noIsolation),
                 Seed = parse.GetValue(seed),
             };
-            try
-            {
-                return await RunAsync(settings, AnsiConsole.Console, ct);
-            }
-            catch (Exception e) when (e is DatasetFormatException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or FormatException
-                                          or InvalidOperationException or ArgumentException)
-            {
-                Console.Error.WriteLine($"rlef eval: {e.Message}");
-                return 2;
-            }
+            return await RunAsync(settings, AnsiConsole.Console, ct);
         });
         return command;
     }
@@ -145,10 +126,10 @@ public static class EvalCommand
     {
         if (family != ProblemFamily.LiveCodeBench)
             return release is null && since is null && until is null ? null
-                : throw new ArgumentException("--release, --since and --until apply to --dataset livecodebench only");
+                : throw new UserError("--release, --since and --until apply to --dataset livecodebench only");
         static DateOnly? Day(string? text, string option) => text is null ? null
             : DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d
-            : throw new ArgumentException($"{option} {text}: expected YYYY-MM-DD");
+            : throw new UserError($"{option} {text}: expected YYYY-MM-DD");
         if (release is not null)
             LiveCodeBenchLoader.ReleaseFileNames(release); // validates the name
         return new LiveCodeBenchSelection { Release = release, Since = Day(since, "--since"), Until = Day(until, "--until") };

@@ -31,17 +31,11 @@ public static class ExecCommand
             FileInfo? stdinFile = parse.GetValue(stdin), expectedFile = parse.GetValue(expected);
             foreach (var (f, what) in new[] { (file, "SOLUTION"), (stdinFile, "--stdin"), (expectedFile, "--expected") })
                 if (f is { Exists: false })
-                {
-                    Console.Error.WriteLine($"rlef exec: {what} file '{f.FullName}' does not exist");
-                    return 2;
-                }
+                    throw new UserError($"{what} file '{f.FullName}' does not exist");
             double seconds = parse.GetValue(timeLimit);
             int mb = parse.GetValue(memoryLimit);
             if (seconds <= 0 || mb <= 0)
-            {
-                Console.Error.WriteLine("rlef exec: --time-limit and --memory-limit must be positive");
-                return 2;
-            }
+                throw new UserError("--time-limit and --memory-limit must be positive");
             var request = new ExecutionRequest
             {
                 Code = await File.ReadAllTextAsync(file.FullName, ct),
@@ -51,16 +45,8 @@ public static class ExecCommand
                 Limits = new ExecutionLimits { CpuTimeSeconds = seconds, WallTimeSeconds = seconds, MemoryMb = mb },
             };
             ExecutionReport report;
-            try
-            {
-                await using var executor = new FreshProcessExecutor(new SandboxOptions { Workers = 1, Isolation = !parse.GetValue(noIsolation) });
+            await using (var executor = new FreshProcessExecutor(new SandboxOptions { Workers = 1, Isolation = !parse.GetValue(noIsolation) }))
                 report = await executor.RunAsync(request, ct);
-            }
-            catch (InvalidOperationException e)
-            {
-                Console.Error.WriteLine($"rlef exec: {e.Message}");
-                return 2;
-            }
             TestResult r = report.Results[0];
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>

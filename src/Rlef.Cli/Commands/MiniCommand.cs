@@ -44,21 +44,12 @@ public static class MiniCommand
                 ConfigFile = parse.GetValue(config),
                 Command = "rlef " + string.Join(' ', parse.Tokens.Select(t => t.Value)),
             };
-            try
-            {
-                await using var executor = Executors.Create();
-                var result = await new MiniRun(options, executor, new SpectreView()).RunAsync(cancellationToken);
-                foreach (MiniTarget t in result.Targets)
-                    Console.WriteLine($"{(t.Met is null ? "n/a" : t.Met.Value ? "met" : "NOT met"),-8} {t.Target}: {t.Measured}");
-                Console.WriteLine($"wall time {result.WallSeconds / 60:F1} min; report {result.ReportPath}");
-                return 0;
-            }
-            catch (Exception e) when (e is ConfigException or IOException or InvalidDataException or FormatException or Rlef.Environment.Problems.DatasetFormatException
-                                          or ArgumentException or InvalidOperationException or NotSupportedException)
-            {
-                Console.Error.WriteLine($"rlef mini: {e.Message}");
-                return 2;
-            }
+            await using var executor = Executors.Create();
+            var result = await new MiniRun(options, executor, new SpectreView()).RunAsync(cancellationToken);
+            foreach (MiniTarget t in result.Targets)
+                Console.WriteLine($"{(t.Met is null ? "n/a" : t.Met.Value ? "met" : "NOT met"),-8} {t.Target}: {t.Measured}");
+            Console.WriteLine($"wall time {result.WallSeconds / 60:F1} min; report {result.ReportPath}");
+            return 0;
         });
         return command;
     }
@@ -111,13 +102,10 @@ public static class MiniCommand
         {
             int trainCount = parse.GetValue(train), validCount = parse.GetValue(valid), testCount = parse.GetValue(test);
             if (trainCount < 0 || validCount < 0 || testCount < 0)
-            {
-                Console.Error.WriteLine("rlef mini generate: --train, --valid and --test must be >= 0");
-                return 2;
-            }
+                throw new UserError("--train, --valid and --test must be >= 0");
             Difficulty level;
             try { level = Difficulty.FromName(parse.GetValue(difficulty)!); }
-            catch (ArgumentException e) { Console.Error.WriteLine($"rlef mini generate: --difficulty: {e.Message}"); return 2; }
+            catch (ArgumentException e) { throw new UserError($"--difficulty: {UserError.MessageOf(e)}"); }
 
             string directory = parse.GetValue(output)!.FullName;
             foreach (string file in SyntheticDataset.Generate(directory, parse.GetValue(seed), trainCount, validCount, testCount, level))

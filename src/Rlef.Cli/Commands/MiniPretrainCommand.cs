@@ -38,13 +38,13 @@ public static class MiniPretrainCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             string tok = parse.GetValue(tokenizer)!;
-            if (tok is not ("bpe" or "byte")) { Console.Error.WriteLine("rlef mini pretrain: --tokenizer must be bpe or byte"); return 2; }
-            if (parse.GetValue(steps) <= 0) { Console.Error.WriteLine("rlef mini pretrain: --steps must be > 0"); return 2; }
+            if (tok is not ("bpe" or "byte")) throw new UserError("--tokenizer must be bpe or byte");
+            if (parse.GetValue(steps) <= 0) throw new UserError("--steps must be > 0");
             try { Difficulty.FromName(parse.GetValue(difficulty)!); }
-            catch (ArgumentException e) { Console.Error.WriteLine($"rlef mini pretrain: --difficulty: {e.Message}"); return 2; }
+            catch (ArgumentException e) { throw new UserError($"--difficulty: {UserError.MessageOf(e)}"); }
             string? initModel = parse.GetValue(init);
             if (initModel is not null && !File.Exists(Path.Combine(initModel, "config.json")))
-            { Console.Error.WriteLine($"rlef mini pretrain: --init {initModel}: no config.json there (expected a model directory such as models/mini)"); return 2; }
+                throw new UserError($"--init {initModel}: no config.json there (expected a model directory such as models/mini)");
             var options = defaults with
             {
                 Seed = parse.GetValue(seed),
@@ -62,33 +62,25 @@ public static class MiniPretrainCommand
                 Evaluate = !parse.GetValue(noEval),
                 EvalProblems = parse.GetValue(evalProblems),
             };
-            try
+            await using ICodeExecutor executor = Executors.Create();
+            if (parse.GetValue(measureOnly))
             {
-                await using ICodeExecutor executor = Executors.Create();
-                if (parse.GetValue(measureOnly))
+                string dir = Path.Combine(Path.GetTempPath(), $"rlef-mini-test-{Guid.NewGuid():N}");
+                try
                 {
-                    string dir = Path.Combine(Path.GetTempPath(), $"rlef-mini-test-{Guid.NewGuid():N}");
-                    try
-                    {
-                        MiniDataset.Write(MiniDataset.Generate(0), dir);
-                        var problems = MiniDataset.Load(dir, "test");
-                        if (parse.GetValue(evalProblems) is int n) problems = problems.Take(n).ToList();
-                        await MiniPretraining.MeasureAsync(parse.GetValue(output)!, problems, executor, options.Seed,
-                            line => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"), cancellationToken,
-                            Path.Combine(parse.GetValue(work)!, "measure-rollouts.jsonl"));
-                    }
-                    finally { Directory.Delete(dir, recursive: true); }
-                    return 0;
+                    MiniDataset.Write(MiniDataset.Generate(0), dir);
+                    var problems = MiniDataset.Load(dir, "test");
+                    if (parse.GetValue(evalProblems) is int n) problems = problems.Take(n).ToList();
+                    await MiniPretraining.MeasureAsync(parse.GetValue(output)!, problems, executor, options.Seed,
+                        line => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"), cancellationToken,
+                        Path.Combine(parse.GetValue(work)!, "measure-rollouts.jsonl"));
                 }
-                var report = await pretraining.RunAsync(commandLine, executor, cancellationToken);
-                Console.Error.WriteLine($"rlef mini pretrain: done in {report.WallSeconds / 60:F1} min, final loss {report.FinalLoss:F3}");
+                finally { Directory.Delete(dir, recursive: true); }
                 return 0;
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or InvalidOperationException or ArgumentException or FormatException)
-            {
-                Console.Error.WriteLine($"rlef mini pretrain: {e.Message}");
-                return 2;
-            }
+            var report = await pretraining.RunAsync(commandLine, executor, cancellationToken);
+            Console.Error.WriteLine($"rlef mini pretrain: done in {report.WallSeconds / 60:F1} min, final loss {report.FinalLoss:F3}");
+            return 0;
         });
         return command;
     }

@@ -24,34 +24,26 @@ public static class SftCommand
         var command = new Command("sft", "Supervised fine-tuning on trajectories (the paper's SFT baseline, or a warm start).") { config, rollouts, output, batch, overrides };
         command.SetAction(async (parse, cancellationToken) =>
         {
-            try
+            RlefConfig c = ConfigLoader.Load(parse.GetValue(config), parse.GetValue(overrides) ?? []);
+            var errors = c.Validate();
+            if (errors.Count > 0) throw new ConfigException(string.Join("\n", errors));
+            InitialPolicy policy = RunSetup.LoadPolicy(c);
+            var trajectories = RolloutStore.Read(parse.GetValue(rollouts)!).Select(r => RolloutTrajectories.From(r, policy.Format)).ToList();
+            var trainer = new SftTrainer(policy.Model, c);
+            var examples = trainer.Examples(trajectories);
+            int batchSize = parse.GetValue(batch);
+            long total = c.Sft.Epochs * ((examples.Count + batchSize - 1) / batchSize);
+            Console.Error.WriteLine($"rlef sft: {trajectories.Count} trajectories, {examples.Count} kept ({c.Sft.LossOn}), {total} updates");
+            var progress = new TrainingProgress(total);
+            await TrainingDisplay.RunAsync("rlef sft", progress, () => Task.Run(() =>
             {
-                RlefConfig c = ConfigLoader.Load(parse.GetValue(config), parse.GetValue(overrides) ?? []);
-                var errors = c.Validate();
-                if (errors.Count > 0) throw new ConfigException(string.Join("\n", errors));
-                InitialPolicy policy = RunSetup.LoadPolicy(c);
-                var trajectories = RolloutStore.Read(parse.GetValue(rollouts)!).Select(r => RolloutTrajectories.From(r, policy.Format)).ToList();
-                var trainer = new SftTrainer(policy.Model, c);
-                var examples = trainer.Examples(trajectories);
-                int batchSize = parse.GetValue(batch);
-                long total = c.Sft.Epochs * ((examples.Count + batchSize - 1) / batchSize);
-                Console.Error.WriteLine($"rlef sft: {trajectories.Count} trajectories, {examples.Count} kept ({c.Sft.LossOn}), {total} updates");
-                var progress = new TrainingProgress(total);
-                await TrainingDisplay.RunAsync("rlef sft", progress, () => Task.Run(() =>
-                {
-                    progress.Enter(Phase.Update);
-                    trainer.Train(examples, batchSize, (step, r) => progress.CompleteStep(step, r.Tokens,
-                        [new(MetricNames.SftLoss, r.Loss), new(MetricNames.GradNorm, r.GradNorm), new(MetricNames.LearningRate, r.LearningRate)]));
-                }, cancellationToken));
-                Safetensors.Save(parse.GetValue(output)!, policy.Model.Parameters);
-                Console.Error.WriteLine($"rlef sft: wrote {parse.GetValue(output)}");
-                return 0;
-            }
-            catch (Exception e) when (e is ConfigException or IOException or InvalidDataException or FormatException or Rlef.Environment.Problems.DatasetFormatException or ArgumentException or InvalidOperationException or NotSupportedException)
-            {
-                Console.Error.WriteLine($"rlef sft: {e.Message}");
-                return 2;
-            }
+                progress.Enter(Phase.Update);
+                trainer.Train(examples, batchSize, (step, r) => progress.CompleteStep(step, r.Tokens,
+                    [new(MetricNames.SftLoss, r.Loss), new(MetricNames.GradNorm, r.GradNorm), new(MetricNames.LearningRate, r.LearningRate)]));
+            }, cancellationToken));
+            Safetensors.Save(parse.GetValue(output)!, policy.Model.Parameters);
+            Console.Error.WriteLine($"rlef sft: wrote {parse.GetValue(output)}");
+            return 0;
         });
         return command;
     }

@@ -45,30 +45,22 @@ public static class TokenizeCommand
         {
             string spec = parse.GetValue(tokenizerOption)!;
             string input = Console.In.ReadToEnd();
-            try
+            var loaded = TokenizerLoader.Load(spec);
+            if (parse.GetValue(throughputOption)) { MeasureThroughput(spec, input); return 0; }
+            int[] ids;
+            if (parse.GetValue(chatOption))
             {
-                var loaded = TokenizerLoader.Load(spec);
-                if (parse.GetValue(throughputOption)) { MeasureThroughput(spec, input); return 0; }
-                int[] ids;
-                if (parse.GetValue(chatOption))
-                {
-                    var format = loaded.ChatFormat ?? throw new InvalidDataException($"{spec}: no chat template (tokenizer_config.json with chat_template beside tokenizer.json)");
-                    ids = format.EncodeChat(ParseMessages(input), parse.GetValue(generationOption));
-                }
-                else
-                {
-                    ids = parse.GetValue(specialOption) && loaded.Tokenizer is BpeTokenizer bpe
-                        ? bpe.Encode(input, addSpecialTokens: true)
-                        : loaded.Tokenizer.Encode(input);
-                }
-                Console.Out.WriteLine("[" + string.Join(",", ids) + "]");
-                return 0;
+                var format = loaded.ChatFormat ?? throw new InvalidDataException($"{spec}: no chat template (tokenizer_config.json with chat_template beside tokenizer.json)");
+                ids = format.EncodeChat(ParseMessages(input), parse.GetValue(generationOption));
             }
-            catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or JsonException or ArgumentException)
+            else
             {
-                Console.Error.WriteLine($"rlef tokenize: {e.Message}");
-                return 1;
+                ids = parse.GetValue(specialOption) && loaded.Tokenizer is BpeTokenizer bpe
+                    ? bpe.Encode(input, addSpecialTokens: true)
+                    : loaded.Tokenizer.Encode(input);
             }
+            Console.Out.WriteLine("[" + string.Join(",", ids) + "]");
+            return 0;
         });
         return command;
     }

@@ -58,11 +58,11 @@ public sealed class RlefTrainer
         _policy = initialPolicy;
         _reference = initialPolicy.Clone();
         _reference.Freeze();
-        _value = initialPolicy.CreateValueModel(_config.Model.InitSeed + 1);
+        _value = initialPolicy.CreateValueModel(RandomStreams.ValueHead(_config.Model.InitSeed));
         _updater = new PpoUpdater(_policy, _value, _config);
         _collector = new RolloutCollector(executor, format, _config);
         State = new TrainerState { Step = 0 };
-        _minibatchRng = Xoshiro256.ForStream(_config.Schedule.Seed, 0x4D49_4E49UL);
+        _minibatchRng = RandomStreams.PpoMinibatches(_config.Schedule.Seed);
         if (run.ResumedFrom is { } checkpoint)
         {
             ModelFiles.LoadWeights(ModelFiles.PathOf(checkpoint, PolicyFile), _policy);
@@ -104,7 +104,7 @@ public sealed class RlefTrainer
             .SelectMany(i => Enumerable.Repeat(_train[i], perProblem)).ToArray();
 
         _progress?.Enter(Phase.Generation);
-        int seed = unchecked((int)_config.Schedule.Seed * 7919 + (int)iteration);
+        int seed = RandomStreams.RolloutSampling(_config.Schedule.Seed, iteration);
         CollectedRollouts collected = await _collector.CollectAsync(_policy, _reference, _value, problems, seed, cancellationToken);
         _progress?.AddTime(Phase.Generation, TimeSpan.FromSeconds(collected.GenerationSeconds + collected.ScoringSeconds));
         _progress?.AddTime(Phase.Sandbox, TimeSpan.FromSeconds(collected.SandboxSeconds));
@@ -199,7 +199,7 @@ public sealed class RlefTrainer
         {
             Temperature = (float)_config.Data.ValidTemperature,
             TopP = (float)_config.Data.ValidTopP,
-            Seed = unchecked((int)_config.Schedule.Seed * 31 + 17),
+            Seed = RandomStreams.ValidationSampling(_config.Schedule.Seed),
         };
         var rollouts = await _collector.SampleAsync(_policy, sampling, _valid, cancellationToken);
         return rollouts.Count(r => r.PassedAll) / (double)rollouts.Count;

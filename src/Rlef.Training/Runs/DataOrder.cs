@@ -49,7 +49,7 @@ public sealed class DataOrder
     int[] Permutation(long epoch)
     {
         int[] order = Enumerable.Range(0, ProblemCount).ToArray();
-        Xoshiro256.ForStream(_seed, (ulong)epoch).Shuffle(order.AsSpan());
+        RandomStreams.ProblemOrder(_seed, epoch).Shuffle(order.AsSpan());
         return order;
     }
 }

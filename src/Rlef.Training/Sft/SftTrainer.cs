@@ -51,7 +51,7 @@ public sealed class SftTrainer
         for (int epoch = 0; epoch < _config.Sft.Epochs; epoch++)
         {
             int[] order = Enumerable.Range(0, examples.Count).ToArray();
-            Xoshiro256.ForStream(_config.Schedule.Seed, 0x5F7_0000UL + (ulong)epoch).Shuffle(order.AsSpan());
+            RandomStreams.SftExampleOrder(_config.Schedule.Seed, epoch).Shuffle(order.AsSpan());
             for (int start = 0; start < order.Length; start += batchSize)
             {
                 var batch = order.Skip(start).Take(batchSize).Select(i => examples[i]).ToList();
