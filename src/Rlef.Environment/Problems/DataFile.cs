@@ -121,31 +121,29 @@ public static class DataFile
         return Datasets.ParquetRows.IsParquet(path) ? Datasets.ParquetRows.Read(path) : ReadJson(path);
     }
 
+    /// <summary>
+    /// JSON Lines are read line by line (a release file can be larger than a .NET string may be); a file whose
+    /// first character is '[' is one JSON array (small files such as sanitized-mbpp.json) and is parsed whole.
+    /// </summary>
     private static IEnumerable<DataRecord> ReadJson(string path)
     {
-        string text = ReadAllText(path);
-        string trimmed = text.TrimStart();
-        if (trimmed.StartsWith('['))
+        using var reader = OpenText(path);
+        int lineNumber = 0;
+        string? line = reader.ReadLine();
+        var leading = new StringBuilder();
+        while (line is not null && string.IsNullOrWhiteSpace(line))
         {
-            // One JSON array (sanitized-mbpp.json): records are numbered by their index, 1-based, and the error
-            // names the array element; JSON syntax errors carry the real line.
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(text, DataRecord.ReadOptions); }
-            catch (JsonException e) { throw new DatasetFormatException(path, (int)(e.LineNumber ?? 0) + 1, null, $"invalid JSON: {e.Message}"); }
-            int index = 0;
-            foreach (var element in doc.RootElement.EnumerateArray())
-            {
-                index++;
-                if (element.ValueKind != JsonValueKind.Object)
-                    throw new DatasetFormatException(path, index, null, $"array element {index} is not an object");
-                yield return new DataRecord(path, index, element.Clone());
-            }
+            leading.Append(line).Append('\n');
+            lineNumber++;
+            line = reader.ReadLine();
+        }
+        if (line is not null && line.TrimStart().StartsWith('['))
+        {
+            foreach (var record in ReadArray(path, leading.Append(line).Append('\n').Append(reader.ReadToEnd()).ToString()))
+                yield return record;
             yield break;
         }
-
-        int lineNumber = 0;
-        using var reader = new StringReader(text);
-        for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
+        for (; line != null; line = reader.ReadLine())
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line))
@@ -162,6 +160,33 @@ public static class DataFile
                 throw new DatasetFormatException(path, lineNumber, null, "a record must be a JSON object");
             yield return new DataRecord(path, lineNumber, element);
         }
+    }
+
+    /// <summary>One JSON array: records are numbered by their index, 1-based; JSON syntax errors carry the real line.</summary>
+    private static IEnumerable<DataRecord> ReadArray(string path, string text)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(text, DataRecord.ReadOptions); }
+        catch (JsonException e) { throw new DatasetFormatException(path, (int)(e.LineNumber ?? 0) + 1, null, $"invalid JSON: {e.Message}"); }
+        int index = 0;
+        foreach (var element in doc.RootElement.EnumerateArray())
+        {
+            index++;
+            if (element.ValueKind != JsonValueKind.Object)
+                throw new DatasetFormatException(path, index, null, $"array element {index} is not an object");
+            yield return new DataRecord(path, index, element.Clone());
+        }
+    }
+
+    /// <summary>The file as text, gunzipped when it starts with gzip's magic bytes.</summary>
+    private static StreamReader OpenText(string path)
+    {
+        var file = File.OpenRead(path);
+        Span<byte> magic = stackalloc byte[2];
+        int read = file.Read(magic);
+        file.Position = 0;
+        Stream stream = read == 2 && magic[0] == 0x1f && magic[1] == 0x8b ? new GZipStream(file, CompressionMode.Decompress) : file;
+        return new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
     }
 
     public static string ReadAllText(string path)
