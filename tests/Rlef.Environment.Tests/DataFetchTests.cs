@@ -136,11 +136,16 @@ public sealed class DataFetchTests : IAsyncLifetime
     {
         long size = new FileInfo(Path.Combine(Mirror, "codecontests", "test.parquet")).Length;
         _server.CutAfterBytes = size / 2;
+        var reports = new List<FetchProgress>();
         using (var fetcher = Fetcher(splits: ["test"]))
         {
-            var file = Assert.Single((await fetcher.FetchAsync(DatasetCatalog.Find("codecontests"))).Files);
+            var file = Assert.Single((await fetcher.FetchAsync(DatasetCatalog.Find("codecontests"), new SyncProgress(reports.Add))).Files);
             Assert.Equal(DataCache.Sha256(Path.Combine(Mirror, "codecontests", "test.parquet")), file.Sha256);
         }
+        // The progress display hears of the break, of the resumption from the bytes kept, and of the whole size.
+        Assert.Contains(reports, r => r.State.StartsWith("transfer broke off", StringComparison.Ordinal));
+        Assert.Contains(reports, r => r.State == "resuming" && r.Done == size / 2 && r.Total == size);
+        Assert.Contains(reports, r => r.State == "fetched" && r.Done == size);
         var requests = _server.Requests.Where(r => r.Path == "codecontests/test.parquet").ToList();
         Assert.Equal(2, requests.Count);
         Assert.Null(requests[0].Range);
@@ -282,4 +287,10 @@ public sealed class DataFetchTests : IAsyncLifetime
             Assert.All(d.Files.Where(f => f.Sha256 is not null), f => Assert.Matches("^[0-9a-f]{64}$", f.Sha256!));
         }
     }
+}
+
+/// <summary>IProgress that reports on the caller's thread (Progress&lt;T&gt; posts to the thread pool, too late to assert).</summary>
+internal sealed class SyncProgress(Action<FetchProgress> report) : IProgress<FetchProgress>
+{
+    public void Report(FetchProgress value) => report(value);
 }
