@@ -117,7 +117,13 @@ public sealed class PolicyTests : IDisposable
         Assert.Equal("http://localhost:8000/v1", url.ToString().TrimEnd('/'));
         Assert.Equal("meta-llama/Llama-3.1-8B-Instruct", model);
         Assert.Throws<FormatException>(() => OpenAiChatPolicy.ParseTarget("http://localhost:8000/v1"));
-        Assert.Throws<FormatException>(() => PolicyFactory.Create("gpt:foo", (u, m) => Options(u)));
+        Assert.Throws<FormatException>(() => PolicySpec.Parse("gpt:foo"));
+        Assert.Throws<FormatException>(() => PolicySpec.Parse("model:"));
+        Assert.Equal(new PolicySpec(PolicyKind.Model, "models/mini"), PolicySpec.Parse("model:models/mini"));
+        Assert.Equal(new PolicySpec(PolicyKind.OpenAi, "http://127.0.0.1:8000/v1#m"), PolicySpec.Parse("openai:http://127.0.0.1:8000/v1#m"));
+        Assert.Equal(PolicyKind.Canonical, PolicySpec.Parse("canonical").Kind);
+        Assert.True(PolicySpec.Parse("model:x").Samples);
+        Assert.False(PolicySpec.Parse("replay:f.jsonl").Samples);
     }
 
     [Fact]

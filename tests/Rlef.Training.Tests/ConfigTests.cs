@@ -28,7 +28,7 @@ public sealed class ConfigTests : IDisposable
         Assert.Equal(0.1, c.Optimizer.WeightDecay);
         Assert.Equal(50, c.Optimizer.WarmupSteps);
         Assert.Equal(1024, c.Rollout.RolloutsPerIteration);
-        Assert.Equal(256, c.RolloutsPerUpdate);
+        Assert.Equal(4, c.Rollout.UpdatesPerIteration);  // 1024 → 4 minibatches of 256
         Assert.Equal(3, c.Rollout.TurnLimit);
         Assert.Equal(1.0, c.Rollout.Temperature);
         Assert.Equal(1.0, c.Rollout.TopP);
@@ -59,7 +59,7 @@ public sealed class ConfigTests : IDisposable
         Assert.Equal(0.1, c.Reward.KlCoefficient);
         Assert.Equal(0.25, c.Ppo.ClipEpsilon);
         Assert.Equal(64, c.Rollout.RolloutsPerIteration);
-        Assert.Equal(16, c.RolloutsPerUpdate);
+        Assert.Equal(4, c.Rollout.UpdatesPerIteration);
         Assert.True(c.Ablation.NoExecutionFeedback);
         Assert.Equal(ValueLevel.Token, c.Ablation.ValueFunction);
         Assert.Equal(SftTarget.AllReplies, c.Sft.LossOn);

@@ -1,5 +1,7 @@
+using Rlef.Environment.Episodes;
 using Rlef.Training.Config;
 using Rlef.Training.Ppo;
+using Rlef.Training.Rollouts;
 
 namespace Rlef.Training.Tests;
 
@@ -69,8 +71,10 @@ public class PpoMathTests
         Assert.Equal(0.0, config.EffectiveInvalidCodeReward);
         Assert.Equal(3, new RlefConfig().EffectiveTurnLimit);
         Assert.Equal(-0.2, new RlefConfig().EffectiveInvalidCodeReward);
-        Assert.True(new RlefConfig().EndEpisodeOnPublicPass);
-        Assert.False(new RlefConfig { Ablation = new AblationConfig { NoExecutionFeedback = true } }.EndEpisodeOnPublicPass);
+        // Without execution feedback the episode gets "Give it another try." and runs all turns (docs/protocol.md §3).
+        Assert.Equal(FeedbackMode.Real, new RolloutCollector(null!, null!, new RlefConfig()).EpisodeOptions.Feedback);
+        Assert.Equal(FeedbackMode.None,
+            new RolloutCollector(null!, null!, new RlefConfig { Ablation = new AblationConfig { NoExecutionFeedback = true } }).EpisodeOptions.Feedback);
     }
 
     [Fact]

@@ -28,12 +28,4 @@ public class SftTests
         Assert.Null(SftTargets.Build(TwoTurns with { Solved = false }, config));
         Assert.NotNull(SftTargets.Build(TwoTurns with { Solved = false }, config with { OnlySuccessfulTrajectories = false }));
     }
-
-    [Fact]
-    public void Loss_is_the_mean_nll_and_its_gradient()
-    {
-        SftLossResult result = SftLoss.Compute([-1f, -2f, -3f, -2f]);
-        Assert.Equal(2.0, result.Loss, 1e-9);
-        Assert.All(result.DLogProb, g => Assert.Equal(-0.25f, g));
-    }
 }

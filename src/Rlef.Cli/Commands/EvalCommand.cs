@@ -165,7 +165,8 @@ public static class EvalCommand
                 $"{s.DataPath}: problem '{untested.Id}' has no tests. This file holds problem statements only (e.g. CodeT's copy of " +
                 "CodeContests, CodeContests_test165_prompts_codet.jsonl); evaluation needs the Hugging Face export with public_tests/private_tests/generated_tests.");
 
-        using var policy = AsDisposable(s.Policy == "canonical" ? new CanonicalPolicy(problems) : s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal) ? LoadModel(s) : PolicyFactory.Create(s.Policy, (url, model) => new OpenAiOptions
+        PolicySpec spec = PolicySpec.Parse(s.Policy);
+        using var policy = AsDisposable(spec.Create((url, model) => new OpenAiOptions
         {
             BaseUrl = url,
             Model = model,
@@ -177,8 +178,8 @@ public static class EvalCommand
             MaxRetries = s.Retries,
             RequestTimeout = TimeSpan.FromSeconds(s.RequestTimeoutSeconds),
             Prefill = s.Prefill,
-        }));
-        bool sampling = s.Policy.StartsWith("openai:", StringComparison.Ordinal) || s.Policy.StartsWith(ModelPrefix, StringComparison.Ordinal);
+        }, directory => LoadModel(s, directory), problems));
+        bool sampling = spec.Samples;
         var settings = new RunSettings
         {
             Dataset = s.Dataset.ToName(),
@@ -297,13 +298,9 @@ public static class EvalCommand
         }
     }
 
-    const string ModelPrefix = "model:";
-
     /// <summary>`model:DIR`: the engine in this process, one generation batch for all the rollouts in flight.</summary>
-    private static ModelPolicy LoadModel(Settings s)
+    private static ModelPolicy LoadModel(Settings s, string directory)
     {
-        string directory = s.Policy[ModelPrefix.Length..];
-        if (directory.Length == 0) throw new ArgumentException("--policy model:DIR needs a model directory");
         return ModelPolicy.Load(directory, new Rlef.Engine.Sampling.SamplingOptions
         {
             Temperature = (float)s.Temperature,

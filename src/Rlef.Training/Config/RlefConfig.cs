@@ -29,15 +29,6 @@ public sealed record RlefConfig
     [JsonIgnore]
     public double EffectiveInvalidCodeReward => Ablation.SingleTurn ? 0.0 : Reward.InvalidCode;
 
-    /// <summary>Whether an episode ends early once every public test passes (docs/protocol.md §1); without execution feedback
-    /// the paper always runs all turns (docs/protocol.md §3).</summary>
-    [JsonIgnore]
-    public bool EndEpisodeOnPublicPass => !Ablation.NoExecutionFeedback;
-
-    /// <summary>Rollouts per minibatch update (1024 / 4 = 256 in the paper, docs/protocol.md §3).</summary>
-    [JsonIgnore]
-    public int RolloutsPerUpdate => Rollout.RolloutsPerIteration / Rollout.UpdatesPerIteration;
-
     /// <summary>Every inconsistency, each naming its key; empty when the config is usable.</summary>
     public IReadOnlyList<string> Validate()
     {

@@ -58,23 +58,3 @@ public static class SftTargets
         return new SftExample(trajectory.ProblemId, tokens.ToArray(), targets.ToArray());
     }
 }
-
-/// <summary>SFT loss over a minibatch's target tokens and its gradient: the engine's seam, as for PPO.</summary>
-/// <param name="Loss">Mean negative log-likelihood over all target tokens of the minibatch.</param>
-/// <param name="DLogProb">d Loss / d log π_θ(token) = −1/N per target token.</param>
-public sealed record SftLossResult(double Loss, float[] DLogProb);
-
-public static class SftLoss
-{
-    /// <summary>Every target token counts equally (a token mean, as in pre-training; long replies weigh more).</summary>
-    public static SftLossResult Compute(ReadOnlySpan<float> targetLogProbs)
-    {
-        int n = targetLogProbs.Length;
-        if (n == 0) throw new ArgumentException("SFT loss over no target tokens");
-        double sum = 0;
-        foreach (float lp in targetLogProbs) sum += lp;
-        var grad = new float[n];
-        Array.Fill(grad, -1f / n);
-        return new SftLossResult(-sum / n, grad);
-    }
-}

@@ -13,7 +13,8 @@ public sealed record SftUpdateResult(double Loss, double GradNorm, double Learni
 /// <summary>
 /// Supervised fine-tuning on trajectories: the examples <see cref="SftTargets"/> selects (the last
 /// successful reply, or all replies), shuffled per epoch, in minibatches of <paramref name="batchSize"/> examples; the
-/// loss is <see cref="SftLoss"/>'s token mean, computed by the engine's weighted cross-entropy with weight 1/N on each
+/// loss is the mean negative log-likelihood over all target tokens of the minibatch (a token mean, as in pre-training:
+/// long replies weigh more), computed by the engine's weighted cross-entropy with weight 1/N on each
 /// target (each target is predicted one position before it), then global-norm clipping and AdamW with warm-up.
 /// </summary>
 public sealed class SftTrainer
