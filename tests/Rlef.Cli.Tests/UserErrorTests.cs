@@ -14,6 +14,7 @@ public sealed class UserErrorTests : IDisposable
     [InlineData("rlef mini pretrain: --steps must be > 0", "mini", "pretrain", "--out", "{dir}/model", "--steps", "0")]
     [InlineData("rlef exec: SOLUTION file ", "exec", "{dir}/missing.py")]
     [InlineData("rlef tokenize: ", "tokenize", "--tokenizer", "{dir}/missing.json")]
+    [InlineData("rlef data fetch: unknown dataset 'nope' (expected humaneval, humanevalplus, mbpp, mbppplus, apps, codecontests, livecodebench)", "data", "fetch", "nope")]
     [InlineData("rlef data fetch: --mirror {dir}/absent: not an http(s) URL nor an existing folder", "data", "fetch", "humaneval", "--mirror", "{dir}/absent", "--dir", "{dir}/cache")]
     [InlineData("rlef data fetch: mbpp has no split dev", "data", "fetch", "mbpp", "--split", "dev", "--mirror", "{dir}", "--dir", "{dir}/cache")]
     [InlineData("rlef eval: --release, --since and --until apply to --dataset livecodebench only", "eval", "--dataset", "mbpp", "--release", "v1", "--data", "{dir}/x.jsonl", "--policy", "canonical", "--out", "{dir}/out")]

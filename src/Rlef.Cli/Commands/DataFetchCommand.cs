@@ -13,7 +13,6 @@ public static class DataFetchCommand
     public static Command Create()
     {
         var name = new Argument<string>("NAME") { Description = string.Join(", ", DatasetCatalog.Names) };
-        name.AcceptOnlyFromAmong([.. DatasetCatalog.Names]);
         var mirror = new Option<string?>("--mirror") { Description = "Fetch from an http(s) URL or a folder laid out like the cache (NAME/FILE), e.g. a copy of another machine's ~/.cache/rlef/data" };
         var dir = new Option<string?>("--dir") { Description = "The data cache (default ~/.cache/rlef/data)" };
         var split = new Option<string[]>("--split") { Description = "Splits to fetch (default: the evaluation splits); e.g. --split train for apps or mbpp", AllowMultipleArgumentsPerToken = true };
