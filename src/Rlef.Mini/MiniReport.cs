@@ -82,20 +82,20 @@ public static class MiniReport
         }
 
         string[] settingsNames = ["single-turn", $"multi-turn ({turns} turns)", "multi-turn, random feedback"];
-        string comparison = Chart("comparison", MiniReportCharts.GroupedBars("1@3 on the test split: start vs after RLEF", settingsNames,
+        string comparison = Chart("comparison", SvgCharts.GroupedBars("1@3 on the test split: start vs after RLEF", settingsNames,
         [
             new("start", Start, [Metric("start-real", 1), startMt, Metric("start-random", turns)]),
             new("after RLEF", Trained, [trainedSt, trainedMt, trainedRandom]),
         ]));
         string[] limits = Enumerable.Range(1, turns).Select(l => $"turn limit {l}").ToArray();
-        string byLimit = Chart("turn-limit", MiniReportCharts.GroupedBars("pass@1 (solve rate) by turn limit, real feedback", limits,
+        string byLimit = Chart("turn-limit", SvgCharts.GroupedBars("pass@1 (solve rate) by turn limit, real feedback", limits,
         [
             new("start", Start, evaluations["start-real"].SolveRateByTurnLimit.Select(s => s.Estimate).ToList()),
             new("after RLEF", Trained, evaluations["trained-real"].SolveRateByTurnLimit.Select(s => s.Estimate).ToList()),
         ]));
         string startFlow = Chart("transitions-start", SvgCharts.OutcomeTransitions(evaluations["start-real"]));
         string trainedFlow = Chart("transitions-trained", SvgCharts.OutcomeTransitions(evaluations["trained-real"]));
-        string training = Chart("training", MiniReportCharts.Lines("RLEF training: rollouts of each iteration", "iteration",
+        string training = Chart("training", SvgCharts.Lines("RLEF training: rollouts of each iteration", "iteration",
         [
             new("rollout solve rate", "#009E73", curve.Where(p => p.Iteration > 0).Select(p => ((double)p.Iteration, p.SolveRate)).ToList()),
             new("mean return", "#CC79A7", curve.Where(p => p.Iteration > 0).Select(p => ((double)p.Iteration, p.MeanReturn)).ToList()),

@@ -48,7 +48,8 @@ public sealed record EngineConfig
     public int MicroBatchTokens { get; init; } = 16384;
     /// <summary>Most padded tokens per batch when scoring reference log-probs and values.</summary>
     public int ScoringBatchTokens { get; init; } = 8192;
-    /// <summary>Milliseconds the generator waits for episodes still in the sandbox before sampling a partial batch.</summary>
+    /// <summary>How often (milliseconds) the generator checks whether every live episode waits for its reply: training
+    /// and validation rollouts are sampled in lock step, so that a run reproduces bit for bit.</summary>
     public int BatchWindowMs { get; init; } = 5;
 }
 

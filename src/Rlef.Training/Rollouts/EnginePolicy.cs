@@ -15,8 +15,9 @@ public sealed record SampledTurn(int[] PromptTokens, int[] ReplyTokens, float[] 
 
 /// <summary>
 /// The in-process model as the environment's <see cref="IPolicy"/>. Many episodes run at once and each asks for its
-/// next reply; the requests are pooled and answered by one batched <see cref="Generator"/> call (episodes still in
-/// the sandbox join the next batch), so generation is batched across episodes and overlaps sandbox runs.
+/// next reply; the requests are pooled and answered by one batched <see cref="Generator"/> call, so generation is
+/// batched across episodes and overlaps sandbox runs. Either episodes still in the sandbox join the next batch (a
+/// batch window), or, in lock step, every round waits for all live episodes (reproducible bit for bit).
 /// Every turn's exact token ids are recorded per rollout index: the prompt of turn t+1 is the chat format's
 /// continuation appended to the tokens so far, never a re-tokenisation of the conversation (docs/protocol.md §3).
 /// </summary>
@@ -29,6 +30,7 @@ public sealed class EnginePolicy : IPolicy
     readonly SamplingOptions _sampling;
     readonly int _maxBatch;
     readonly TimeSpan _window;
+    readonly bool _lockStep;
     readonly Generator _generator;
     readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>();
     readonly Dictionary<int, List<SampledTurn>> _turns = [];
@@ -36,7 +38,12 @@ public sealed class EnginePolicy : IPolicy
     readonly Lock _lock = new();
     int _calls;
 
-    public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow)
+    /// <param name="lockStep">Sample only once every live episode waits for its reply, in the order of the history
+    /// keys: the batches then depend only on which episodes are still running, never on the sandbox's timing, so a run
+    /// is reproducible bit for bit (a sequence's logits change in the last bits with the batch it is decoded in: the
+    /// GEMM kernel depends on the number of rows, attention's summation order on the left padding). It needs the exact
+    /// number of live episodes from <see cref="ServeAsync"/>'s caller.</param>
+    public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow, bool lockStep = false)
     {
         if (maxBatch <= 0) throw new ArgumentOutOfRangeException(nameof(maxBatch), maxBatch, "must be > 0");
         _model = model;
@@ -44,6 +51,7 @@ public sealed class EnginePolicy : IPolicy
         _sampling = sampling with { StopTokenIds = format.StopIds };
         _maxBatch = maxBatch;
         _window = batchWindow;
+        _lockStep = lockStep;
         _generator = new Generator(model);
     }
 
@@ -126,6 +134,11 @@ public sealed class EnginePolicy : IPolicy
     /// </summary>
     public async Task ServeAsync(Func<int> liveEpisodes, Task finished, CancellationToken cancellationToken)
     {
+        if (_lockStep)
+        {
+            await ServeLockStepAsync(liveEpisodes, finished, cancellationToken);
+            return;
+        }
         var batch = new List<Request>();
         while (true)
         {
@@ -141,6 +154,32 @@ public sealed class EnginePolicy : IPolicy
             }
             batch.RemoveAll(r => r.Reply.Task.IsCompleted);
             if (batch.Count > 0) Sample(batch);
+        }
+    }
+
+    /// <summary>
+    /// Lock-step batching: once every live episode waits (each has at most one request outstanding), all their
+    /// requests are sampled, sorted by history key, in batches of at most the maximum size. By induction every round
+    /// holds the same episodes in every run: round t is the turn t of the episodes still running. The batch window is
+    /// only how often the live count is checked.
+    /// </summary>
+    async Task ServeLockStepAsync(Func<int> liveEpisodes, Task finished, CancellationToken cancellationToken)
+    {
+        var waiting = new List<Request>();
+        while (true)
+        {
+            while (_requests.Reader.TryRead(out Request? r)) waiting.Add(r);
+            waiting.RemoveAll(r => r.Reply.Task.IsCompleted);
+            if (waiting.Count > 0 && waiting.Count >= liveEpisodes())
+            {
+                waiting.Sort((a, b) => a.HistoryKey.CompareTo(b.HistoryKey));
+                foreach (Request[] chunk in waiting.Chunk(_maxBatch)) Sample([.. chunk]);
+                waiting.Clear();
+                continue;
+            }
+            if (finished.IsCompleted && waiting.Count == 0 && !_requests.Reader.TryPeek(out _)) return;
+            Task<bool> more = _requests.Reader.WaitToReadAsync(cancellationToken).AsTask();
+            await Task.WhenAny(more, finished, Task.Delay(_window, cancellationToken));
         }
     }
 

@@ -65,7 +65,10 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
     {
         if (problems.Count == 0) throw new ArgumentException("nothing to roll out", nameof(problems));
         var wall = Stopwatch.StartNew();
-        var policy = new EnginePolicy(policyModel, format, sampling, config.Engine.GenerationBatch, TimeSpan.FromMilliseconds(config.Engine.BatchWindowMs));
+        // Lock step: the batches, hence the sampled tokens to the last bit, do not depend on the sandbox's timing, so a
+        // run with the same seed is the same run (the collection knows exactly how many episodes are live).
+        var policy = new EnginePolicy(policyModel, format, sampling, config.Engine.GenerationBatch, TimeSpan.FromMilliseconds(config.Engine.BatchWindowMs),
+            lockStep: true);
         var episode = new Episode(executor, policy, EpisodeOptions);
         int live = problems.Count;
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

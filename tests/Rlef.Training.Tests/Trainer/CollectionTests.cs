@@ -2,7 +2,9 @@ using Rlef.Sandbox;
 using Rlef.Engine.Model;
 using Rlef.Engine.Sampling;
 using Rlef.Environment.Episodes;
+using Rlef.Environment.Policies;
 using Rlef.Training.Config;
+using Rlef.Training.Rollouts;
 using Rlef.Training.Runs;
 using Xunit.Abstractions;
 using Rlef.Training.Ppo;
@@ -157,6 +159,99 @@ public sealed class CollectionTests(ITestOutputHelper output)
         finally
         {
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}
+
+/// <summary>
+/// Episodes that come back from the "sandbox" after random delays, so that with a batch window the batches would
+/// differ from run to run (and a sequence's logits with them, in the last bits): in lock step every run samples the
+/// same batches, so the same tokens and log-probs to the last bit.
+/// </summary>
+public sealed class LockStepBatchingTests
+{
+    static async Task<List<SampledTurn>> RunEpisodesAsync(LlamaModel model, bool lockStep)
+    {
+        var sampling = new SamplingOptions { Temperature = 1f, TopP = 1f, MaxTokens = 6, Seed = 3 };
+        var policy = new EnginePolicy(model, PrintTask.Format, sampling, maxBatch: 8, TimeSpan.FromMilliseconds(1), lockStep);
+        const int count = 12;
+        int live = count;
+        var episodes = Enumerable.Range(0, count).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                var messages = new List<ChatMessage> { ChatMessage.User($"print {i}") };
+                for (int turn = 0; turn < 3; turn++)
+                {
+                    await Task.Delay(Random.Shared.Next(0, 25));  // the sandbox, taking its time
+                    PolicyReply reply = await policy.ReplyAsync(new Conversation(messages), new PolicyContext($"task{i}", i, turn, 3), CancellationToken.None);
+                    if (i % 3 == turn) break;  // episodes end at different turns
+                    messages.Add(ChatMessage.Assistant(reply.Text));
+                    messages.Add(ChatMessage.User($"feedback {turn}"));
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref live);
+            }
+        })).ToArray();
+        Task all = Task.WhenAll(episodes);
+        await Task.WhenAll(all, policy.ServeAsync(() => Volatile.Read(ref live), all, CancellationToken.None));
+        return Enumerable.Range(0, count).SelectMany(policy.TurnsOf).ToList();
+    }
+
+    [Fact]
+    public async Task LockStepRunsAreIdenticalToTheLastBitWhateverTheTiming()
+    {
+        LlamaModel model = PrintTask.Model(seed: 5);
+        List<SampledTurn> first = await RunEpisodesAsync(model, lockStep: true);
+        for (int run = 0; run < 2; run++)
+        {
+            List<SampledTurn> again = await RunEpisodesAsync(model, lockStep: true);
+            Assert.Equal(first.Count, again.Count);
+            foreach (var (a, b) in first.Zip(again))
+            {
+                Assert.Equal(a.PromptTokens, b.PromptTokens);
+                Assert.Equal(a.ReplyTokens, b.ReplyTokens);
+                Assert.Equal(a.LogProbs, b.LogProbs);  // bit for bit
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The collector end to end: the same collection twice gives the same episodes to the last bit (tokens, behaviour
+/// and reference log-probs, values). Timing itself is covered by <see cref="LockStepBatchingTests"/>.
+/// </summary>
+public sealed class CollectionDeterminismTests
+{
+    [Fact]
+    public async Task TwoCollectionsWithTheSameSeedAreIdentical()
+    {
+        RlefConfig config = PrintTask.Config(rolloutsPerIteration: 8, updatesPerIteration: 2, totalUpdates: 2, learningRate: 1e-3) with
+        {
+            Ablation = new AblationConfig(),
+            Rollout = new RolloutConfig { RolloutsPerIteration = 8, UpdatesPerIteration = 2, MaxReplyTokens = 10 },
+            Engine = new EngineConfig { GenerationBatch = 3, BatchWindowMs = 2 },
+        };
+        LlamaModel policy = PrintTask.Model(seed: 5);
+        LlamaModel reference = policy.Clone();
+        LlamaModel value = policy.CreateValueModel(9);
+        await using var executor = new SandboxPool();
+        var problems = PrintTask.Problems(8, seed: 2);
+        var first = await new Rollouts.RolloutCollector(executor, PrintTask.Format, config).CollectAsync(policy, reference, value, problems, seed: 11);
+        var second = await new Rollouts.RolloutCollector(executor, PrintTask.Format, config).CollectAsync(policy, reference, value, problems, seed: 11);
+        Assert.Equal(first.Episodes.Count, second.Episodes.Count);
+        foreach (var (a, b) in first.Episodes.Zip(second.Episodes))
+        {
+            Assert.Equal(a.Turns.Count, b.Turns.Count);
+            foreach (var (x, y) in a.Turns.Zip(b.Turns))
+            {
+                Assert.Equal(x.ReplyTokens, y.ReplyTokens);
+                Assert.Equal(x.BehaviourLogProbs, y.BehaviourLogProbs);  // bit for bit
+                Assert.Equal(x.ReferenceLogProbs, y.ReferenceLogProbs);
+                Assert.Equal(x.Value, y.Value);
+            }
         }
     }
 }

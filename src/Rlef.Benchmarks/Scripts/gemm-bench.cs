@@ -1,6 +1,6 @@
-#:project ../src/Rlef.Benchmarks/Rlef.Benchmarks.csproj
+#:project ../Rlef.Benchmarks.csproj
 // GEMM throughput per shape, layout and thread count against the measured FMA peak:
-//   dotnet run -c Release tools/gemm-bench.cs [-- filter [threads,...]]
+//   dotnet run -c Release src/Rlef.Benchmarks/Scripts/gemm-bench.cs [-- filter [threads,...]]
 // filter: a substring of the shape names to run (e.g. "lm-head"; "" for all). threads: e.g. "1,2".
 // GEMM_BENCH_SECONDS sets the minimum time per measurement (default 0.5 s).
 // "median" is what a caller sees; "best" (the fastest run) estimates the kernel on a machine shared with others;
