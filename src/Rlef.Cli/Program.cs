@@ -23,6 +23,9 @@ namespace Rlef.Cli
             serve.Subcommands.Add(ServeModelCommand.Create());
             serve.Subcommands.Add(ServeLearnerCommand.Create());
 
+            var data = new Command("data", "Get benchmark data from its canonical sources into the data cache.");
+            data.Subcommands.Add(DataFetchCommand.Create());
+
             root.Subcommands.Add(ExecCommand.Create());
             root.Subcommands.Add(EvalCommand.Create());
             root.Subcommands.Add(TokenizeCommand.Create());
@@ -30,6 +33,7 @@ namespace Rlef.Cli
             root.Subcommands.Add(SftCommand.Create());
             root.Subcommands.Add(MiniCommand.Create());
             root.Subcommands.Add(serve);
+            root.Subcommands.Add(data);
             root.Subcommands.Add(bench);
             return root;
         }

@@ -56,6 +56,8 @@ public enum Comparison
     LineWise,
     /// <summary>Value equality with an absolute float tolerance (evalplus style); used by call tests.</summary>
     ValueTolerance,
+    /// <summary>LiveCodeBench's stdin rule: stripped lines, equal as text or as lists of decimal numbers.</summary>
+    LiveCodeBench,
 }
 
 public enum TestKind

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using Rlef.Environment.Datasets;
 using Rlef.Environment.Episodes;
 using Rlef.Environment.Policies;
 using Rlef.Environment.Problems;
@@ -25,6 +26,8 @@ public static class EvalCommand
     {
         public required ProblemFamily Dataset { get; init; }
         public required string DataPath { get; init; }
+        /// <summary>LiveCodeBench: the release (files of a folder) and the contest-date window.</summary>
+        public LiveCodeBenchSelection? LiveCodeBench { get; init; }
         public required string Policy { get; init; }
         public required string OutputDirectory { get; init; }
         public int Rollouts { get; init; } = 1;
@@ -66,9 +69,13 @@ public static class EvalCommand
 
     public static Command Create()
     {
-        var dataset = new Option<string>("--dataset") { Description = "codecontests, humaneval, humanevalplus, mbpp, mbppplus or apps", Required = true };
-        dataset.AcceptOnlyFromAmong("codecontests", "humaneval", "humanevalplus", "mbpp", "mbppplus", "apps");
-        var data = new Option<string>("--data") { Description = "The dataset file (JSON/JSONL, gzip or not)", Required = true };
+        var dataset = new Option<string>("--dataset") { Description = string.Join(", ", ProblemFamilies.Names), Required = true };
+        dataset.AcceptOnlyFromAmong([.. ProblemFamilies.Names]);
+        var data = new Option<string?>("--data") { Description = "The dataset file (JSON/JSONL, gzip or not, or parquet; for livecodebench also a folder of release files). Default: the file `rlef data fetch` put in the data cache" };
+        var dataDir = new Option<string?>("--data-dir") { Description = "The data cache `rlef data fetch` fills (default ~/.cache/rlef/data)" };
+        var release = new Option<string?>("--release") { Description = "livecodebench: release_vN (default: every release file present), vN (that release's new problems) or vA_vB" };
+        var since = new Option<string?>("--since") { Description = "livecodebench: problems with contest_date on or after YYYY-MM-DD" };
+        var until = new Option<string?>("--until") { Description = "livecodebench: problems with contest_date up to YYYY-MM-DD (00:00, as LiveCodeBench's --end_date)" };
         var policy = new Option<string>("--policy") { Description = "openai:URL#MODEL (URL = API base, e.g. http://127.0.0.1:8000/v1), model:DIR (the project's engine on a Hugging Face model directory with tokenizer.json and a chat template; generation batched across the --workers episodes in flight), replay:FILE (JSONL {task_id, replies}) or canonical (the dataset's reference solutions: checks and times the harness)", Required = true };
         var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per problem.", DefaultValueFactory = _ => 1 }.Within(1, 10_000);
         var turns = new Option<int>("--turns") { Description = "Turn limit (docs/protocol.md §1: 3).", DefaultValueFactory = _ => 3 }.Within(1, 100);
@@ -104,16 +111,20 @@ public static class EvalCommand
         var bootstrap = new Option<string>("--bootstrap") { Description = "What the 95% CI's bootstrap redraws: rollouts (the paper's, App. B.1: each problem's N results, N with replacement) or problems", DefaultValueFactory = _ => "rollouts" };
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (docs/protocol.md §4).");
-        foreach (Option o in new Option[] { dataset, data, policy, rollouts, turns, temperature, topP, maxTokens, output, limit, feedback, pool, randomSource, feedbackTests,
-                     workers, sandboxWorkers, sandbox, sandboxToken, concurrency, apiKey, noPrefill, retries, timeout, breaker, cache, noIsolation, seed,
-                     nAtK, passAtK, turnLimits, bootstrap })
+        foreach (Option o in new Option[] { dataset, data, dataDir, release, since, until, policy, rollouts, turns, temperature, topP, maxTokens, output, limit,
+                     feedback, pool, randomSource, feedbackTests, workers, sandboxWorkers, sandbox, sandboxToken, concurrency, apiKey, noPrefill,
+                     retries, timeout, breaker, cache, noIsolation, seed, nAtK, passAtK, turnLimits, bootstrap })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
+            var family = ProblemFamilies.Parse(parse.GetValue(dataset)!);
+            var selection = LiveCodeBenchOptions(family, parse.GetValue(release), parse.GetValue(since), parse.GetValue(until));
+            string dataPath = parse.GetValue(data) ?? DataCache.EvalPath(family, parse.GetValue(dataDir));
             var settings = new Settings
             {
-                Dataset = ProblemFamilies.Parse(parse.GetValue(dataset)!),
-                DataPath = parse.GetValue(data)!,
+                Dataset = family,
+                DataPath = dataPath,
+                LiveCodeBench = selection,
                 Policy = parse.GetValue(policy)!,
                 OutputDirectory = parse.GetValue(output)!,
                 Rollouts = parse.GetValue(rollouts),
@@ -149,6 +160,34 @@ public static class EvalCommand
         return command;
     }
 
+    /// <summary>--release/--since/--until, which only LiveCodeBench has; a malformed one is a user error.</summary>
+    private static LiveCodeBenchSelection? LiveCodeBenchOptions(ProblemFamily family, string? release, string? since, string? until)
+    {
+        if (family != ProblemFamily.LiveCodeBench)
+            return release is null && since is null && until is null ? null
+                : throw new UserError("--release, --since and --until apply to --dataset livecodebench only");
+        static DateOnly? Day(string? text, string option) => text is null ? null
+            : DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var d) ? d
+            : throw new UserError($"{option} {text}: expected YYYY-MM-DD");
+        if (release is not null)
+            LiveCodeBenchLoader.ReleaseFileNames(release); // validates the name
+        return new LiveCodeBenchSelection { Release = release, Since = Day(since, "--since"), Until = Day(until, "--until") };
+    }
+
+    /// <summary>
+    /// What a resumed run must find unchanged: the data file's SHA-256, or for several files (a LiveCodeBench
+    /// release) and date filters, the SHA-256 of their hashes and the filter.
+    /// </summary>
+    private static string DataIdentity(Settings s)
+    {
+        var files = DatasetLoader.Files(s.Dataset, s.DataPath, s.LiveCodeBench);
+        if (files.Count == 1 && s.LiveCodeBench is null or { Since: null, Until: null })
+            return DataFile.Sha256(files[0]);
+        string text = string.Join("\n", files.Select(f => DataFile.Sha256(f) + "  " + Path.GetFileName(f)))
+            + $"\nsince {s.LiveCodeBench?.Since:yyyy-MM-dd} until {s.LiveCodeBench?.Until:yyyy-MM-dd}";
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+    }
+
     /// <summary>The whole command: load, (compute expected values), roll out, report. Returns the exit code.</summary>
     public static async Task<int> RunAsync(Settings s, IAnsiConsole console, CancellationToken cancellationToken)
     {
@@ -182,7 +221,7 @@ public static class EvalCommand
         var settings = new RunSettings
         {
             Dataset = s.Dataset.ToName(),
-            DataSha256 = DataFile.Sha256(s.DataPath),
+            DataSha256 = DataIdentity(s),
             Policy = policy.Inner.Identity(),
             TurnLimit = s.TurnLimit,
             Feedback = s.Feedback.ToString().ToLowerInvariant(),
@@ -280,7 +319,7 @@ public static class EvalCommand
     /// <summary>The problems to evaluate: the file's, the first --limit of them; each must have tests.</summary>
     private static IReadOnlyList<Problem> LoadProblems(Settings s, ICollection<string> notes)
     {
-        IReadOnlyList<Problem> problems = DatasetLoader.Load(s.Dataset, s.DataPath, notes);
+        IReadOnlyList<Problem> problems = DatasetLoader.Load(s.Dataset, s.DataPath, notes, s.LiveCodeBench);
         if (s.Limit is int n)
             problems = problems.Take(n).ToList();
         if (problems.Count == 0)

@@ -220,7 +220,7 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
             return [];
         var report = await executor.RunAsync(new ExecutionRequest
         {
-            Code = code + problem.CodeSuffix,
+            Code = problem.CodePrefix + code + problem.CodeSuffix,
             Tests = tests.Select(t => t.Case).ToList(),
             Comparison = problem.Comparison,
             Limits = problem.Limits,
@@ -229,7 +229,7 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
             throw new InvalidOperationException($"{problem.Id}: the sandbox returned {report.Results.Count} results for {tests.Count} tests");
         if (report.Results.FirstOrDefault(r => r.Verdict == Verdict.InfraError) is { } infra)
             throw new InvalidOperationException($"{problem.Id}: sandbox infrastructure error: {infra.Error}");
-        return report.Results;
+        return problem.CodePrefix.Length == 0 ? report.Results : report.Results.Select(SolutionLines.Unshift).ToList();
     }
 
     /// <summary>The turn's outcome class: passed if every public test passed, else the class of the first failure.</summary>

@@ -48,7 +48,8 @@ public static class Templates
 
     public static string InitialPrompt(Problem problem) => problem.Family switch
     {
-        ProblemFamily.CodeContests or ProblemFamily.Apps => CodeContestsInitial.Replace("${problem}", problem.Statement),
+        // LiveCodeBench: the paper's contest prompt (docs/datasets.md "LiveCodeBench", "The prompt").
+        ProblemFamily.CodeContests or ProblemFamily.Apps or ProblemFamily.LiveCodeBench => CodeContestsInitial.Replace("${problem}", problem.Statement),
         ProblemFamily.HumanEval or ProblemFamily.HumanEvalPlus => HumanEvalPlusInitial.Replace("${problem}", problem.Statement),
         // ${test} first: a statement that happens to contain "${test}" must stay as written.
         ProblemFamily.Mbpp or ProblemFamily.MbppPlus => MbppPlusInitial.Replace("${test}", problem.PromptTests).Replace("${problem}", problem.Statement),

@@ -12,11 +12,87 @@ namespace Rlef.Environment.Problems;
 /// (a non-empty `starter_code`) hold one argument per input line, as Python literals or bare strings; a driver appended
 /// to the solution parses them, calls the starter's function and prints the result's repr, so both kinds share the
 /// stdio feedback form and the CodeContests output comparison. Problems without `sample_io` have no public tests:
-/// their episode ends after one turn.
+/// their episode ends after one turn. Also reads the Hugging Face release (codeparrot/apps: `problem_id`, `question`,
+/// `input_output`, `starter_code`; see <see cref="FromHuggingFace"/>).
 /// </summary>
 public static partial class AppsLoader
 {
-    public static IReadOnlyList<Problem> Load(string path, ICollection<string>? notes = null) => DataFile.ReadProblems(path, FromRecord, notes);
+    public static IReadOnlyList<Problem> Load(string path, ICollection<string>? notes = null) =>
+        DataFile.ReadProblems(path, r => r.Json.TryGetProperty("input_output", out _) ? FromHuggingFace(r) : FromRecord(r), notes);
+
+    /// <summary>
+    /// codeparrot/apps keeps all tests of a problem in one list (`input_output`: JSON text of {inputs, outputs,
+    /// fn_name?}). The statement's own examples are the public tests: a stdin test whose input appears verbatim in
+    /// the question is public, the rest private (docs/datasets.md "APPS"). A call-based test's arguments become one
+    /// Python literal per line for the same driver as MapCoder's copy; its expected value is `outputs[i]`, unwrapped
+    /// when it is a one-element list (APPS wraps return values so; its own checker accepts either form).
+    /// </summary>
+    private static Problem FromHuggingFace(DataRecord r)
+    {
+        var idElement = r.Json.TryGetProperty("problem_id", out var pid) ? pid : r.Json.TryGetProperty("id", out var i) ? i : throw r.Error("problem_id", "missing");
+        string id = idElement.ValueKind == JsonValueKind.String ? idElement.GetString()! : idElement.GetRawText();
+        string question = r.RequiredString("question");
+        string starter = r.OptionalString("starter_code") ?? "";
+        // Some problems (in the train split) have no tests at all: an empty input_output.
+        if (r.OptionalString("input_output") is { } raw && raw.Trim().Length == 0)
+            return new Problem { Id = "APPS/" + id, Family = ProblemFamily.Apps, Statement = question };
+        var io = r.JsonOrEmbedded("input_output");
+        if (io.ValueKind != JsonValueKind.Object || !io.TryGetProperty("inputs", out var inputs) || inputs.ValueKind != JsonValueKind.Array
+            || !io.TryGetProperty("outputs", out var outputs) || outputs.ValueKind != JsonValueKind.Array)
+            throw r.Error("input_output", "expected {\"inputs\": [...], \"outputs\": [...], \"fn_name\"?}");
+        if (inputs.GetArrayLength() != outputs.GetArrayLength())
+            throw r.Error("input_output", $"{inputs.GetArrayLength()} inputs but {outputs.GetArrayLength()} outputs");
+        string? function = io.TryGetProperty("fn_name", out var fn) && fn.ValueKind == JsonValueKind.String ? fn.GetString() : null;
+        var publicTests = new List<ProblemTest>();
+        var privateTests = new List<ProblemTest>();
+        for (int t = 0; t < inputs.GetArrayLength(); t++)
+        {
+            string where = $"input_output.inputs[{t}]";
+            string input, expected;
+            if (function is null)
+            {
+                input = Text(r, inputs[t], where);
+                expected = Text(r, outputs[t], $"input_output.outputs[{t}]");
+            }
+            else
+            {
+                if (inputs[t].ValueKind != JsonValueKind.Array)
+                    throw r.Error(where, "expected the list of a call's arguments");
+                input = string.Join("\n", inputs[t].EnumerateArray().Select(PythonRepr));
+                var value = outputs[t].ValueKind == JsonValueKind.Array && outputs[t].GetArrayLength() == 1 ? outputs[t][0] : outputs[t];
+                expected = PythonRepr(value);
+            }
+            var test = new ProblemTest(TestCase.Stdio(input, expected), input) { Origin = where };
+            bool example = function is null && input.Trim().Length > 0 && question.Contains(input.Trim(), StringComparison.Ordinal);
+            (example ? publicTests : privateTests).Add(test);
+        }
+        string statement = question;
+        string suffix = "";
+        if (function is not null)
+        {
+            string? className = StarterClass().Match(starter) is { Success: true } c ? c.Groups[1].Value : null;
+            suffix = Driver(function, className);
+            statement = question.TrimEnd('\n') + "\n\nUse Call-Based format" + (starter.Trim().Length > 0 ? "\n" + starter.Trim('\n') : "");
+        }
+        return new Problem
+        {
+            Id = "APPS/" + id,
+            Family = ProblemFamily.Apps,
+            Statement = statement,
+            PublicTests = publicTests,
+            PrivateTests = privateTests,
+            CodeSuffix = suffix,
+            Comparison = Comparison.CodeContests,
+        };
+    }
+
+    /// <summary>A stdin test's text: a string, or a list of lines (APPS has both).</summary>
+    private static string Text(DataRecord r, JsonElement v, string where) => v.ValueKind switch
+    {
+        JsonValueKind.String => v.GetString()!,
+        JsonValueKind.Array when v.EnumerateArray().All(x => x.ValueKind == JsonValueKind.String) => string.Join("\n", v.EnumerateArray().Select(x => x.GetString())),
+        _ => throw r.Error(where, $"expected a string or a list of lines, found {DataRecord.Describe(v.ValueKind)}"),
+    };
 
     private static Problem FromRecord(DataRecord r)
     {

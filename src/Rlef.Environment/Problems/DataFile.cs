@@ -13,10 +13,13 @@ public sealed class DatasetFormatException(string path, int line, string? field,
     public string? Field { get; } = field;
 }
 
-/// <summary>One JSON record of a data file and where it came from (for error messages).</summary>
-public readonly record struct DataRecord(string Path, int Line, JsonElement Json)
+/// <summary>
+/// One JSON record of a data file and where it came from (for error messages): the line, or for parquet the 1-based
+/// row with <paramref name="Location"/> naming its row group and row in the group.
+/// </summary>
+public readonly record struct DataRecord(string Path, int Line, JsonElement Json, string? Location = null)
 {
-    public DatasetFormatException Error(string? field, string problem) => new(Path, Line, field, problem);
+    public DatasetFormatException Error(string? field, string problem) => new(Path, Line, field, Location is null ? problem : $"{Location}: {problem}");
 
     public JsonElement Required(string field, JsonValueKind kind)
     {
@@ -107,36 +110,39 @@ public static class PythonJson
         string.CompareOrdinal(s, i, literal, 0, literal.Length) == 0 ? literal : null;
 }
 
-/// <summary>Reads benchmark files: JSON Lines or one JSON array, gzip-compressed or not (decided by content).</summary>
+/// <summary>Reads benchmark files: JSON Lines or one JSON array, gzip-compressed or not, or parquet (decided by content).</summary>
 public static class DataFile
 {
     public static IEnumerable<DataRecord> ReadRecords(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"data file not found: {path}", path);
-        string text = ReadAllText(path);
-        string trimmed = text.TrimStart();
-        if (trimmed.StartsWith('['))
+        return Datasets.ParquetRows.IsParquet(path) ? Datasets.ParquetRows.Read(path) : ReadJson(path);
+    }
+
+    /// <summary>
+    /// JSON Lines are read line by line (a release file can be larger than a .NET string may be); a file whose
+    /// first character is '[' is one JSON array (small files such as sanitized-mbpp.json) and is parsed whole.
+    /// </summary>
+    private static IEnumerable<DataRecord> ReadJson(string path)
+    {
+        using var reader = OpenText(path);
+        int lineNumber = 0;
+        string? line = reader.ReadLine();
+        var leading = new StringBuilder();
+        while (line is not null && string.IsNullOrWhiteSpace(line))
         {
-            // One JSON array (sanitized-mbpp.json): records are numbered by their index, 1-based, and the error
-            // names the array element; JSON syntax errors carry the real line.
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(text, DataRecord.ReadOptions); }
-            catch (JsonException e) { throw new DatasetFormatException(path, (int)(e.LineNumber ?? 0) + 1, null, $"invalid JSON: {e.Message}"); }
-            int index = 0;
-            foreach (var element in doc.RootElement.EnumerateArray())
-            {
-                index++;
-                if (element.ValueKind != JsonValueKind.Object)
-                    throw new DatasetFormatException(path, index, null, $"array element {index} is not an object");
-                yield return new DataRecord(path, index, element.Clone());
-            }
+            leading.Append(line).Append('\n');
+            lineNumber++;
+            line = reader.ReadLine();
+        }
+        if (line is not null && line.TrimStart().StartsWith('['))
+        {
+            foreach (var record in ReadArray(path, leading.Append(line).Append('\n').Append(reader.ReadToEnd()).ToString()))
+                yield return record;
             yield break;
         }
-
-        int lineNumber = 0;
-        using var reader = new StringReader(text);
-        for (string? line = reader.ReadLine(); line != null; line = reader.ReadLine())
+        for (; line != null; line = reader.ReadLine())
         {
             lineNumber++;
             if (string.IsNullOrWhiteSpace(line))
@@ -153,6 +159,42 @@ public static class DataFile
                 throw new DatasetFormatException(path, lineNumber, null, "a record must be a JSON object");
             yield return new DataRecord(path, lineNumber, element);
         }
+    }
+
+    /// <summary>One JSON array: records are numbered by their index, 1-based; JSON syntax errors carry the real line.</summary>
+    private static IEnumerable<DataRecord> ReadArray(string path, string text)
+    {
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(text, DataRecord.ReadOptions); }
+        catch (JsonException e) { throw new DatasetFormatException(path, (int)(e.LineNumber ?? 0) + 1, null, $"invalid JSON: {e.Message}"); }
+        int index = 0;
+        foreach (var element in doc.RootElement.EnumerateArray())
+        {
+            index++;
+            if (element.ValueKind != JsonValueKind.Object)
+                throw new DatasetFormatException(path, index, null, $"array element {index} is not an object");
+            yield return new DataRecord(path, index, element.Clone());
+        }
+    }
+
+    /// <summary>
+    /// The file as text. A gzip file is decompressed whole and checked to its trailer (<see cref="GzipData"/>), so a
+    /// file cut short is refused rather than read in part; a plain file is streamed.
+    /// </summary>
+    private static StreamReader OpenText(string path)
+    {
+        var file = File.OpenRead(path);
+        Span<byte> magic = stackalloc byte[2];
+        int read = file.Read(magic);
+        file.Position = 0;
+        Stream stream = file;
+        if (read == 2 && magic[0] == 0x1f && magic[1] == 0x8b)
+        {
+            byte[] bytes;
+            using (file) bytes = File.ReadAllBytes(path);
+            stream = new MemoryStream(GzipData.Decompress(path, bytes));
+        }
+        return new StreamReader(stream, Encoding.UTF8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
     }
 
     /// <summary>The file's text; a gzip file is decompressed and checked to its trailer (<see cref="GzipData"/>).</summary>

@@ -73,7 +73,7 @@ public static class ExpectedValues
                 throw new InvalidDataException($"{problem.Id}: no canonical solution to compute expected values with");
             var request = new ExecutionRequest
             {
-                Code = problem.CanonicalSolution + problem.CodeSuffix,
+                Code = problem.CodePrefix + problem.CanonicalSolution + problem.CodeSuffix,
                 Tests = problem.PrivateTests.Select(t => t.Case with { ExpectedValue = null }).ToList(),
                 Comparison = problem.Comparison,
                 Limits = problem.Limits,

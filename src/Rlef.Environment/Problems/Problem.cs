@@ -11,15 +11,18 @@ public enum ProblemFamily
     HumanEvalPlus,
     Mbpp,
     MbppPlus,
+    LiveCodeBench,
 }
 
 public static class ProblemFamilies
 {
     /// <summary>
     /// Stdin/stdout problems (CodeContests, APPS) get the feedback that lists failing public tests only; function
-    /// problems (HumanEval(+), MBPP(+)) get the form that lists failures and successes.
+    /// problems (HumanEval(+), MBPP(+)) get the form that lists failures and successes. LiveCodeBench is a contest
+    /// benchmark: its functional (LeetCode) tests are listed like stdin tests, by their input (docs/datasets.md).
     /// </summary>
-    public static bool UsesStdioFeedback(this ProblemFamily family) => family is ProblemFamily.CodeContests or ProblemFamily.Apps;
+    public static bool UsesStdioFeedback(this ProblemFamily family) =>
+        family is ProblemFamily.CodeContests or ProblemFamily.Apps or ProblemFamily.LiveCodeBench;
 
     /// <summary>The name on the command line and in persisted rollouts.</summary>
     public static string ToName(this ProblemFamily family) => family switch
@@ -30,8 +33,12 @@ public static class ProblemFamilies
         ProblemFamily.HumanEvalPlus => "humanevalplus",
         ProblemFamily.Mbpp => "mbpp",
         ProblemFamily.MbppPlus => "mbppplus",
+        ProblemFamily.LiveCodeBench => "livecodebench",
         _ => throw new ArgumentOutOfRangeException(nameof(family)),
     };
+
+    /// <summary>Every dataset name the command line accepts.</summary>
+    public static readonly IReadOnlyList<string> Names = Enum.GetValues<ProblemFamily>().Select(f => f.ToName()).ToList();
 
     public static ProblemFamily Parse(string name) => name.ToLowerInvariant() switch
     {
@@ -41,7 +48,8 @@ public static class ProblemFamilies
         "humanevalplus" => ProblemFamily.HumanEvalPlus,
         "mbpp" => ProblemFamily.Mbpp,
         "mbppplus" => ProblemFamily.MbppPlus,
-        _ => throw new FormatException($"unknown dataset '{name}' (expected codecontests, apps, humaneval, humanevalplus, mbpp or mbppplus)"),
+        "livecodebench" => ProblemFamily.LiveCodeBench,
+        _ => throw new FormatException($"unknown dataset '{name}' (expected {string.Join(", ", Names)})"),
     };
 }
 
@@ -82,6 +90,12 @@ public sealed record Problem
     /// adapter for MBPP+). Appended, not prepended, so line numbers in the solution's tracebacks stay right.
     /// </summary>
     public string CodeSuffix { get; init; } = "";
+
+    /// <summary>
+    /// Python run before the solution's code (LiveCodeBench's harness imports). It must be one line ending in a
+    /// newline: the episode moves the line numbers of tracebacks back by one so they still point into the reply.
+    /// </summary>
+    public string CodePrefix { get; init; } = "";
 
     public Comparison Comparison { get; init; } = Comparison.CodeContests;
     public ExecutionLimits Limits { get; init; } = new();

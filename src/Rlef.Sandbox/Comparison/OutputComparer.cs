@@ -15,6 +15,7 @@ public static class OutputComparer
         Comparison.Exact => string.Equals(expected, actual, StringComparison.Ordinal),
         Comparison.LineWise => LineWise(expected, actual),
         Comparison.ValueTolerance => ValueComparer.Matches(expected.Trim(), actual.Trim(), atol),
+        Comparison.LiveCodeBench => LiveCodeBench(expected, actual),
         _ => throw new ArgumentOutOfRangeException(nameof(comparison)),
     };
 
@@ -87,5 +88,43 @@ public static class OutputComparer
         while (lines.Count > 0 && lines[^1].Length == 0)
             lines.RemoveAt(lines.Count - 1);
         return lines;
+    }
+
+    /// <summary>
+    /// LiveCodeBench's grading of stdin problems: both outputs stripped and split into lines, each line stripped; the
+    /// line counts must agree, and each pair of lines must be equal as text or, split on whitespace, as lists of
+    /// decimal numbers compared exactly ("1.50" = "1.5", "1e3" = "1000"; no tolerance, case-sensitive).
+    /// </summary>
+    public static bool LiveCodeBench(string expected, string actual)
+    {
+        string[] e = expected.Trim().Split('\n');
+        string[] a = actual.Trim().Split('\n');
+        if (e.Length != a.Length)
+            return false;
+        for (int i = 0; i < e.Length; i++)
+        {
+            string el = e[i].Trim(), al = a[i].Trim();
+            if (el == al)
+                continue;
+            string[] et = el.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            string[] at = al.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            if (et.Length != at.Length)
+                return false;
+            for (int j = 0; j < et.Length; j++)
+                if (!SameDecimal(et[j], at[j]))
+                    return false;
+        }
+        return true;
+    }
+
+    // Python's Decimal is exact at any size: integers compare as BigInteger, others as System.Decimal (28 digits).
+    private static bool SameDecimal(string e, string a)
+    {
+        if (IsInteger(e) && IsInteger(a))
+            return BigInteger.Parse(e, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)
+                == BigInteger.Parse(a, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+        return decimal.TryParse(e, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal x)
+            && decimal.TryParse(a, NumberStyles.Float, CultureInfo.InvariantCulture, out decimal y)
+            && x == y;
     }
 }
