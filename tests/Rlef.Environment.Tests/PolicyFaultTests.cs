@@ -115,7 +115,9 @@ public sealed class PolicyFaultTests
         var e = await Assert.ThrowsAnyAsync<PolicyInfrastructureException>(() => policy.ReplyAsync(Hello, Turn0, CancellationToken.None));
         Assert.IsType<EndpointUnavailableException>(e);
         Assert.Contains("no answer within", e.Message);
-        Assert.Equal(2, server.RequestCount);
+        // Two attempts timed out and the breaker stopped the other four retries. Under load the second attempt can
+        // time out before the server has even dispatched it, so the server may have counted only one.
+        Assert.InRange(server.RequestCount, 1, 2);
     }
 
     [Fact]
