@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Rlef.Serving.Hosting;
 using Rlef.Serving.Learner;
 
 namespace Rlef.Cli.Commands;
@@ -14,9 +13,7 @@ public static class ServeLearnerCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model directory to train (config.json, *.safetensors)", Required = true };
-        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (port 0: any free port, announced on stdout)", DefaultValueFactory = _ => "127.0.0.1:8200" };
-        var token = new Option<string?>("--token") { Description = "Token every request must carry as X-API-Key or Authorization: Bearer (required off loopback unless --insecure)" };
-        var insecure = new Option<bool>("--insecure") { Description = "Serve a non-loopback address without a token" };
+        var serve = new ServeOptions("127.0.0.1:8200", "Token every request must carry as X-API-Key or Authorization: Bearer (required off loopback unless --insecure)");
         var name = new Option<string?>("--name") { Description = "The base model's name clients give as base_model (default: the directory's name)" };
         var state = new Option<string?>("--state") { Description = "Directory for weights saved for the sampler (default: a folder under the system temp)" };
         var queue = new Option<int>("--queue") { Description = "Calls waiting for the worker before 429", DefaultValueFactory = _ => 256 };
@@ -26,51 +23,23 @@ public static class ServeLearnerCommand
 
         var command = new Command("learner", "Serve a model for training over the Tinker API (docs/tinker.md): create_model, forward, forward_backward (cross_entropy, importance_sampling, ppo), optim_step, save_weights_for_sampler, asample, retrieve_future, /health, /metrics.")
         {
-            model, listen, token, insecure, name, state, queue, maxModels, microBatch, maxBody,
+            model, serve.Listen, serve.Token, serve.Insecure, name, state, queue, maxModels, microBatch, maxBody,
         };
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            LearnerServer server;
-            try
+        command.SetAction((parse, cancellationToken) => ServeOptions.RunAsync("rlef serve learner", () =>
             {
                 if (parse.GetValue(queue) < 1 || parse.GetValue(maxModels) < 1 || parse.GetValue(microBatch) < 1)
                     throw new ArgumentException("--queue, --max-models and --micro-batch-tokens must be >= 1");
-                var options = new ServerOptions
-                {
-                    ServiceName = "rlef serve learner",
-                    Listen = ListenAddress.Parse(parse.GetValue(listen)!),
-                    Token = parse.GetValue(token),
-                    Insecure = parse.GetValue(insecure),
-                    MaxBodyBytes = parse.GetValue(maxBody),
-                };
                 var limits = new LearnerLimits
                 {
                     QueueCapacity = parse.GetValue(queue),
                     MaxModels = parse.GetValue(maxModels),
                     MicroBatchTokens = parse.GetValue(microBatch),
                 };
-                server = LearnerServer.Create(parse.GetValue(model)!, options, limits, parse.GetValue(name), parse.GetValue(state));
-            }
-            catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidDataException or NotSupportedException)
-            {
-                Console.Error.WriteLine($"rlef serve learner: {e.Message}");
-                return 2;
-            }
-            await using (server)
-            {
-                Console.Out.WriteLine($"rlef serve learner: training '{server.BaseName}' ({server.Base.ParameterCount} parameters); sampler weights in {server.StateDirectory}");
-                try
-                {
-                    await server.Host.RunAsync(Console.Out, cancellationToken);
-                }
-                catch (IOException e) // e.g. the port is taken
-                {
-                    Console.Error.WriteLine($"rlef serve learner: {e.Message}");
-                    return 2;
-                }
-            }
-            return 0;
-        });
+                return LearnerServer.Create(parse.GetValue(model)!, serve.ToServerOptions(parse, "rlef serve learner", parse.GetValue(maxBody)),
+                    limits, parse.GetValue(name), parse.GetValue(state));
+            },
+            server => $"training '{server.BaseName}' ({server.Base.ParameterCount} parameters); sampler weights in {server.StateDirectory}",
+            server => server.Host, cancellationToken));
         return command;
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Rlef.Serving.Hosting;
 using Rlef.Serving.Model;
 
 namespace Rlef.Cli.Commands;
@@ -15,9 +14,7 @@ public static class ServeModelCommand
     public static Command Create()
     {
         var model = new Option<string>("--model") { Description = "Hugging Face model directory (config.json, *.safetensors, tokenizer.json with a chat template)", Required = true };
-        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (port 0: any free port, announced on stdout)", DefaultValueFactory = _ => "127.0.0.1:8100" };
-        var token = new Option<string?>("--token") { Description = "Bearer token every request must carry (required off loopback unless --insecure)" };
-        var insecure = new Option<bool>("--insecure") { Description = "Serve a non-loopback address without a token" };
+        var serve = new ServeOptions("127.0.0.1:8100", "Bearer token every request must carry (required off loopback unless --insecure)");
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Tokenizer when not the directory's own: \"byte\" or a tokenizer.json path" };
         var name = new Option<string?>("--name") { Description = "Served model name (the \"model\" field; default: the directory's name)" };
         var maxBatch = new Option<int>("--max-batch") { Description = "Most sequences sampled in one batch", DefaultValueFactory = _ => 32 };
@@ -28,23 +25,12 @@ public static class ServeModelCommand
 
         var command = new Command("model", "Serve a model over HTTP: /v1/models, /v1/completions, /v1/chat/completions (vLLM's OpenAI-compatible API), /generate and /update_weights_from_disk (SGLang's), /health, /metrics.")
         {
-            model, tokenizer, listen, token, insecure, name, maxBatch, maxNew, maxPrompt, queue, maxBody,
+            model, tokenizer, serve.Listen, serve.Token, serve.Insecure, name, maxBatch, maxNew, maxPrompt, queue, maxBody,
         };
-        command.SetAction(async (parse, cancellationToken) =>
-        {
-            ModelServer server;
-            try
+        command.SetAction((parse, cancellationToken) => ServeOptions.RunAsync("rlef serve model", () =>
             {
                 if (parse.GetValue(maxBatch) < 1 || parse.GetValue(maxNew) < 1 || parse.GetValue(queue) < 0)
                     throw new ArgumentException("--max-batch and --max-new-tokens must be >= 1, --queue >= 0");
-                var options = new ServerOptions
-                {
-                    ServiceName = "rlef serve model",
-                    Listen = ListenAddress.Parse(parse.GetValue(listen)!),
-                    Token = parse.GetValue(token),
-                    Insecure = parse.GetValue(insecure),
-                    MaxBodyBytes = parse.GetValue(maxBody),
-                };
                 var limits = new ModelServingLimits
                 {
                     MaxBatch = parse.GetValue(maxBatch),
@@ -52,28 +38,11 @@ public static class ServeModelCommand
                     MaxPromptTokens = parse.GetValue(maxPrompt),
                     QueueCapacity = parse.GetValue(queue),
                 };
-                server = ModelServer.Create(parse.GetValue(model)!, options, limits, parse.GetValue(name), parse.GetValue(tokenizer));
-            }
-            catch (Exception e) when (e is ArgumentException or FormatException or IOException or InvalidDataException or NotSupportedException)
-            {
-                Console.Error.WriteLine($"rlef serve model: {e.Message}");
-                return 2;
-            }
-            await using (server)
-            {
-                Console.Out.WriteLine($"rlef serve model: serving '{server.Model.Name}' ({server.Model.ContextLength}-token context)");
-                try
-                {
-                    await server.Host.RunAsync(Console.Out, cancellationToken);
-                }
-                catch (IOException e) // e.g. the port is taken
-                {
-                    Console.Error.WriteLine($"rlef serve model: {e.Message}");
-                    return 2;
-                }
-            }
-            return 0;
-        });
+                return ModelServer.Create(parse.GetValue(model)!, serve.ToServerOptions(parse, "rlef serve model", parse.GetValue(maxBody)),
+                    limits, parse.GetValue(name), parse.GetValue(tokenizer));
+            },
+            server => $"serving '{server.Model.Name}' ({server.Model.ContextLength}-token context)",
+            server => server.Host, cancellationToken));
         return command;
     }
 }

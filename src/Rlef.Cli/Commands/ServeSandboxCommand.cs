@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Rlef.Sandbox;
-using Rlef.Serving.Hosting;
 using Rlef.Serving.Sandbox;
 
 namespace Rlef.Cli.Commands;
@@ -13,9 +12,10 @@ public static class ServeSandboxCommand
 
     public static Command Create()
     {
-        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on; loopback by default. Any other address needs --token (or --insecure). Port 0 picks a free one (announced on stdout).", DefaultValueFactory = _ => "127.0.0.1:8090" };
-        var token = new Option<string?>("--token") { Description = $"Bearer token every request must carry (Authorization: Bearer TOKEN), at least 16 characters; default: ${TokenVariable} if set." };
-        var insecure = new Option<bool>("--insecure") { Description = "Serve a non-loopback address without a token (anyone who can connect runs code)." };
+        var serve = new ServeOptions("127.0.0.1:8090",
+            tokenDescription: $"Bearer token every request must carry (Authorization: Bearer TOKEN), at least 16 characters; default: ${TokenVariable} if set.",
+            listenDescription: "HOST:PORT to listen on; loopback by default. Any other address needs --token (or --insecure). Port 0 picks a free one (announced on stdout).",
+            insecureDescription: "Serve a non-loopback address without a token (anyone who can connect runs code).");
         var workers = new Option<int>("--workers") { Description = "Warm sandbox workers (programs run at once).", DefaultValueFactory = _ => System.Environment.ProcessorCount };
         var queue = new Option<int>("--queue") { Description = "Requests that may wait for a worker; beyond them requests get 429 with Retry-After.", DefaultValueFactory = _ => 256 };
         var maxBody = new Option<int>("--max-body-mb") { Description = "Largest request body in MB (larger ones get 413).", DefaultValueFactory = _ => 16 };
@@ -27,7 +27,7 @@ public static class ServeSandboxCommand
         var command = new Command("sandbox", "Serve the sandbox over HTTP: POST /run_code (SandboxFusion's API), POST /run_tests (one program, " +
             "many tests, the project's verdicts), GET /v1/ping, /health, /metrics. Stops on SIGTERM or Ctrl+C after in-flight requests finish.")
         {
-            listen, token, insecure, workers, queue, maxBody, maxTests, maxTime, maxMemory, noIsolation,
+            serve.Listen, serve.Token, serve.Insecure, workers, queue, maxBody, maxTests, maxTime, maxMemory, noIsolation,
         };
         command.SetAction(async (parse, ct) =>
         {
@@ -35,13 +35,8 @@ public static class ServeSandboxCommand
             double time = parse.GetValue(maxTime);
             if (w < 1 || q < 0 || body < 1 || tests < 1 || mem < 1 || !(time > 0))
                 throw new UserError("--workers, --max-body-mb, --max-tests, --max-time-limit and --max-memory-mb must be positive, --queue at least 0");
-            var server = new ServerOptions
-            {
-                Listen = ListenAddress.Parse(parse.GetValue(listen)!),
-                Token = parse.GetValue(token) ?? (System.Environment.GetEnvironmentVariable(TokenVariable) is { Length: > 0 } t ? t : null),
-                Insecure = parse.GetValue(insecure),
-                MaxBodyBytes = (long)body << 20,
-            };
+            var server = serve.ToServerOptions(parse, serviceName: null, maxBodyBytes: (long)body << 20,
+                tokenFallback: System.Environment.GetEnvironmentVariable(TokenVariable) is { Length: > 0 } t ? t : null);
             var defaults = new SandboxServerOptions();
             var sandbox = defaults with
             {
