@@ -108,39 +108,32 @@ public abstract class MetricFamily
     protected static string Key(string[] values) => string.Join('\u0001', values);
 }
 
-/// <summary>A value that only goes up (requests served, verdicts given).</summary>
-public sealed class Counter : MetricFamily
+/// <summary>
+/// A family whose series each hold one number (counters and gauges), or whose single value is read from a function
+/// at scrape time.
+/// </summary>
+public abstract class SingleValueFamily : MetricFamily
 {
     private readonly ConcurrentDictionary<string, (string[] Labels, Cell Cell)> _series = new();
     private readonly Func<double>? _read;
 
-    internal Counter(string name, string help, string[] labelNames, Func<double>? read = null) : base(name, help, labelNames)
+    private protected SingleValueFamily(string name, string help, string[] labelNames, Func<double>? read) : base(name, help, labelNames)
     {
         _read = read;
         if (labelNames.Length == 0)
             _series[""] = ([], new Cell());
     }
 
-    internal override string Type => "counter";
-
-    public void Inc() => Series([]).Add(1);
-
-    public void Inc(params string[] labelValues) => Series(labelValues).Add(1);
-
-    public void Add(double amount, params string[] labelValues)
-    {
-        if (amount < 0)
-            throw new ArgumentOutOfRangeException(nameof(amount), $"counter '{Name}' cannot go down");
-        Series(labelValues).Add(amount);
-    }
+    /// <summary>What a function-read family refuses, for the error message ("cannot be increased").</summary>
+    private protected abstract string RefusedChange { get; }
 
     public double Value(params string[] labelValues) =>
         _read != null ? _read() : _series.TryGetValue(Key(labelValues), out var s) ? s.Cell.Value : 0;
 
-    private Cell Series(string[] labelValues)
+    private protected Cell Series(string[] labelValues)
     {
         if (_read != null)
-            throw new InvalidOperationException($"counter '{Name}' is read from a function; it cannot be increased");
+            throw new InvalidOperationException($"{Type} '{Name}' is read from a function; it {RefusedChange}");
         CheckLabels(labelValues);
         return _series.GetOrAdd(Key(labelValues), _ => ([.. labelValues], new Cell())).Cell;
     }
@@ -157,46 +150,37 @@ public sealed class Counter : MetricFamily
     }
 }
 
-/// <summary>A value that goes up and down (in-flight requests), or one read at scrape time.</summary>
-public sealed class Gauge : MetricFamily
+/// <summary>A value that only goes up (requests served, verdicts given).</summary>
+public sealed class Counter : SingleValueFamily
 {
-    private readonly ConcurrentDictionary<string, (string[] Labels, Cell Cell)> _series = new();
-    private readonly Func<double>? _read;
+    internal Counter(string name, string help, string[] labelNames, Func<double>? read = null) : base(name, help, labelNames, read) { }
 
-    internal Gauge(string name, string help, string[] labelNames, Func<double>? read = null) : base(name, help, labelNames)
+    internal override string Type => "counter";
+    private protected override string RefusedChange => "cannot be increased";
+
+    public void Inc() => Series([]).Add(1);
+
+    public void Inc(params string[] labelValues) => Series(labelValues).Add(1);
+
+    public void Add(double amount, params string[] labelValues)
     {
-        _read = read;
-        if (labelNames.Length == 0)
-            _series[""] = ([], new Cell());
+        if (amount < 0)
+            throw new ArgumentOutOfRangeException(nameof(amount), $"counter '{Name}' cannot go down");
+        Series(labelValues).Add(amount);
     }
+}
+
+/// <summary>A value that goes up and down (in-flight requests), or one read at scrape time.</summary>
+public sealed class Gauge : SingleValueFamily
+{
+    internal Gauge(string name, string help, string[] labelNames, Func<double>? read = null) : base(name, help, labelNames, read) { }
 
     internal override string Type => "gauge";
+    private protected override string RefusedChange => "cannot be set";
 
     public void Set(double value, params string[] labelValues) => Series(labelValues).Set(value);
 
     public void Add(double amount, params string[] labelValues) => Series(labelValues).Add(amount);
-
-    public double Value(params string[] labelValues) =>
-        _read != null ? _read() : _series.TryGetValue(Key(labelValues), out var s) ? s.Cell.Value : 0;
-
-    private Cell Series(string[] labelValues)
-    {
-        if (_read != null)
-            throw new InvalidOperationException($"gauge '{Name}' is read from a function; it cannot be set");
-        CheckLabels(labelValues);
-        return _series.GetOrAdd(Key(labelValues), _ => ([.. labelValues], new Cell())).Cell;
-    }
-
-    internal override void Render(StringBuilder text)
-    {
-        if (_read != null)
-        {
-            text.Append(Name).Append(' ').Append(MetricsRegistry.Format(_read())).Append('\n');
-            return;
-        }
-        foreach (var (labels, cell) in _series.Values.OrderBy(s => Key(s.Labels), StringComparer.Ordinal))
-            text.Append(Name).Append(LabelText(labels)).Append(' ').Append(MetricsRegistry.Format(cell.Value)).Append('\n');
-    }
 }
 
 /// <summary>Observations counted into cumulative buckets (latencies), with their sum and count.</summary>
