@@ -102,12 +102,11 @@ public sealed class TinkerClient : IDisposable
             var (status, text) = await RawAsync(method, path, body, idempotencyKey, cancellationToken);
             if ((int)status is >= 200 and < 300) return Parse(path, text);
             string failure = status == 0 ? text : $"HTTP {(int)status}: {Truncate(text)}";
-            bool retryable = status == 0 || status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout || (int)status >= 500;
+            bool retryable = status == 0 || HttpRetry.IsRetryable(status); // 0: no answer came
             if (!retryable) throw new TrainingServiceException($"{method} {BaseUrl}{path} refused: {failure}");
             if (attempt >= _options.MaxRetries)
                 throw new TrainingServiceException($"{method} {BaseUrl}{path}: the training service is gone or failing; giving up after {attempt + 1} attempts; last: {failure}");
-            double seconds = Math.Min(_options.MaxBackoff.TotalSeconds, _options.InitialBackoff.TotalSeconds * Math.Pow(2, attempt));
-            await Task.Delay(TimeSpan.FromSeconds(seconds * (0.75 + 0.5 * Random.Shared.NextDouble())), cancellationToken);
+            await Task.Delay(HttpRetry.Backoff(attempt, _options.InitialBackoff, _options.MaxBackoff), cancellationToken);
         }
     }
 

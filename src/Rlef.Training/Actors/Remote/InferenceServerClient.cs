@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -68,7 +67,7 @@ public sealed class InferenceServerClient : IDisposable
                 string text = await response.Content.ReadAsStringAsync(timeout.Token);
                 if (response.IsSuccessStatusCode) return Parse(url, text);
                 failure = $"HTTP {(int)response.StatusCode}: {Truncate(text)}";
-                if (!IsRetryable(response.StatusCode))
+                if (!HttpRetry.IsRetryable(response.StatusCode))
                     throw new InferenceServerException($"{method} {url} refused: {failure}");
                 retryAfter = response.Headers.RetryAfter?.Delta;
             }
@@ -82,7 +81,7 @@ public sealed class InferenceServerClient : IDisposable
             }
             if (attempt >= _options.MaxRetries)
                 throw new InferenceServerException($"{method} {url}: giving up after {attempt + 1} attempts; last: {failure}");
-            await Task.Delay(retryAfter ?? Backoff(attempt), cancellationToken);
+            await Task.Delay(retryAfter ?? HttpRetry.Backoff(attempt, _options.InitialBackoff, _options.MaxBackoff), cancellationToken);
         }
     }
 
@@ -96,16 +95,6 @@ public sealed class InferenceServerClient : IDisposable
         {
             throw new InferenceServerException($"{url} answered malformed JSON ({e.Message}): {Truncate(text)}", e);
         }
-    }
-
-    static bool IsRetryable(HttpStatusCode status) =>
-        status is HttpStatusCode.TooManyRequests or HttpStatusCode.RequestTimeout || (int)status >= 500;
-
-    /// <summary>initial · 2^attempt, capped, with ±25% jitter so many actors do not retry in lockstep.</summary>
-    TimeSpan Backoff(int attempt)
-    {
-        double seconds = Math.Min(_options.MaxBackoff.TotalSeconds, _options.InitialBackoff.TotalSeconds * Math.Pow(2, attempt));
-        return TimeSpan.FromSeconds(seconds * (0.75 + 0.5 * Random.Shared.NextDouble()));
     }
 
     internal static string Truncate(string s) => s.Length <= 400 ? s : s[..400] + "…";
