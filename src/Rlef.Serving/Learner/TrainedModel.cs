@@ -42,7 +42,7 @@ public sealed class TrainedModel
     {
         var outputs = new JsonObject[data.Count];
         double lossSum = 0;
-        foreach (var (first, count) in Groups(data.Select(d => d.Input.Length).ToArray(), _microBatchTokens))
+        foreach (var (first, count) in MicroBatches.Groups(data.Select(d => d.Input.Length).ToArray(), _microBatchTokens))
         {
             int seqLen = data.Skip(first).Take(count).Max(d => d.Input.Length);
             var tokens = new int[count * seqLen];
@@ -175,24 +175,4 @@ public sealed class TrainedModel
 
     const string OptimizerFile = "optimizer.safetensors";
     const string StateFile = "training_state.json";
-
-    /// <summary>Consecutive groups whose padded size B × T stays within <paramref name="maxTokens"/> (the in-process PPO packing).</summary>
-    static List<(int First, int Count)> Groups(IReadOnlyList<int> lengths, int maxTokens)
-    {
-        var groups = new List<(int, int)>();
-        int first = 0, longest = 0;
-        for (int i = 0; i < lengths.Count; i++)
-        {
-            int candidate = Math.Max(longest, lengths[i]);
-            if (i > first && candidate * (i - first + 1) > maxTokens)
-            {
-                groups.Add((first, i - first));
-                first = i;
-                candidate = lengths[i];
-            }
-            longest = candidate;
-        }
-        groups.Add((first, lengths.Count - first));
-        return groups;
-    }
 }

@@ -56,7 +56,7 @@ public sealed class PpoUpdater
         var sequences = minibatch.Episodes.Select(e => new EpisodeSequence(e)).ToArray();
         var parts = new List<PpoLossResult>();
         long tokens = 0;
-        var groups = PaddedBatch.Groups(sequences.Select(s => s.Tokens.Length).ToArray(), _config.Engine.MicroBatchTokens);
+        var groups = MicroBatches.Groups(sequences.Select(s => s.Tokens.Length).ToArray(), _config.Engine.MicroBatchTokens);
         // Both networks' training buffers sized once for the largest micro-batch (not regrown micro-batch by micro-batch).
         int largest = groups.Max(g => g.Count * sequences.Skip(g.First).Take(g.Count).Max(s => s.Tokens.Length));
         _policy.Reserve(1, largest);

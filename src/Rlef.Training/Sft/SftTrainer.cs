@@ -87,7 +87,7 @@ public sealed class SftTrainer
         float weight = 1f / targets;
         double loss = 0;
         long tokens = 0;
-        var groups = PaddedBatch.Groups(batch.Select(e => e.Tokens.Length).ToArray(), microBatchTokens);
+        var groups = MicroBatches.Groups(batch.Select(e => e.Tokens.Length).ToArray(), microBatchTokens);
         model.Reserve(1, groups.Max(g => g.Count * batch.Skip(g.First).Take(g.Count).Max(e => e.Tokens.Length))); // buffers sized once
         foreach (var (first, count) in groups)
         {
