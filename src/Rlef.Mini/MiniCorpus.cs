@@ -58,6 +58,10 @@ public static class MiniCorpus
     static Dictionary<string, IReadOnlyList<string>> ProgramsById(IEnumerable<SyntheticProblem> problems, Func<IncorrectSolution, bool> which) =>
         problems.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Where(which).Select(s => s.Code).ToList());
 
+    /// <summary>The ids of the problems whose answer is a position with open conventions (<see cref="OpSpec.OpenConventions"/>).</summary>
+    public static HashSet<string> OpenConventionProblems(IEnumerable<SyntheticProblem> problems) =>
+        problems.Where(p => p.Chain.Specs.Last().OpenConventions).Select(p => p.Name).ToHashSet();
+
     /// <summary>A program as the assistant replies it (the format <see cref="CodeExtractor"/> reads; as <see cref="CanonicalPolicy"/>).</summary>
     public static string Reply(string code) => "```python\n" + code.TrimEnd('\n') + "\n```";
 
@@ -69,7 +73,7 @@ public static class MiniCorpus
     /// <param name="formatMistakes">Maps a problem id to its wrong-format programs (a subset of <paramref name="incorrect"/>'s).</param>
     public static async Task<IReadOnlyList<Rollout>> BuildAsync(IReadOnlyList<Problem> problems, IReadOnlyDictionary<string, IReadOnlyList<string>> incorrect,
         ICodeExecutor executor, MiniCorpusOptions options, Action<int>? onDone = null, CancellationToken cancellationToken = default,
-        IReadOnlyDictionary<string, IReadOnlyList<string>>? formatMistakes = null)
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? formatMistakes = null, IReadOnlySet<string>? openConventions = null)
     {
         if (options.ReferenceProbability is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.ReferenceProbability, "the reference probability q must lie in [0, 1]");
@@ -87,6 +91,9 @@ public static class MiniCorpus
             string reference = problem.CanonicalSolution ?? throw new InvalidDataException($"{problem.Id}: no reference solution");
             IReadOnlyList<string> mutants = incorrect.TryGetValue(problem.Id, out var m) ? m : [];
             IReadOnlyList<string> formats = formatMistakes is not null && formatMistakes.TryGetValue(problem.Id, out var f) ? f : [];
+            // Where the statement leaves the conventions open, the model is unsure of them: its draw is uniform over
+            // the reference and the wrong-format programs, not a fixed habit (docs/mini.md, "Open conventions").
+            bool open = openConventions?.Contains(problem.Id) == true;
             for (int c = 0; c < options.ConversationsPerProblem; c++)
             {
                 int index = p * options.ConversationsPerProblem + c;
@@ -96,6 +103,12 @@ public static class MiniCorpus
                 Func<Conversation, string> Fresh()
                 {
                     bool format = formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability;
+                    if (format && open && rng.Next(formats.Count + 1) == formats.Count)
+                    {
+                        previousWasFormatMistake = false;
+                        string right = Reply(reference);
+                        return _ => right;
+                    }
                     string code = format ? formats[rng.Next(formats.Count)]
                         : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)];
                     previousWasFormatMistake = format;
