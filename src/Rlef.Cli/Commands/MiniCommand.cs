@@ -26,10 +26,11 @@ public static class MiniCommand
         var config = new Option<string?>("--config") { Description = "RLEF config instead of the preset's" };
         var randomSource = new Option<string>("--random-feedback-source") { Description = "Donors of the random-feedback evaluations: dataset (another test problem's incorrect_solutions, the paper's) or own-failures (the evaluated policy's own failed turns)", DefaultValueFactory = _ => "dataset" };
         randomSource.AcceptOnlyFromAmong("dataset", "own-failures");
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the RLEF run (schedule.seed: data order, minibatches, sampling during training); the evaluations keep theirs, so two seeds are compared on the same test rollouts' random numbers", DefaultValueFactory = _ => 1 };
         var command = new Command("mini", "The paper in miniature on generated contest problems: RLEF from the shipped small policy, " +
             "then a report comparing the starting and the trained policy on the test split (resumable: rerun the same command).")
         {
-            preset, model, output, report, config, randomSource,
+            preset, model, output, report, config, randomSource, seed,
         };
         command.Subcommands.Add(CreateGenerate());
         command.Subcommands.Add(MiniPretrainCommand.Create());
@@ -45,6 +46,7 @@ public static class MiniCommand
                 ReportPath = parse.GetValue(report) ?? (p == MiniPreset.Full ? "docs/mini-report.md" : Path.Combine(outDir, "report.md")),
                 ConfigFile = parse.GetValue(config),
                 RandomFeedbackSource = parse.GetValue(randomSource)!,
+                ConfigOverrides = [$"schedule.seed={parse.GetValue(seed)}"],
                 Command = "rlef " + string.Join(' ', parse.Tokens.Select(t => t.Value)),
             };
             await using var executor = Executors.Create();
