@@ -31,6 +31,9 @@ public static class BenchEngineCommand
         var skipGemm = new Option<bool>("--skip-gemm") { Description = "Skip the SGEMM shape sweep (peak, training and decoding still run)." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of tables." };
         var attentionOnly = new Option<bool>("--attention-only") { Description = "Only time the attention kernels (tiles vs rows)." };
+        var miniModel = new Option<string>("--mini-model") { Description = "Model directory of the RLEF iteration.", DefaultValueFactory = _ => "models/mini" };
+        var miniConfig = new Option<string>("--mini-config") { Description = "RLEF config of the iteration.", DefaultValueFactory = _ => "configs/mini.yaml" };
+        var iterationRollouts = new Option<int>("--iteration-rollouts") { Description = "Rollouts of the RLEF iteration (2 updates).", DefaultValueFactory = _ => 32 };
         var sections = new Option<string>("--sections")
         {
             Description = $"Comma-separated parts to run (default all): {string.Join(", ", AllSections)}.",
@@ -38,9 +41,9 @@ public static class BenchEngineCommand
         };
         var command = new Command("engine", "Measure the engine: FMA peak, SGEMM vs peak, a 124M training step, decoding tokens/s.")
         {
-            steps, threads, batch, seq, intermediate, decodeTokens, skipGemm, json, attentionOnly, sections,
+            steps, threads, batch, seq, intermediate, decodeTokens, skipGemm, json, attentionOnly, sections, miniModel, miniConfig, iterationRollouts,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, cancellationToken) =>
         {
             var chosen = (parse.GetValue(sections) ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
             if (chosen.FirstOrDefault(x => !AllSections.Contains(x)) is { } unknown)
@@ -60,7 +63,19 @@ public static class BenchEngineCommand
                     PrintAttention(rowsOnly);
                 return 0;
             }
-            var result = Run(options, parse.GetValue(json) ? null : Console.Error);
+            // The RLEF iteration runs first, so the peak resident set read after it is the RL process's own.
+            IterationRow? iteration = null;
+            if (options.Runs("iteration"))
+            {
+                string modelDirectory = parse.GetValue(miniModel)!, configFile = parse.GetValue(miniConfig)!;
+                if (!File.Exists(Path.Combine(modelDirectory, "config.json")))
+                    throw new UserError($"--mini-model: '{modelDirectory}' is not a model directory (no config.json).");
+                if (!File.Exists(configFile)) throw new UserError($"--mini-config: '{configFile}' does not exist.");
+                if (parse.GetValue(iterationRollouts) < 2) throw new UserError("--iteration-rollouts must be ≥ 2.");
+                iteration = await MeasureIteration(modelDirectory, configFile, parse.GetValue(iterationRollouts), options.Threads,
+                    parse.GetValue(json) ? null : Console.Error, cancellationToken);
+            }
+            var result = Run(options, parse.GetValue(json) ? null : Console.Error) with { Iteration = iteration };
             if (parse.GetValue(json))
                 Console.WriteLine(JsonSerializer.Serialize(result, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             else
@@ -75,8 +90,9 @@ public static class BenchEngineCommand
         public bool Runs(string section) => Sections.Contains(section);
     }
 
-    // The parts of the run, in the order they run: SGEMM, the 124M training step, the miniature's step, decoding, attention.
-    private static readonly string[] AllSections = ["sgemm", "train", "mini", "decode", "attention"];
+    // The parts of the run, in the order they run: one RLEF iteration of the miniature, SGEMM, the 124M training step,
+    // the miniature's step, decoding, teacher-forced scoring of the reference and value networks, attention.
+    private static readonly string[] AllSections = ["iteration", "sgemm", "train", "mini", "decode", "scoring", "attention"];
 
     public sealed record GemmRow(
         [property: JsonPropertyName("vector_bits")] int VectorBits,
@@ -131,8 +147,10 @@ public static class BenchEngineCommand
         [property: JsonPropertyName("decode_tokens_per_s_b32")] double DecodeTokensPerSB32,
         [property: JsonPropertyName("decode_b1")] DecodeMeasurement? DecodeB1,
         [property: JsonPropertyName("decode_b32")] DecodeMeasurement? DecodeB32,
+        [property: JsonPropertyName("scoring")] ScoringRow? Scoring,
         [property: JsonPropertyName("attention")] IReadOnlyList<AttentionRow> Attention,
         [property: JsonPropertyName("peak_rss_mb")] double PeakRssMb,
+        [property: JsonPropertyName("rlef_iteration")] IterationRow? Iteration,
         [property: JsonPropertyName("load_average")] double LoadAverage);
 
     /// <summary>
@@ -244,12 +262,14 @@ public static class BenchEngineCommand
             b32 = MeasureDecoding(model!, 32, o.DecodeTokens, peak, peakCpu, progress);
         }
 
+        var scoring = o.Runs("scoring") ? MeasureScoring(progress) : null;
+
         var attention = o.Runs("attention") ? MeasureAttention(o.Threads, peak, peakCpu, progress) : [];
 
         return new EngineBenchResult(o.Threads, VectorBits, Gemm.KernelName, peak1, peak, peakCpu, seconds > 0 ? flops / seconds / 1e9 : 0,
             cpuSeconds > 0 ? flops / cpuSeconds * o.Threads / 1e9 : 0, square, rows, paths, model?.ParameterCount ?? 0, o.Batch, o.Seq, median,
             times[0], cpuTimes[cpuTimes.Count / 2], median > 0 ? stepFlops / (median / 1000) / 1e9 : 0, "AdamW (decoupled weight decay 0.1)", mini,
-            b1?.TokensPerSecond ?? 0, b32?.TokensPerSecond ?? 0, b1, b32, attention, PeakRssMb(), LoadAverage());
+            b1?.TokensPerSecond ?? 0, b32?.TokensPerSecond ?? 0, b1, b32, scoring, attention, PeakRssMb(), null, LoadAverage());
     }
 
     // Attention kernels: the row kernels, the 256-bit and (with AVX-512) the 512-bit tiles, alternating in one loop; the
@@ -350,6 +370,94 @@ public static class BenchEngineCommand
     }
 
     /// <summary>
+    /// PPO's teacher-forced scoring with the miniature's architecture: the reference policy's log-probs and the value
+    /// network's values on the same sequences, one after the other (each kernel split over the threads) and side by side
+    /// (<see cref="Scorer.LogProbsAndValues"/>), alternating; medians of wall and CPU seconds.
+    /// </summary>
+    public sealed record ScoringRow(
+        [property: JsonPropertyName("sequences")] int Sequences,
+        [property: JsonPropertyName("tokens")] long Tokens,
+        [property: JsonPropertyName("one_after_the_other_s")] double SeparateSeconds,
+        [property: JsonPropertyName("side_by_side_s")] double SideBySideSeconds,
+        [property: JsonPropertyName("one_after_the_other_cpu_s")] double SeparateCpuSeconds,
+        [property: JsonPropertyName("side_by_side_cpu_s")] double SideBySideCpuSeconds,
+        [property: JsonPropertyName("speedup")] double Speedup,
+        [property: JsonPropertyName("rounds")] int Rounds);
+
+    // 32 episodes of 300-1100 tokens (the miniature's multi-turn lengths), scored in passes of 4096 tokens (the default
+    // engine.scoring_batch_tokens).
+    private static ScoringRow MeasureScoring(TextWriter? progress)
+    {
+        const int rounds = 5, budget = 4096;
+        var config = LlamaConfig.Create(vocabSize: 2048, hiddenSize: 192, layers: 4, heads: 6, kvHeads: 2, intermediateSize: 512,
+            maxPositions: 2048, tieEmbeddings: true);
+        var reference = LlamaModel.CreateRandom(config, seed: 1);
+        var value = LlamaModel.CreateRandom(config, seed: 2).CreateValueModel(seed: 3);
+        var rng = new Random(4);
+        var sequences = Enumerable.Range(0, 32)
+            .Select(_ => (IReadOnlyList<int>)Enumerable.Range(0, rng.Next(300, 1100)).Select(_ => rng.Next(config.VocabSize)).ToArray()).ToArray();
+        Scorer.LogProbsAndValues(reference, value, sequences, budget);   // warm-up: JIT, buffers
+        List<double> separate = [], side = [], separateCpu = [], sideCpu = [];
+        for (int round = 0; round < rounds; round++)
+        {
+            foreach (bool together in new[] { false, true })
+            {
+                var cpuStart = System.Environment.CpuUsage.TotalTime;
+                long start = Stopwatch.GetTimestamp();
+                if (together) Scorer.LogProbsAndValues(reference, value, sequences, budget);
+                else
+                {
+                    Scorer.LogProbs(reference, sequences, budget);
+                    Scorer.Values(value, sequences, budget);
+                }
+                double wall = Stopwatch.GetElapsedTime(start).TotalSeconds, cpu = (System.Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds;
+                (together ? side : separate).Add(wall);
+                (together ? sideCpu : separateCpu).Add(cpu);
+                progress?.WriteLine("scoring, round {0}, {1}: {2:F2} s ({3:F2} s of CPU)", round, together ? "side by side" : "one after the other", wall, cpu);
+            }
+        }
+        static double Median(List<double> x) { x.Sort(); return x[x.Count / 2]; }
+        double a = Median(separate), b = Median(side);
+        return new ScoringRow(sequences.Length, sequences.Sum(x => (long)x.Count), a, b, Median(separateCpu), Median(sideCpu), a / b, rounds);
+    }
+
+    /// <summary>
+    /// One RLEF iteration of the miniature (configs/mini.yaml on generated problems, synchronous: max_policy_lag 0), timed
+    /// by the same harness as `rlef bench serve`'s lag comparison, and the process's peak resident set right after it.
+    /// </summary>
+    public sealed record IterationRow(
+        [property: JsonPropertyName("rollouts")] int Rollouts,
+        [property: JsonPropertyName("updates")] int Updates,
+        [property: JsonPropertyName("wall_s")] double WallSeconds,
+        [property: JsonPropertyName("generation_s")] double GenerationSeconds,
+        [property: JsonPropertyName("sandbox_s")] double SandboxSeconds,
+        [property: JsonPropertyName("scoring_s")] double ScoringSeconds,
+        [property: JsonPropertyName("update_s")] double UpdateSeconds,
+        [property: JsonPropertyName("cpu_s")] double CpuSeconds,
+        [property: JsonPropertyName("peak_rss_mb")] double PeakRssMb);
+
+    private static async Task<IterationRow> MeasureIteration(string modelDirectory, string configFile, int rollouts, int threads,
+        TextWriter? progress, CancellationToken cancellationToken)
+    {
+        EngineThreads.Degree = threads;
+        progress?.WriteLine("one RLEF iteration of the miniature ({0} rollouts, 2 updates)…", rollouts);
+        string work = Directory.CreateTempSubdirectory("rlef-bench-engine-").FullName;
+        try
+        {
+            var cpuStart = System.Environment.CpuUsage.TotalTime;
+            var run = await Rlef.Benchmarks.Serving.ServeBenchmark.MiniIterationsAsync(modelDirectory, configFile, maxPolicyLag: 0, iterations: 1,
+                rollouts, work, progress, cancellationToken);
+            double cpu = (System.Environment.CpuUsage.TotalTime - cpuStart).TotalSeconds;
+            return new IterationRow(rollouts, 2, run.WallSeconds, run.GenerationSeconds, run.SandboxSeconds, run.ScoringSeconds, run.UpdateSeconds,
+                cpu, PeakRssMb());
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// Decoding throughput at one batch size: tokens/s, the FLOP a generated token costs (2 per matmul weight incl. the
     /// LM head, plus attention over the cache at the mean context), that as a fraction of the FMA peak, and where the
     /// time went (the model's forward step vs sampling the next tokens from the logits).
@@ -418,6 +526,12 @@ public static class BenchEngineCommand
     private static void Print(EngineBenchResult r)
     {
         var table = new Table().AddColumn("measurement").AddColumn(new TableColumn("value").RightAligned()).AddColumn("note");
+        if (r.Iteration is { } it)
+        {
+            double other = it.WallSeconds - it.GenerationSeconds - it.SandboxSeconds - it.ScoringSeconds - it.UpdateSeconds;
+            table.AddRow($"one RLEF iteration of the miniature ({it.Rollouts} rollouts, {it.Updates} updates)", $"{it.WallSeconds:F1} s",
+                $"generation {it.GenerationSeconds:F1} s, sandbox {it.SandboxSeconds:F1} s, scoring {it.ScoringSeconds:F1} s, update {it.UpdateSeconds:F1} s, other {other:F1} s; CPU {it.CpuSeconds:F1} s; peak RSS after it {it.PeakRssMb:F0} MB");
+        }
         table.AddRow("FMA peak, 1 thread", $"{r.PeakGflops1Thread:F0} GFLOP/s", "register-only FMA chains");
         table.AddRow($"FMA peak, {r.Threads} threads", $"{r.PeakGflops:F0} GFLOP/s", $"{r.PeakGflopsCpu:F0} per CPU-second × threads");
         foreach (var p in r.SgemmPaths)
@@ -434,6 +548,9 @@ public static class BenchEngineCommand
         if (r.MiniTrainStep is { } m)
             table.AddRow($"mini train step ({m.Parameters / 1e6:F1}M params, B={m.Batch}, T={m.Seq})", $"{m.StepMs:F0} ms",
                 $"median; fastest {m.StepMinMs:F0} ms; CPU time per thread {m.StepCpuMs:F0} ms; {m.Flops / 1e9:F1} GFLOP a step, {m.Gflops:F0} GFLOP/s = {100 * m.FractionOfPeak:F0}% of peak ({100 * m.CpuFractionOfPeak:F0}% by CPU time)");
+        if (r.Scoring is { } sc)
+            table.AddRow($"scoring, reference + value (mini, {sc.Sequences} × {sc.Tokens / sc.Sequences} tokens)", $"{sc.SideBySideSeconds:F2} s",
+                $"side by side; one after the other {sc.SeparateSeconds:F2} s = {sc.Speedup:F2}× (CPU {sc.SideBySideCpuSeconds:F2} vs {sc.SeparateCpuSeconds:F2} s); medians of {sc.Rounds}");
         foreach (var d in new[] { r.DecodeB1, r.DecodeB32 })
             if (d is not null)
                 table.AddRow($"decoding, batch {d.Batch} (124M)", $"{d.TokensPerSecond:F1} tokens/s",

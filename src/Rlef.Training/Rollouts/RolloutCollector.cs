@@ -139,8 +139,7 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
                 throw new InvalidOperationException($"{problems[i].Id} rollout {i}: the episode has {rollouts[i].Turns.Count} turns but {turns[i].Count} were sampled");
             sequences[i] = Sequence(turns[i]);
         }
-        float[][] referenceLogProbs = Scorer.LogProbs(reference, sequences, config.Engine.ScoringBatchTokens);
-        float[][] values = Scorer.Values(valueModel, sequences, config.Engine.ScoringBatchTokens);
+        var (referenceLogProbs, values) = Scorer.LogProbsAndValues(reference, valueModel, sequences, config.Engine.ScoringBatchTokens);
         return BuildTrainingEpisodes(problems, rollouts, turns, referenceLogProbs, values);
     }
 
