@@ -63,8 +63,8 @@ public static class ServeBenchmark
         var local = new EngineSampler(loaded.Model.Clone());
 
         // Warm-up, untimed: full rounds of the measured shape on both paths, so that the engine's kernels, the
-        // generator and the HTTP path run tier-1 JIT code before anything is timed (docs/inference-servers.md
-        // §Benchmark: a round of a few hundred milliseconds measured on tier-0 code made the ratio swing 0.4–1.2).
+        // generator and the HTTP path run tier-1 JIT code before anything is timed (docs/inference-servers.md §6:
+        // rounds of a few hundred milliseconds measured on tier-0 code, HTTP always first, made the ratio swing 0.4–1.2).
         var first = prompts.Take(concurrency).ToList();
         for (int w = 0; w < WarmupRounds; w++)
         {

@@ -22,7 +22,7 @@ public static class BenchServeCommand
         var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per RLEF iteration", DefaultValueFactory = _ => 64 };
         var config = new Option<string>("--config") { Description = "RLEF config of the lag comparison", DefaultValueFactory = _ => "configs/mini.yaml" };
         var work = new Option<string?>("--work") { Description = "Working directory for data and runs (default: a temporary one, removed)" };
-        var repeat = new Option<int>("--repeat") { Description = "Send the requests this many times (alternating rounds each time): more rounds, less noise", DefaultValueFactory = _ => 1 };
+        var repeat = new Option<int>("--repeat") { Description = "Send the requests this many times (alternating rounds each time): more rounds, less noise", DefaultValueFactory = _ => 3 };
         var skipLag = new Option<bool>("--skip-lag") { Description = "Only the throughput comparison" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var command = new Command("serve", "Tokens/s through rlef serve model over HTTP vs in process (ratio), and RLEF iterations with max_policy_lag 0 vs 1.")
