@@ -23,7 +23,7 @@ public static class GemmKernels
         ? $"packed Vector512 {GemmMicroKernels.Mr512}x{GemmMicroKernels.Nr512}"
         : $"packed Vector256 {GemmMicroKernels.Mr256}x{GemmMicroKernels.Nr256}";
 
-    /// <summary>Whether packing B may use 512-bit instructions (false on AVX2-only machines or with DOTNET_EnableAVX512F=0).</summary>
+    /// <summary>Whether packing B may use 512-bit instructions (false on AVX2-only machines or with DOTNET_EnableAVX512=0).</summary>
     public static bool Packs512 => GemmPacking.Use512;
 }
 

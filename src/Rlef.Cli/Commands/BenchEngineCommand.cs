@@ -185,7 +185,7 @@ public static class BenchEngineCommand
         [property: JsonPropertyName("fraction_of_peak")] double FractionOfPeak,
         [property: JsonPropertyName("cpu_fraction_of_peak")] double CpuFractionOfPeak);
 
-    // The width of the engine's SIMD paths here: 512 with AVX-512, else 256 (DOTNET_EnableAVX512F=0 forces 256).
+    // The width of the engine's SIMD paths here: 512 with AVX-512, else 256 (DOTNET_EnableAVX512=0 forces 256).
     private static int VectorBits => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? 512 : 256;
 
     private static EngineBenchResult Run(BenchOptions o, TextWriter? progress)

@@ -12,7 +12,7 @@ internal static unsafe class GemmPacking
 {
     /// <summary>
     /// Whether B's 512-bit copy and 16×16 transpose paths may run; tests turn it off to cover the 256-bit paths an
-    /// AVX2-only machine takes (DOTNET_EnableAVX512F=0 does the same process-wide).
+    /// AVX2-only machine takes (DOTNET_EnableAVX512=0 does the same process-wide).
     /// </summary>
     internal static bool Use512 { get; set; } = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
 
