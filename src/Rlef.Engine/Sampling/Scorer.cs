@@ -21,11 +21,12 @@ public static class Scorer
     /// <summary>
     /// <see cref="LogProbs(LlamaModel, IReadOnlyList{IReadOnlyList{int}}, int)"/> of a language model and
     /// <see cref="Values(LlamaModel, IReadOnlyList{IReadOnlyList{int}}, int)"/> of a value model on the same sequences
-    /// (PPO's reference policy and value network), with the same results bit for bit. The batches are grouped once, and
-    /// the two models run side by side, one per engine thread, instead of one after the other with every kernel split
-    /// over the threads: each model's small serial steps (norms, RoPE, softmax rows) then overlap the other's work and
-    /// no kernel waits for its partner thread (docs/results.md, 2026-12-07 scoring entry). The kernels give the same
-    /// bits on one thread as on several.
+    /// (PPO's reference policy and value network), with the same results bit for bit (the kernels give the same bits on
+    /// one thread as on several). The batches are grouped once, and the two models run side by side, one per engine
+    /// thread, instead of one after the other with every kernel split over the threads, so neither waits for a partner
+    /// thread inside a kernel. At the miniature's scoring shapes this measured 0.97-1.09× the time of one after the
+    /// other (docs/results.md, 2026-12-07 SGEMM/decoding/scoring entry): the passes are large enough that the split
+    /// kernels already keep both threads busy.
     /// </summary>
     public static (float[][] LogProbs, float[][] Values) LogProbsAndValues(LlamaModel model, LlamaModel valueModel,
         IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096)
