@@ -92,14 +92,16 @@ public sealed class PaperBaselineTests : IDisposable
         Assert.True(after < before, $"SFT loss {before:F4} -> {after:F4}");
 
         // With data.valid: validations every 2 updates and at the end; the best is written as it is found.
-        string best = Path.Combine(_dir, "best.safetensors");
+        // Written as a model directory (the start's tokenizer beside the weights), so `rlef eval --policy model:DIR` reads it.
+        string best = Path.Combine(_dir, "best");
         var validated = await CliRunner.RunAsync("sft", "--config", config, "--rollouts", rolloutsPath, "--out", best,
             $"model.directory={MiniModel}", $"data.valid={Path.Combine(data, "valid.jsonl")}", "data.valid_problems=4", "sft.eval_every=2", "sft.batch_size=8", "sft.epochs=1");
         Assert.True(validated.ExitCode == 0, validated.Stderr);
         Assert.Contains("update 2: valid solve rate", validated.Stderr);
         Assert.Contains("(best so far, written)", validated.Stderr);
-        Assert.Matches(@"wrote .*best\.safetensors \(update \d+, valid solve rate", validated.Stderr);
-        Assert.True(File.Exists(best));
+        Assert.Matches(@"wrote .*best \(update \d+, valid solve rate", validated.Stderr);
+        Assert.All(new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json" }, f => Assert.True(File.Exists(Path.Combine(best, f)), f));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_dir, "best.tmp"));
     }
 
     private static List<SftExample> SftTargetsOf(IEnumerable<Rollout> rollouts, IChatFormat format, SftConfig config) =>

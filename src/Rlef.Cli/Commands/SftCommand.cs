@@ -22,7 +22,7 @@ public static class SftCommand
     {
         var config = new Option<string?>("--config") { Description = "Config file: model.*, sft.*, optimizer.* (AdamW's betas, decay, clipping), data.valid (validation), engine.* (configs/sft-paper.yaml: the paper's recipe)." };
         var rollouts = new Option<string>("--rollouts") { Description = "rollouts.jsonl (as `rlef eval` writes it) to learn from; the paper's SFT data: rollouts on the training problems with --temperature-range 0.1,1.0.", Required = true };
-        var output = new Option<string>("--out") { Description = "Where to write the fine-tuned weights (safetensors; model.init_weights of a later run): the best on validation when data.valid is set, else the final ones.", Required = true };
+        var output = new Option<string>("--out") { Description = "Where to write the fine-tuned policy: FILE.safetensors (weights only: model.init_weights of a later run) or a folder (a Hugging Face model directory with model.directory's tokenizer: `rlef eval --policy model:DIR`); the best on validation when data.valid is set, else the final weights.", Required = true };
         var batch = new Option<int?>("--batch") { Description = "Trajectories per update (default sft.batch_size: 64, the paper's)." }.Within(1);
         var overrides = new Argument<string[]>("overrides") { Description = "key=value overrides", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("sft", "Supervised fine-tuning on trajectories (the paper's SFT baseline, or a warm start).") { config, rollouts, output, batch, overrides };
@@ -32,6 +32,9 @@ public static class SftCommand
             var errors = c.Validate();
             if (errors.Count > 0) throw new ConfigException(string.Join("\n", errors));
             string outPath = parse.GetValue(output)!;
+            bool asDirectory = !outPath.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
+            if (asDirectory && c.Model.Directory.Length == 0)
+                throw new UserError($"--out {outPath}: a model directory needs model.directory (its tokenizer goes with the weights); give FILE.safetensors for a from-scratch model");
             InitialPolicy policy = RunSetup.LoadPolicy(c);
             var trajectories = RolloutStore.Read(parse.GetValue(rollouts)!).Select(r => RolloutTrajectories.From(r, policy.Format)).ToList();
             var trainer = new SftTrainer(policy.Model, c);
@@ -65,12 +68,12 @@ public static class SftCommand
                     v =>
                     {
                         // The best weights are on disk as soon as they are found: a crash keeps the best so far.
-                        if (v.IsBest) SaveAtomically(outPath, policy);
+                        if (v.IsBest) SaveAtomically(outPath, policy, asDirectory ? c.Model.Directory : null);
                         Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                             $"rlef sft: update {v.Step}: valid solve rate {100 * v.Score:0.0}%{(v.IsBest ? " (best so far, written)" : $" (best {100 * trainer.Best!.Score:0.0}% at update {trainer.Best.Step})")}"));
                     }, cancellationToken);
             }, cancellationToken));
-            if (trainer.Best is null) SaveAtomically(outPath, policy);
+            if (trainer.Best is null) SaveAtomically(outPath, policy, asDirectory ? c.Model.Directory : null);
             Console.Error.WriteLine(trainer.Best is { } best
                 ? string.Create(CultureInfo.InvariantCulture, $"rlef sft: wrote {outPath} (update {best.Step}, valid solve rate {100 * best.Score:0.0}%)")
                 : $"rlef sft: wrote {outPath}");
@@ -79,12 +82,34 @@ public static class SftCommand
         return command;
     }
 
-    static void SaveAtomically(string path, InitialPolicy policy)
+    /// <summary>
+    /// Writes the policy under a temporary name and moves it into place, so a crash never leaves half a file: a
+    /// safetensors file, or with <paramref name="tokenizerFrom"/> a Hugging Face model directory (config, weights, and
+    /// that directory's tokenizer files).
+    /// </summary>
+    static void SaveAtomically(string path, InitialPolicy policy, string? tokenizerFrom)
     {
-        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (folder is not null) Directory.CreateDirectory(folder);
-        string temporary = path + ".tmp";
-        Safetensors.Save(temporary, policy.Model.Parameters);
-        File.Move(temporary, path, overwrite: true);
+        string full = Path.GetFullPath(path.TrimEnd('/'));
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        string temporary = full + ".tmp";
+        if (tokenizerFrom is null)
+        {
+            Safetensors.Save(temporary, policy.Model.Parameters);
+            File.Move(temporary, full, overwrite: true);
+            return;
+        }
+        // Written beside, then moved in file by file: nothing else in the folder is touched.
+        if (Directory.Exists(temporary)) Directory.Delete(temporary, recursive: true);
+        policy.Model.Save(temporary);
+        foreach (string file in Directory.EnumerateFiles(tokenizerFrom))
+        {
+            string name = Path.GetFileName(file);
+            if (name.StartsWith("tokenizer", StringComparison.Ordinal) || name is "special_tokens_map.json" or "generation_config.json" or "chat_template.jinja")
+                File.Copy(file, Path.Combine(temporary, name));
+        }
+        Directory.CreateDirectory(full);
+        foreach (string file in Directory.EnumerateFiles(temporary))
+            File.Move(file, Path.Combine(full, Path.GetFileName(file)), overwrite: true);
+        Directory.Delete(temporary);
     }
 }
