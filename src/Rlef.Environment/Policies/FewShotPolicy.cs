@@ -28,6 +28,8 @@ public sealed class FewShotPolicy : IPolicy, IDisposable
     private readonly int _k;
     private readonly int _seed;
     private readonly string _source;
+    private readonly ulong[] _exampleKeys; // each example's content hash, computed once
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<FewShotExample>> _chosen = new(StringComparer.Ordinal);
 
     public FewShotPolicy(IPolicy inner, IReadOnlyList<FewShotExample> pool, int k, int seed, string source)
     {
@@ -39,6 +41,7 @@ public sealed class FewShotPolicy : IPolicy, IDisposable
         if (pool.Select(e => e.TaskId).Distinct().Count() <= k)
             throw new ArgumentException($"{source}: {pool.Select(e => e.TaskId).Distinct().Count()} example problems, but {k} examples other than the evaluated problem need at least {k + 1}");
         (_inner, _pool, _k, _seed, _source) = (inner, pool, k, seed, source);
+        _exampleKeys = pool.Select(e => Hash(14695981039346656037UL, e.TaskId + "\u0000" + string.Concat(e.Messages.Select(m => m.Content)))).ToArray();
     }
 
     public IPolicy Inner => _inner;
@@ -48,12 +51,15 @@ public sealed class FewShotPolicy : IPolicy, IDisposable
     public string Identity() => $"{_inner.Identity()} · few-shot {_k} from {_source} (seed {_seed})";
 
     /// <summary>The examples shown for <paramref name="taskId"/>, in prompt order.</summary>
-    public IReadOnlyList<FewShotExample> ExamplesFor(string taskId)
+    public IReadOnlyList<FewShotExample> ExamplesFor(string taskId) => _chosen.GetOrAdd(taskId, Choose);
+
+    private List<FewShotExample> Choose(string taskId)
     {
         ulong problem = Hash(14695981039346656037UL, $"{_seed}\u0000{taskId}\u0000");
         var chosen = new List<FewShotExample>(_k);
         var tasks = new HashSet<string>(StringComparer.Ordinal) { taskId };
-        foreach (FewShotExample e in _pool.OrderBy(e => Hash(problem, e.TaskId + "\u0000" + string.Concat(e.Messages.Select(m => m.Content)))).ThenBy(e => e.TaskId, StringComparer.Ordinal))
+        var order = Enumerable.Range(0, _pool.Count).OrderBy(i => Mix(problem ^ _exampleKeys[i])).ThenBy(i => _pool[i].TaskId, StringComparer.Ordinal);
+        foreach (FewShotExample e in order.Select(i => _pool[i]))
         {
             if (!tasks.Add(e.TaskId)) continue; // never the evaluated problem, never one problem twice
             chosen.Add(e);
@@ -74,7 +80,12 @@ public sealed class FewShotPolicy : IPolicy, IDisposable
     internal static ulong Hash(ulong h, string text)
     {
         foreach (char c in text) h = (h ^ c) * 1099511628211UL;
-        h ^= h >> 33; h *= 0xFF51AFD7ED558CCDUL; h ^= h >> 33;
+        return Mix(h);
+    }
+
+    private static ulong Mix(ulong h)
+    {
+        h ^= h >> 33; h *= 0xFF51AFD7ED558CCDUL; h ^= h >> 33; h *= 0xC4CEB9FE1A85EC53UL; h ^= h >> 33;
         return h;
     }
 }
