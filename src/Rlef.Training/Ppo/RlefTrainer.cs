@@ -215,11 +215,11 @@ public sealed partial class RlefTrainer : IAsyncDisposable
 
         // Policy lag of each episode = the learner's version now − the version that sampled it.
         int maxLag = _config.Rollout.MaxPolicyLag;
-        var lags = c.Result.Episodes.Select(e => iteration - e.PolicyVersion).ToArray();
-        int[] kept = Enumerable.Range(0, lags.Length).Where(i => lags[i] <= maxLag).ToArray();
-        int dropped = lags.Length - kept.Length;
+        PolicyLags lags = PolicyLags.Of(c.Result.Episodes.Select(e => e.PolicyVersion).ToArray(), iteration, maxLag);
+        int[] kept = lags.Kept;
+        int dropped = lags.Dropped;
         if (kept.Length < _config.Rollout.UpdatesPerIteration)
-            throw new InvalidOperationException($"iteration {iteration}: only {kept.Length} of {lags.Length} rollouts are within the policy lag {maxLag}");
+            throw new InvalidOperationException($"iteration {iteration}: only {kept.Length} of {c.Result.Episodes.Count} rollouts are within the policy lag {maxLag}");
         Problem[] problems = kept.Select(i => c.Problems[i]).ToArray();
         var rollouts = kept.Select(i => c.Result.Episodes[i].Rollout).ToArray();
         var turns = kept.Select(i => c.Result.Episodes[i].Turns).ToArray();
@@ -265,13 +265,11 @@ public sealed partial class RlefTrainer : IAsyncDisposable
             (MetricNames.DroppedStale, dropped),
             (MetricNames.Reruns, c.Result.Reruns),
             (MetricNames.LiveActors, _pipeline.Actors.Count(a => a.Alive)),
-            (MetricNames.PolicyLagMean, lags.Average()),
+            (MetricNames.PolicyLagMean, lags.Mean),
             (MetricNames.ImportanceWeightMean, weightCount == 0 ? 1 : weightSum / weightCount),
             (MetricNames.ImportanceTruncatedFraction, weightCount == 0 ? 0 : truncated / (double)weightCount),
         };
-        for (int lag = 0; lag <= maxLag + 1; lag++)
-            metrics.Add((lag > maxLag ? MetricNames.PolicyLagOver : MetricNames.PolicyLag(lag),
-                lags.Count(l => lag > maxLag ? l > maxLag : l == lag) / (double)lags.Length));
+        metrics.AddRange(lags.Histogram);
         var counters = new Dictionary<string, double>(State.Counters);
         counters["dropped_stale_rollouts"] = counters.GetValueOrDefault("dropped_stale_rollouts") + dropped;
         counters["rerun_rollouts"] = counters.GetValueOrDefault("rerun_rollouts") + c.Result.Reruns;
