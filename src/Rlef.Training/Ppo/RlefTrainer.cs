@@ -351,26 +351,9 @@ public sealed partial class RlefTrainer : IAsyncDisposable
         return score;
     }
 
-    /// <summary>Solve rate of data.valid_rollouts rollouts per validation problem at the validation temperature and top-p
-    /// (docs/protocol.md §4, 1@3): the mean over all of them.</summary>
-    public async Task<double> ValidateAsync(CancellationToken cancellationToken = default)
-    {
-        if (_valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
-        var sampling = new SamplingOptions
-        {
-            Temperature = (float)_config.Data.ValidTemperature,
-            TopP = (float)_config.Data.ValidTopP,
-            Seed = RandomStreams.ValidationSampling(_config.Schedule.Seed),
-        };
-        // Each copy of a problem is its own rollout index, so its sampling seed differs.
-        var problems = _valid.SelectMany(p => Enumerable.Repeat(p, _config.Data.ValidRollouts)).ToList();
-        var rollouts = await _collector.SampleAsync(_policy, sampling, problems, cancellationToken);
-        // A validation is all or nothing: an episode that fails (a sandbox infrastructure error) fails the collection,
-        // so no score over part of the split is ever recorded as the policy's (docs/protocol.md §4).
-        if (rollouts.Count != problems.Count)
-            throw new InvalidOperationException($"validation: {rollouts.Count} of {problems.Count} rollouts finished; no score recorded");
-        return rollouts.Count(r => r.PassedAll) / (double)problems.Count;
-    }
+    /// <summary>The policy's validation score now (<see cref="RolloutCollector.ValidationSolveRateAsync"/>).</summary>
+    public Task<double> ValidateAsync(CancellationToken cancellationToken = default) =>
+        _collector.ValidationSolveRateAsync(_policy, _valid, cancellationToken);
 
     void SaveCheckpoint()
     {
