@@ -13,9 +13,11 @@ using Spectre.Console;
 namespace Rlef.Cli.Commands;
 
 /// <summary>
-/// `rlef bench engine`: in one run, the FMA peak of this machine, SGEMM on the GPT-2-124M layer shapes against it,
+/// `rlef bench engine`: in one run, one RLEF iteration of the miniature (time split, peak RSS after it), the FMA peak of
+/// this machine, SGEMM on the GPT-2-124M layer shapes against it with every micro-kernel the machine runs,
 /// a training step of a ~124M-parameter Llama and of the miniature's model (forward, backward, AdamW), decoding throughput
-/// at batch 1 and 32, the attention kernels (row kernels, 256- and 512-bit tiles, alternating in one loop) on the mini and
+/// at batch 1 and 32, the reference and value networks scored side by side vs one after the other, the attention kernels
+/// (row kernels, 256- and 512-bit tiles, alternating in one loop) on the mini and
 /// GPT-2 shapes, the SIMD width and the process's peak resident set.
 /// </summary>
 public static class BenchEngineCommand
@@ -39,7 +41,7 @@ public static class BenchEngineCommand
             Description = $"Comma-separated parts to run (default all): {string.Join(", ", AllSections)}.",
             DefaultValueFactory = _ => string.Join(",", AllSections),
         };
-        var command = new Command("engine", "Measure the engine: FMA peak, SGEMM vs peak, a 124M training step, decoding tokens/s.")
+        var command = new Command("engine", "Measure the engine: one RLEF iteration of the miniature, FMA peak, SGEMM vs peak per kernel, training steps, decoding tokens/s, scoring, attention.")
         {
             steps, threads, batch, seq, intermediate, decodeTokens, skipGemm, json, attentionOnly, sections, miniModel, miniConfig, iterationRollouts,
         };
