@@ -75,6 +75,13 @@ public sealed record EvaluationOptions
     public string? Policy { get; init; }
     /// <summary>e.g. "execution" (the paper's), "random" or "none" (docs/protocol.md §3/§4 ablations).</summary>
     public string? FeedbackMode { get; init; }
+    /// <summary>The separate repair model of later turns when turn 1 came from <see cref="Policy"/>'s first policy
+    /// (the paper's App. B.4 comparison); null: one policy for every turn.</summary>
+    public string? RepairPolicy { get; init; }
+    /// <summary>The few-shot prompt, e.g. "2 examples from FILE (seed 1)" (the paper's App. C.3 baseline); null: none.</summary>
+    public string? FewShot { get; init; }
+    /// <summary>A temperature drawn per reply, e.g. "U(0.1, 1)" (the paper's SFT data, App. A.3); null: <see cref="Temperature"/>.</summary>
+    public string? TemperatureRange { get; init; }
 
     /// <summary>Parses "1@3,10@100" (a comma-separated list, as the command line takes it).</summary>
     public static IReadOnlyList<NAtK> ParseNAtKList(string text) =>

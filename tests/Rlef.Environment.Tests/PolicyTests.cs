@@ -36,6 +36,22 @@ public sealed class PolicyTests : IDisposable
     }
 
     [Fact]
+    public async Task A_temperature_range_sends_each_request_its_own_drawn_temperature_and_reports_it()
+    {
+        using var server = new LocalChatServer(_ => "ok");
+        var range = new TemperatureRange(0.1, 1.0, Seed: 2);
+        using var policy = new OpenAiChatPolicy(Options(server.BaseUrl) with { TemperatureRange = range });
+        var contexts = Enumerable.Range(0, 3).Select(t => new PolicyContext("task", 0, t, 3)).ToList();
+        foreach (PolicyContext context in contexts)
+        {
+            var reply = await policy.ReplyAsync(Hello, context, CancellationToken.None);
+            Assert.Equal(range.Draw(context), reply.Temperature);
+        }
+        Assert.Equal(contexts.Select(range.Draw), server.Requests.Select(r => r["temperature"]!.GetValue<double>()));
+        Assert.All(server.Requests, r => Assert.NotEqual(0.7, r["temperature"]!.GetValue<double>()));
+    }
+
+    [Fact]
     public async Task ContinuesThePrefilledAssistantTurn()
     {
         using var server = new LocalChatServer(_ => "    return a + b\n```");

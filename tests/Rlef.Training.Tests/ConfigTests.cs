@@ -157,6 +157,12 @@ public sealed class ConfigTests : IDisposable
 
         var exclusive = Assert.Throws<ConfigException>(() => ConfigLoader.Load(null, ["ablation.single_turn=true", "ablation.no_execution_feedback=true"]));
         Assert.Contains("exclude each other", exclusive.Message);
+
+        // A key with no value reads as null: refused by name, in a file and on the command line.
+        var empty = Assert.Throws<ConfigException>(() => ConfigLoader.Load(null, ["data.valid="]));
+        Assert.Contains("'data.valid'", empty.Message);
+        Assert.Contains("has no value", Assert.Throws<ConfigException>(() => ConfigLoader.Load(Write("empty.yaml", "model:\n  tokenizer:\n"))).Message);
+        Assert.Null(ConfigLoader.Load(null, ["optimizer.value_learning_rate=null"]).Optimizer.ValueLearningRate); // nullable settings may be null
     }
 
     [Fact]

@@ -12,6 +12,21 @@ public sealed record GemmShape(string Name, int M, int N, int K)
     public double Flops => 2.0 * M * N * K;
 }
 
+/// <summary>The micro-kernel a vector width selects, as the benchmarks print it.</summary>
+public static class GemmKernels
+{
+    /// <summary>The vector widths whose SGEMM kernels can run here: 512 and 256 with AVX-512, else 256.</summary>
+    public static IReadOnlyList<int> Widths => Vector512.IsHardwareAccelerated ? [512, 256] : [256];
+
+    /// <summary>E.g. "packed Vector512 8x48".</summary>
+    public static string Name(int vectorBits) => vectorBits == 512
+        ? $"packed Vector512 {GemmMicroKernels.Mr512}x{GemmMicroKernels.Nr512}"
+        : $"packed Vector256 {GemmMicroKernels.Mr256}x{GemmMicroKernels.Nr256}";
+
+    /// <summary>Whether packing B may use 512-bit instructions (false on AVX2-only machines or with DOTNET_EnableAVX512=0).</summary>
+    public static bool Packs512 => GemmPacking.Use512;
+}
+
 /// <summary>
 /// A timed product: the median and the fastest of several runs. On a shared machine other processes only ever
 /// slow a run down, so the fastest run is the better estimate of what the kernel can do; the median is what a
@@ -50,14 +65,24 @@ public static class GemmBenchmark
     /// repetitions until <paramref name="minSeconds"/> have passed (at least 3); returns the median and fastest
     /// wall times and the least process CPU time of a run.
     /// </summary>
-    public static GemmMeasurement Measure(GemmShape shape, GemmLayout layout, int threads, double minSeconds = 0.5)
+    /// <param name="vectorBits">Which micro-kernel runs: 512 (the AVX-512 kernel, where supported), 256 (the AVX2
+    /// kernel, which also covers the 256-bit path on an AVX-512 machine), or null for the engine's own choice.</param>
+    public static GemmMeasurement Measure(GemmShape shape, GemmLayout layout, int threads, double minSeconds = 0.5, int? vectorBits = null)
     {
         var random = new Random(1);
         float[] a = RandomArray(random, (long)shape.M * shape.K);
         float[] b = RandomArray(random, (long)shape.K * shape.N);
         float[] c = new float[(long)shape.M * shape.N];
         int saved = EngineThreads.Degree;
+        var savedIsa = Gemm.Isa;
         EngineThreads.Degree = threads;
+        Gemm.Isa = vectorBits switch
+        {
+            null => savedIsa,
+            512 when Vector512.IsHardwareAccelerated => GemmIsa.Avx512,
+            256 => GemmIsa.Avx2,
+            var bits => throw new ArgumentOutOfRangeException(nameof(vectorBits), bits, "512 (where supported) or 256."),
+        };
         try
         {
             Run(layout, a, b, c, shape);
@@ -78,6 +103,7 @@ public static class GemmBenchmark
         finally
         {
             EngineThreads.Degree = saved;
+            Gemm.Isa = savedIsa;
         }
     }
 

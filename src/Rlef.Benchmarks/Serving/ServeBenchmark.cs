@@ -15,8 +15,14 @@ using Rlef.Training.Runs;
 namespace Rlef.Benchmarks.Serving;
 
 /// <summary>Sampling throughput at one concurrency: through `rlef serve model` over HTTP and in process.</summary>
-public sealed record ServeThroughput(int Concurrency, int Requests, long HttpTokens, double HttpSeconds, long InProcessTokens,
-    double InProcessSeconds, double ServerMeanBatch, double ServerGenerationSeconds)
+/// <remarks>
+/// Wall-clock rates are what the target is stated in, but on a shared machine a round of a few hundred milliseconds
+/// gets whatever CPU share the load leaves it (single rounds ranged from 0.2× to 8× here), so the record also carries
+/// the median of the per-round ratios, which one preempted round does not move. <see cref="SameTokens"/>: every HTTP
+/// reply equalled the in-process one (same prompts and seeds).
+/// </remarks>
+public sealed record ServeThroughput(int Concurrency, int Requests, int Repeats, long HttpTokens, double HttpSeconds, long InProcessTokens,
+    double InProcessSeconds, double ServerMeanBatch, double ServerGenerationSeconds, double MedianRoundRatio, bool SameTokens)
 {
     public double HttpTokensPerSecond => HttpTokens / HttpSeconds;
     public double InProcessTokensPerSecond => InProcessTokens / InProcessSeconds;
@@ -30,15 +36,19 @@ public sealed record LagRun(int MaxPolicyLag, int Iterations, double WallSeconds
 
 /// <summary>
 /// `rlef bench serve`: (1) sampled tokens per second through `rlef serve model` (hosted in this process, over HTTP on
-/// loopback, SGLang's /generate with one request per sequence) against the in-process batched sampler on the same
+/// loopback, SGLang's /generate in its batch form) against the in-process batched sampler on the same
 /// prompts and seeds, at each concurrency, the two measured alternately in the same run; (2) RLEF iterations of the
 /// miniature with max_policy_lag 0 (the synchronous trainer) and 1 (an embedded actor sampling the next iteration
 /// while the learner updates), wall time and its split.
 /// </summary>
 public static class ServeBenchmark
 {
+    /// <summary>Untimed rounds on each path before the measured ones.</summary>
+    public const int WarmupRounds = 2;
+
+    /// <param name="repeats">How many times the requests are sent (each time in alternating rounds): more rounds, less noise.</param>
     public static async Task<ServeThroughput> ThroughputAsync(string modelDirectory, int concurrency, int requests, int maxTokens,
-        TextWriter? log, CancellationToken cancellationToken)
+        int repeats, TextWriter? log, CancellationToken cancellationToken)
     {
         ChatModel loaded = ModelDirectory.Load(modelDirectory);
         var prompts = Enumerable.Range(0, requests).Select(i => new SampleRequest(
@@ -52,38 +62,74 @@ public static class ServeBenchmark
         using var http = new SglangSampler(server.Host.BaseAddress!, loaded.Model.Config.VocabSize, concurrency: concurrency, scheme: "rlef");
         var local = new EngineSampler(loaded.Model.Clone());
 
-        // Warm-up (JIT, caches) of both paths, untimed.
-        await http.SampleAsync(prompts.Take(Math.Min(concurrency, 4)).ToList(), options with { MaxTokens = 4 }, cancellationToken);
-        local.Sample(prompts.Take(Math.Min(concurrency, 4)).ToList(), options with { MaxTokens = 4 });
+        // Warm-up, untimed: full rounds of the measured shape on both paths, so that the engine's kernels, the
+        // generator and the HTTP path run tier-1 JIT code before anything is timed (docs/inference-servers.md §6:
+        // rounds of a few hundred milliseconds measured on tier-0 code, HTTP always first, made the ratio swing 0.4–1.2).
+        var first = prompts.Take(concurrency).ToList();
+        for (int w = 0; w < WarmupRounds; w++)
+        {
+            await http.SampleAsync(first, options, cancellationToken);
+            local.Sample(first, options);
+        }
         double warmupGeneration;
-        lock (server.Model.Scheduler.Counters) warmupGeneration = server.Model.Scheduler.Counters.GenerationSeconds;
+        long warmupBatches, warmupSequences;
+        lock (server.Model.Scheduler.Counters)
+        {
+            warmupGeneration = server.Model.Scheduler.Counters.GenerationSeconds;
+            warmupBatches = server.Model.Scheduler.Counters.Batches;
+            warmupSequences = server.Model.Scheduler.Counters.Sequences;
+        }
 
         long httpTokens = 0, localTokens = 0;
         double httpSeconds = 0, localSeconds = 0;
-        // Alternate the two in rounds of `concurrency` requests so that load on a shared machine hits both alike.
-        for (int start = 0; start < requests; start += concurrency)
+        bool sameTokens = true;
+        var roundRatios = new List<double>();
+        // Alternate the two in rounds of `concurrency` requests so that load on a shared machine hits both alike, and
+        // swap which goes first every round so that neither always runs right after the other.
+        int roundsPerPass = (requests + concurrency - 1) / concurrency;
+        for (int roundIndex = 0; roundIndex < repeats * roundsPerPass; roundIndex++)
         {
+            int start = roundIndex % roundsPerPass * concurrency;
             var round = prompts.Skip(start).Take(concurrency).ToList();
-            var clock = Stopwatch.StartNew();
-            var remote = await http.SampleAsync(round, options, cancellationToken);
-            httpSeconds += clock.Elapsed.TotalSeconds;
-            httpTokens += remote.Sum(g => (long)g.Tokens.Length);
-            clock.Restart();
-            // In process: what an embedded actor does, one batched call for the round's sequences.
-            var inProcess = local.Sample(round, options);
-            localSeconds += clock.Elapsed.TotalSeconds;
-            localTokens += inProcess.Sum(g => (long)g.Tokens.Length);
-            log?.WriteLine($"  concurrency {concurrency}: {start + round.Count}/{requests} requests");
+            IReadOnlyList<Generation> remote = [], inProcess = [];
+            double h = 0, l = 0;
+            for (int half = 0; half < 2; half++)
+            {
+                var clock = Stopwatch.StartNew();
+                if ((half == 0) == (roundIndex % 2 == 0))
+                {
+                    remote = await http.SampleAsync(round, options, cancellationToken);
+                    h = clock.Elapsed.TotalSeconds;
+                }
+                else
+                {
+                    // In process: what an embedded actor does, one batched call for the round's sequences.
+                    inProcess = local.Sample(round, options);
+                    l = clock.Elapsed.TotalSeconds;
+                }
+            }
+            long hTokens = remote.Sum(g => (long)g.Tokens.Length), lTokens = inProcess.Sum(g => (long)g.Tokens.Length);
+            sameTokens &= remote.Count == inProcess.Count && remote.Zip(inProcess).All(p => p.First.Tokens.SequenceEqual(p.Second.Tokens));
+            httpSeconds += h;
+            localSeconds += l;
+            httpTokens += hTokens;
+            localTokens += lTokens;
+            roundRatios.Add(hTokens / h / (lTokens / l));
+            log?.WriteLine($"  concurrency {concurrency}: {start + round.Count}/{requests} requests, pass {roundIndex / roundsPerPass + 1}/{repeats} (round ratio {roundRatios[^1]:F2})");
         }
         await server.Host.StopAsync();
         var counters = server.Model.Scheduler.Counters;
         double meanBatch, generationSeconds;
         lock (counters)
         {
-            meanBatch = counters.Sequences / (double)Math.Max(1, counters.Batches);
+            meanBatch = (counters.Sequences - warmupSequences) / (double)Math.Max(1, counters.Batches - warmupBatches);
             generationSeconds = counters.GenerationSeconds - warmupGeneration;
         }
-        return new ServeThroughput(concurrency, requests, httpTokens, httpSeconds, localTokens, localSeconds, meanBatch, generationSeconds);
+        roundRatios.Sort();
+        double median = roundRatios.Count % 2 == 1 ? roundRatios[roundRatios.Count / 2]
+            : (roundRatios[roundRatios.Count / 2 - 1] + roundRatios[roundRatios.Count / 2]) / 2;
+        return new ServeThroughput(concurrency, requests, repeats, httpTokens, httpSeconds, localTokens, localSeconds, meanBatch, generationSeconds,
+            median, sameTokens);
     }
 
     /// <summary>

@@ -6,7 +6,7 @@ using Rlef.Benchmarks.Serving;
 namespace Rlef.Cli.Commands;
 
 /// <summary>
-/// `rlef bench serve [--model DIR] [--concurrency 1,32] [--requests N] [--max-tokens N] [--iterations N]
+/// `rlef bench serve [--model DIR] [--concurrency 1,32] [--requests N] [--max-tokens N] [--repeat N] [--iterations N]
 /// [--rollouts N] [--skip-lag] [--json]`: tokens/s through `rlef serve model` over HTTP vs the in-process sampler (same
 /// run, alternating; the ratio), then the miniature's RLEF iterations with max_policy_lag 0 vs 1 (wall time, split).
 /// </summary>
@@ -22,11 +22,12 @@ public static class BenchServeCommand
         var rollouts = new Option<int>("--rollouts") { Description = "Rollouts per RLEF iteration", DefaultValueFactory = _ => 64 };
         var config = new Option<string>("--config") { Description = "RLEF config of the lag comparison", DefaultValueFactory = _ => "configs/mini.yaml" };
         var work = new Option<string?>("--work") { Description = "Working directory for data and runs (default: a temporary one, removed)" };
+        var repeat = new Option<int>("--repeat") { Description = "Send the requests this many times (alternating rounds each time): more rounds, less noise", DefaultValueFactory = _ => 3 };
         var skipLag = new Option<bool>("--skip-lag") { Description = "Only the throughput comparison" };
         var json = new Option<bool>("--json") { Description = "Print one JSON object" };
         var command = new Command("serve", "Tokens/s through rlef serve model over HTTP vs in process (ratio), and RLEF iterations with max_policy_lag 0 vs 1.")
         {
-            model, concurrency, requests, maxTokens, iterations, rollouts, config, work, skipLag, json,
+            model, concurrency, requests, maxTokens, repeat, iterations, rollouts, config, work, skipLag, json,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -40,9 +41,9 @@ public static class BenchServeCommand
                 Console.Error.WriteLine("rlef bench serve: --concurrency must be comma-separated integers, e.g. 1,32");
                 return 2;
             }
-            if (levels.Any(c => c < 1) || parse.GetValue(requests) < 1 || parse.GetValue(maxTokens) < 1 || parse.GetValue(iterations) < 1 || parse.GetValue(rollouts) < 2)
+            if (levels.Any(c => c < 1) || parse.GetValue(requests) < 1 || parse.GetValue(maxTokens) < 1 || parse.GetValue(repeat) < 1 || parse.GetValue(iterations) < 1 || parse.GetValue(rollouts) < 2)
             {
-                Console.Error.WriteLine("rlef bench serve: concurrencies, --requests, --max-tokens and --iterations must be >= 1, --rollouts >= 2");
+                Console.Error.WriteLine("rlef bench serve: concurrencies, --requests, --max-tokens, --repeat and --iterations must be >= 1, --rollouts >= 2");
                 return 2;
             }
             string modelDirectory = parse.GetValue(model)!;
@@ -54,7 +55,7 @@ public static class BenchServeCommand
             TextWriter? log = parse.GetValue(json) ? null : Console.Error;
             var throughput = new List<ServeThroughput>();
             foreach (int c in levels)
-                throughput.Add(await ServeBenchmark.ThroughputAsync(modelDirectory, c, Math.Max(parse.GetValue(requests), c), parse.GetValue(maxTokens), log, cancellationToken));
+                throughput.Add(await ServeBenchmark.ThroughputAsync(modelDirectory, c, Math.Max(parse.GetValue(requests), c), parse.GetValue(maxTokens), parse.GetValue(repeat), log, cancellationToken));
             var lags = new List<LagRun>();
             if (!parse.GetValue(skipLag))
             {
@@ -75,9 +76,10 @@ public static class BenchServeCommand
                 Console.WriteLine(JsonSerializer.Serialize(new { throughput, lags }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
                 return 0;
             }
-            Console.WriteLine("concurrency  requests  HTTP tok/s  in-process tok/s  ratio  server mean batch  server generation s  HTTP s  in-process s");
+            Console.WriteLine("concurrency  requests  repeats  HTTP tok/s  in-process tok/s  ratio  median round ratio  server mean batch  server generation s  HTTP s  in-process s  same tokens");
             foreach (var t in throughput)
-                Console.WriteLine($"{t.Concurrency,11}  {t.Requests,8}  {t.HttpTokensPerSecond,10:F1}  {t.InProcessTokensPerSecond,16:F1}  {t.Ratio,5:F2}  {t.ServerMeanBatch,17:F1}  {t.ServerGenerationSeconds,19:F2}  {t.HttpSeconds,6:F2}  {t.InProcessSeconds,12:F2}");
+                Console.WriteLine($"{t.Concurrency,11}  {t.Requests,8}  {t.Repeats,7}  {t.HttpTokensPerSecond,10:F1}  {t.InProcessTokensPerSecond,16:F1}  {t.Ratio,5:F2}  {t.MedianRoundRatio,18:F2}  {t.ServerMeanBatch,17:F1}  {t.ServerGenerationSeconds,19:F2}  {t.HttpSeconds,6:F2}  {t.InProcessSeconds,12:F2}  {(t.SameTokens ? "yes" : "NO"),11}");
+            Console.WriteLine("ratio: HTTP / in-process tokens per second over all rounds; median round ratio: the same per round (one preempted round on a shared machine does not move it)");
             if (lags.Count == 2)
             {
                 Console.WriteLine("max_policy_lag  iterations  wall s  generation s  sandbox s  scoring s  update s  learner idle s");

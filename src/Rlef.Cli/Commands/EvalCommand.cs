@@ -65,6 +65,14 @@ public static class EvalCommand
         public IReadOnlyList<int>? PassAtK { get; init; }
         public IReadOnlyList<int>? TurnLimits { get; init; }
         public Rlef.Evaluation.Statistics.BootstrapMethod Bootstrap { get; init; } = Rlef.Evaluation.Statistics.BootstrapMethod.Rollouts;
+        /// <summary>Each reply's temperature drawn from this range instead of <see cref="Temperature"/> (the paper's SFT data, App. A.3).</summary>
+        public TemperatureRange? TemperatureRange { get; init; }
+        /// <summary>A separate repair model for turns 2+ (the paper's App. B.4 comparison); null: <see cref="Policy"/> for every turn.</summary>
+        public string? RepairPolicy { get; init; }
+        /// <summary>Solved example episodes put before each conversation (the paper's few-shot baseline, App. C.3); 0: none.</summary>
+        public int FewShot { get; init; }
+        /// <summary>rollouts.jsonl whose solved multi-turn rollouts are the examples; null: made from the dataset's own incorrect and correct solutions.</summary>
+        public string? FewShotSource { get; init; }
     }
 
     public static Command Create()
@@ -108,12 +116,16 @@ public static class EvalCommand
         var nAtK = new Option<string?>("--n-at-k") { Description = "n@k metrics, comma-separated (default 1@3,10@100; every reply is a sample, so 10@100 draws 33 three-turn rollouts)" };
         var passAtK = new Option<string?>("--pass-at-k") { Description = "k of pass@k, comma-separated (default 1,10,100; rollouts are the samples)" };
         var turnLimits = new Option<string?>("--turn-limits") { Description = "Turn limits to report pass@k and n@k at, each <= --turns (default 1 and --turns; the paper's Fig. 4: 1,3,5,10 with --turns 10)" };
+        var temperatureRange = new Option<string?>("--temperature-range") { Description = "LOW,HIGH: draw each reply's temperature from U(LOW, HIGH) instead of --temperature, recorded per turn in rollouts.jsonl (the paper's SFT data: 0.1,1.0 on the training problems, then `rlef sft`); openai: and model: policies" };
+        var repairPolicy = new Option<string?>("--repair-policy") { Description = "A separate repair model for turns 2+ (same forms as --policy); turn 1 comes from --policy, e.g. a single-turn RL policy (the paper's App. B.4 comparison). The repair model's own turns count from its first (a replay file lists the repair replies only)" };
+        var fewShot = new Option<int>("--few-shot") { Description = "Put K solved example episodes, with their execution feedback turns, before each conversation (the paper's few-shot baseline, App. C.3); examples chosen per problem by --seed, never the evaluated problem", DefaultValueFactory = _ => 0 }.Within(0, 64);
+        var fewShotSource = new Option<string?>("--few-shot-source") { Description = "With --few-shot: rollouts.jsonl whose solved rollouts of two or more turns are the examples (default: made from the dataset's own problems, an incorrect solution then a correct one with the real feedback between)" };
         var bootstrap = new Option<string>("--bootstrap") { Description = "What the 95% CI's bootstrap redraws: rollouts (the paper's, App. B.1: each problem's N results, N with replacement) or problems", DefaultValueFactory = _ => "rollouts" };
 
         var command = new Command("eval", "Run rollouts of a benchmark against a policy and report n@k, pass@k and behaviour (docs/protocol.md §4).");
         foreach (Option o in new Option[] { dataset, data, dataDir, release, since, until, policy, rollouts, turns, temperature, topP, maxTokens, output, limit,
                      feedback, pool, randomSource, feedbackTests, workers, sandboxWorkers, sandbox, sandboxToken, concurrency, apiKey, noPrefill,
-                     retries, timeout, breaker, cache, noIsolation, seed, nAtK, passAtK, turnLimits, bootstrap })
+                     retries, timeout, breaker, cache, noIsolation, seed, nAtK, passAtK, turnLimits, bootstrap, temperatureRange, repairPolicy, fewShot, fewShotSource })
             command.Options.Add(o);
         command.SetAction(async (parse, ct) =>
         {
@@ -154,6 +166,10 @@ public static class EvalCommand
                 PassAtK = parse.GetValue(passAtK) is string pk ? EvaluationOptions.ParseIntList(pk, "--pass-at-k") : null,
                 TurnLimits = parse.GetValue(turnLimits) is string tl ? EvaluationOptions.ParseIntList(tl, "--turn-limits") : null,
                 Bootstrap = Rlef.Evaluation.Statistics.BootstrapMethods.Parse(parse.GetValue(bootstrap)!),
+                TemperatureRange = parse.GetValue(temperatureRange) is string range ? TemperatureRange.Parse(range, parse.GetValue(seed)) : null,
+                RepairPolicy = parse.GetValue(repairPolicy),
+                FewShot = parse.GetValue(fewShot),
+                FewShotSource = parse.GetValue(fewShotSource),
             };
             return await RunAsync(settings, AnsiConsole.Console, ct);
         });
@@ -201,8 +217,13 @@ public static class EvalCommand
         foreach (string note in dataNotes)
             console.MarkupLineInterpolated($"[yellow]data:[/] {note}");
 
+        if (s.FewShotSource is not null && s.FewShot == 0)
+            throw new ArgumentException("--few-shot-source needs --few-shot K");
         PolicySpec spec = PolicySpec.Parse(s.Policy);
-        using var policy = AsDisposable(spec.Create((url, model) => new OpenAiOptions
+        PolicySpec? repairSpec = s.RepairPolicy is null ? null : PolicySpec.Parse(s.RepairPolicy);
+        if (s.TemperatureRange is not null && !spec.Samples && repairSpec?.Samples != true)
+            throw new ArgumentException("--temperature-range applies to policies that sample (openai:, model:)");
+        IPolicy Create(PolicySpec which) => which.Create((url, model) => new OpenAiOptions
         {
             BaseUrl = url,
             Model = model,
@@ -216,8 +237,10 @@ public static class EvalCommand
             InitialBackoff = TimeSpan.FromSeconds(s.InitialBackoffSeconds),
             CircuitBreakerThreshold = s.MaxConnectionFailures,
             Prefill = s.Prefill,
-        }, directory => LoadModel(s, directory), problems));
-        bool sampling = spec.Samples;
+            TemperatureRange = s.TemperatureRange,
+        }, directory => LoadModel(s, directory), problems);
+        using var policy = AsDisposable(repairSpec is null ? Create(spec) : new RepairPolicy(Create(spec), Create(repairSpec)));
+        bool sampling = spec.Samples || repairSpec?.Samples == true;
         var settings = new RunSettings
         {
             Dataset = s.Dataset.ToName(),
@@ -225,11 +248,14 @@ public static class EvalCommand
             Policy = policy.Inner.Identity(),
             TurnLimit = s.TurnLimit,
             Feedback = s.Feedback.ToString().ToLowerInvariant(),
-            Temperature = sampling ? s.Temperature : null,
+            Temperature = sampling && s.TemperatureRange is null ? s.Temperature : null,
             TopP = sampling ? s.TopP : null,
             MaxTokens = sampling ? s.MaxTokens : null,
+            TemperatureRange = s.TemperatureRange?.ToString(),
         };
-        EvaluationRun.CheckOrWriteSettings(s.OutputDirectory, settings);
+        // Checked before the expected values are computed; a few-shot policy's identity names its examples, known later.
+        if (s.FewShot == 0)
+            EvaluationRun.CheckOrWriteSettings(s.OutputDirectory, settings);
 
         await using ICodeExecutor executor = s.SandboxUrls is { Length: > 0 } urls
             ? Training.Executors.Remote(urls, s.SandboxTokenVariable)
@@ -266,10 +292,21 @@ public static class EvalCommand
             donors = pool;
         }
 
+        IPolicy evaluated = policy.Inner;
+        if (s.FewShot > 0)
+        {
+            IReadOnlyList<FewShotExample> pool = s.FewShotSource is not null
+                ? FewShotExamples.FromRollouts(s.FewShotSource)
+                : await FewShotExamples.FromDatasetAsync(problems, executor, s.FewShot + 1, s.Seed, cancellationToken);
+            string exampleSource = s.FewShotSource ?? "the dataset's incorrect and correct solutions";
+            evaluated = new FewShotPolicy(evaluated, pool, s.FewShot, s.Seed, exampleSource);
+            console.MarkupLineInterpolated($"few-shot: {s.FewShot} of {pool.Count} solved example episodes ({exampleSource}) before each conversation");
+        }
+
         var request = new EvaluationRequest
         {
             Problems = problems,
-            Policy = policy.Inner,
+            Policy = evaluated,
             Executor = executor,
             Episode = new EpisodeOptions { TurnLimit = s.TurnLimit, Feedback = s.Feedback, FeedbackFromPrivateTests = s.FeedbackFromPrivateTests },
             RolloutsPerProblem = s.Rollouts,
@@ -281,11 +318,14 @@ public static class EvalCommand
             Report = new EvaluationOptions
             {
                 Dataset = s.Dataset.ToName(),
-                Policy = policy.Inner.Describe(),
+                Policy = evaluated.Describe(),
+                RepairPolicy = (policy.Inner as RepairPolicy)?.Repair.Describe(),
+                FewShot = s.FewShot > 0 ? $"{s.FewShot} solved example episodes per problem from {s.FewShotSource ?? "the dataset's incorrect and correct solutions"} (seed {s.Seed})" : null,
+                TemperatureRange = s.TemperatureRange?.ToString(),
                 FeedbackMode = (s.Feedback == FeedbackMode.Real ? "execution"
                     : s.Feedback == FeedbackMode.Random ? $"random (donors: {donors!.Description})" : s.Feedback.ToString().ToLowerInvariant())
                     + (s.FeedbackFromPrivateTests ? ", from public and private tests" : ""),
-                Temperature = s.Temperature,
+                Temperature = s.TemperatureRange is null ? s.Temperature : null,
                 NAtK = s.NAtK ?? new EvaluationOptions().NAtK,
                 PassAtK = s.PassAtK ?? new EvaluationOptions().PassAtK,
                 TurnLimits = s.TurnLimits,
@@ -313,7 +353,7 @@ public static class EvalCommand
         var timing = Timing.From(result.FinishedThisSession, problems.Count, result.Elapsed) with { ExpectedValuesSeconds = expectedSeconds };
         File.WriteAllText(Path.Combine(s.OutputDirectory, "timing.json"), JsonSerializer.Serialize(timing, new JsonSerializerOptions(RolloutStore.Json) { WriteIndented = true }) + "\n");
 
-        return ReportOutcome(s, outcome, timing, policy.Inner.Describe(), console);
+        return ReportOutcome(s, outcome, timing, evaluated.Describe(), console);
     }
 
     /// <summary>The problems to evaluate: the file's, the first --limit of them; each must have tests.</summary>
@@ -411,7 +451,7 @@ public static class EvalCommand
             TopP = (float)s.TopP,
             MaxTokens = s.MaxTokens,
             Seed = s.Seed,
-        }, concurrentEpisodes: s.Workers);
+        }, concurrentEpisodes: s.Workers, temperatures: s.TemperatureRange);
     }
 
     private static DisposablePolicy AsDisposable(IPolicy policy) => new(policy);

@@ -208,7 +208,8 @@ public static unsafe class Gemm
         private void Grow(int bLength, int aLength, int edgeLength)
         {
             const int align = 16; // floats per 64 bytes
-            int bSize = RoundUp(bLength, align), aSize = RoundUp(aLength, align), eSize = RoundUp(edgeLength, align);
+            // A gets one cache line of slack: the 6-row packer's last 8-float store overhangs its block (GemmPacking).
+            int bSize = RoundUp(bLength, align), aSize = RoundUp(aLength + align, align), eSize = RoundUp(edgeLength, align);
             // Pinned, so the raw pointers stay valid; the slack lets the start be rounded up to a cache line.
             _storage = GC.AllocateArray<float>(bSize + aSize + eSize + align, pinned: true);
             float* start = (float*)Unsafe.AsPointer(ref _storage[0]);

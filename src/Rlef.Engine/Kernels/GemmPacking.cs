@@ -11,6 +11,12 @@ namespace Rlef.Engine.Kernels;
 internal static unsafe class GemmPacking
 {
     /// <summary>
+    /// Whether B's 512-bit copy and 16×16 transpose paths may run; tests turn it off to cover the 256-bit paths an
+    /// AVX2-only machine takes (DOTNET_EnableAVX512=0 does the same process-wide).
+    /// </summary>
+    internal static bool Use512 { get; set; } = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+
+    /// <summary>
     /// Packs A rows [i0, i0+mc) × k steps [p0, p0+kc) into panels of <paramref name="mr"/> rows:
     /// dst[panel · mr · kc + p · mr + r]. Rows past mc are zero so edge panels can run the full kernel.
     /// </summary>
@@ -30,6 +36,18 @@ internal static unsafe class GemmPacking
                     for (int p = 0; p < kc; p++) Vector256.Load(src + p * colStride).Store(panel + (nint)p * 8);
                     continue;
                 }
+                if (rows == 6 && mr == 6 && Vector128.IsHardwareAccelerated)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* s = src + p * colStride;
+                        float* d = panel + (nint)p * 6;
+                        Vector128.Load(s).Store(d);
+                        d[4] = s[4];
+                        d[5] = s[5];
+                    }
+                    continue;
+                }
                 for (int p = 0; p < kc; p++)
                 {
                     float* s = src + p * colStride;
@@ -44,9 +62,19 @@ internal static unsafe class GemmPacking
                 // A is row-major (NN, NT) and the panel full: transpose 8×8 blocks in registers, so each k step's
                 // eight values go out as one store instead of eight scattered ones.
                 int p = 0;
-                for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, rowStride, panel + (nint)p * 8);
+                for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, rowStride, 8, panel + (nint)p * 8, 8);
                 for (; p < kc; p++)
                     for (int r = 0; r < 8; r++) panel[(nint)p * 8 + r] = src[r * rowStride + p];
+            }
+            else if (colStride == 1 && rows == 6 && mr == 6 && Avx.IsSupported)
+            {
+                // The AVX2 kernel's 6-row panels: the same 8×8 transpose over six rows (two zero rows); each k step's
+                // 8-float store overlaps the next step's, which overwrites the two extra values. The packing buffer
+                // has slack after the last panel for the final step's overhang.
+                int p = 0;
+                for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, rowStride, 6, panel + (nint)p * 6, 6);
+                for (; p < kc; p++)
+                    for (int r = 0; r < 6; r++) panel[(nint)p * 6 + r] = src[r * rowStride + p];
             }
             else
             {
@@ -81,13 +109,22 @@ internal static unsafe class GemmPacking
             if (colStride == 1)
             {
                 // B rows are contiguous over columns (NN, TN): copy nr floats per k step.
-                if (cols == nr && Vector512.IsHardwareAccelerated && nr % 16 == 0)
+                if (cols == nr && Use512 && nr % 16 == 0)
                 {
                     for (int p = 0; p < kc; p++)
                     {
                         float* s = src + p * rowStride;
                         float* d = panel + (nint)p * nr;
                         for (int c = 0; c < nr; c += 16) Vector512.Store(Vector512.Load(s + c), d + c);
+                    }
+                }
+                else if (cols == nr && Vector256.IsHardwareAccelerated && nr % 8 == 0)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* s = src + p * rowStride;
+                        float* d = panel + (nint)p * nr;
+                        for (int c = 0; c < nr; c += 8) Vector256.Store(Vector256.Load(s + c), d + c);
                     }
                 }
                 else
@@ -102,7 +139,7 @@ internal static unsafe class GemmPacking
                     }
                 }
             }
-            else if (rowStride == 1 && Avx512F.IsSupported && nr % 16 == 0)
+            else if (rowStride == 1 && Use512 && nr % 16 == 0)
             {
                 // B is stored transposed (NT: a weight W[out,in]): transpose 16×16 tiles in registers.
                 int c = 0;
@@ -113,6 +150,29 @@ internal static unsafe class GemmPacking
                         Transpose16x16(src + c * colStride + p, colStride, panel + (nint)p * nr + c, nr);
                     for (; p < kc; p++)
                         for (int x = 0; x < 16; x++) panel[(nint)p * nr + c + x] = src[(c + x) * colStride + p];
+                }
+                for (; c < nr; c++)
+                {
+                    if (c < cols)
+                    {
+                        float* s = src + c * colStride;
+                        for (int p = 0; p < kc; p++) panel[(nint)p * nr + c] = s[p];
+                    }
+                    else
+                        for (int p = 0; p < kc; p++) panel[(nint)p * nr + c] = 0;
+                }
+            }
+            else if (rowStride == 1 && Avx.IsSupported && nr % 8 == 0)
+            {
+                // The same without AVX-512: 8×8 tiles.
+                int c = 0;
+                for (; c + 8 <= cols; c += 8)
+                {
+                    int p = 0;
+                    for (; p + 8 <= kc; p += 8)
+                        Transpose8x8(src + c * colStride + p, colStride, 8, panel + (nint)p * nr + c, nr);
+                    for (; p < kc; p++)
+                        for (int x = 0; x < 8; x++) panel[(nint)p * nr + c + x] = src[(c + x) * colStride + p];
                 }
                 for (; c < nr; c++)
                 {
@@ -141,9 +201,13 @@ internal static unsafe class GemmPacking
         }
     }
 
-    /// <summary>dst[8q + r] = src[r·srcStride + q] for an 8×8 block: eight rows in, eight k steps out.</summary>
+    /// <summary>
+    /// dst[q·dstStride + r] = src[r·srcStride + q] for r &lt; rows (≤ 8; missing rows read as zero), q &lt; 8: eight k
+    /// steps of up to eight rows. Each output row is one 8-float store, in increasing q, so with dstStride &lt; 8 a
+    /// store's extra values are overwritten by the next one and only the last spills 8 − dstStride floats past the block.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(float* src, nint srcStride, float* dst)
+    private static void Transpose8x8(float* src, nint srcStride, int rows, float* dst, nint dstStride)
     {
         var r0 = Vector256.Load(src);
         var r1 = Vector256.Load(src + srcStride);
@@ -151,8 +215,8 @@ internal static unsafe class GemmPacking
         var r3 = Vector256.Load(src + 3 * srcStride);
         var r4 = Vector256.Load(src + 4 * srcStride);
         var r5 = Vector256.Load(src + 5 * srcStride);
-        var r6 = Vector256.Load(src + 6 * srcStride);
-        var r7 = Vector256.Load(src + 7 * srcStride);
+        var r6 = rows > 6 ? Vector256.Load(src + 6 * srcStride) : default;
+        var r7 = rows > 7 ? Vector256.Load(src + 7 * srcStride) : default;
         // Pairs of rows interleaved within 128-bit halves, then groups of four rows per column index.
         var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
         var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
@@ -164,13 +228,13 @@ internal static unsafe class GemmPacking
         var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
         // Join the low halves (columns 0-3) and the high halves (columns 4-7) of the two row groups.
         Avx.Permute2x128(s0, s4, 0x20).Store(dst);
-        Avx.Permute2x128(s1, s5, 0x20).Store(dst + 8);
-        Avx.Permute2x128(s2, s6, 0x20).Store(dst + 16);
-        Avx.Permute2x128(s3, s7, 0x20).Store(dst + 24);
-        Avx.Permute2x128(s0, s4, 0x31).Store(dst + 32);
-        Avx.Permute2x128(s1, s5, 0x31).Store(dst + 40);
-        Avx.Permute2x128(s2, s6, 0x31).Store(dst + 48);
-        Avx.Permute2x128(s3, s7, 0x31).Store(dst + 56);
+        Avx.Permute2x128(s1, s5, 0x20).Store(dst + dstStride);
+        Avx.Permute2x128(s2, s6, 0x20).Store(dst + 2 * dstStride);
+        Avx.Permute2x128(s3, s7, 0x20).Store(dst + 3 * dstStride);
+        Avx.Permute2x128(s0, s4, 0x31).Store(dst + 4 * dstStride);
+        Avx.Permute2x128(s1, s5, 0x31).Store(dst + 5 * dstStride);
+        Avx.Permute2x128(s2, s6, 0x31).Store(dst + 6 * dstStride);
+        Avx.Permute2x128(s3, s7, 0x31).Store(dst + 7 * dstStride);
     }
 
     /// <summary>dst row q (16 floats at dst + q·dstStride) = column q of the 16 source rows at src + r·srcStride.</summary>

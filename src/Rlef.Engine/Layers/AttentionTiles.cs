@@ -21,7 +21,7 @@ public static partial class Attention
     /// <summary>
     /// The tiles' vector width: 512 bits where the CPU has AVX-512, else 256 (AVX2). The two paths compute the same
     /// products in the same order per output element, so they agree to float rounding of the exp. ForceVector256
-    /// selects the 256-bit path on an AVX-512 machine (tests and the benchmark; DOTNET_EnableAVX512F=0 does it process-wide).
+    /// selects the 256-bit path on an AVX-512 machine (tests and the benchmark; DOTNET_EnableAVX512=0 does it process-wide).
     /// </summary>
     internal static bool ForceVector256 { get; set; }
     private static bool Wide => Vector512.IsHardwareAccelerated && !ForceVector256;

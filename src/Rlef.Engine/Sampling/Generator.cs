@@ -40,13 +40,25 @@ public sealed class Generator
     /// its own random stream seeded by (options.Seed, i), so results do not depend on threading or on other sequences'
     /// lengths. <paramref name="sequenceSeeds"/>, when given, seeds sequence i's stream directly instead: a caller that
     /// names each sequence (e.g. by task, rollout and turn) then gets the same draws however its requests were batched.
+    /// <paramref name="sequenceTemperatures"/>, when given, replaces the options' temperature per sequence (a temperature
+    /// drawn per reply, as for the paper's SFT data).
     /// </summary>
     public IReadOnlyList<Generation> Generate(IReadOnlyList<IReadOnlyList<int>> prompts, SamplingOptions options,
-        Func<IReadOnlyList<int>, string>? decode = null, IReadOnlyList<int>? sequenceSeeds = null)
+        Func<IReadOnlyList<int>, string>? decode = null, IReadOnlyList<int>? sequenceSeeds = null,
+        IReadOnlyList<float>? sequenceTemperatures = null)
     {
         if (sequenceSeeds != null && sequenceSeeds.Count != prompts.Count)
             throw new ArgumentException($"{sequenceSeeds.Count} sequence seeds for {prompts.Count} prompts", nameof(sequenceSeeds));
+        if (sequenceTemperatures != null && sequenceTemperatures.Count != prompts.Count)
+            throw new ArgumentException($"{sequenceTemperatures.Count} sequence temperatures for {prompts.Count} prompts", nameof(sequenceTemperatures));
         options.Validate();
+        // One options record per sequence, made once (not per token).
+        var perSequence = new SamplingOptions[prompts.Count];
+        for (int b = 0; b < perSequence.Length; b++)
+        {
+            perSequence[b] = sequenceTemperatures is null ? options : options with { Temperature = sequenceTemperatures[b] };
+            perSequence[b].Validate();
+        }
         if (prompts.Count == 0) return [];
         if (options.StopStrings.Count > 0 && decode == null) throw new ArgumentException("Stop strings need a decode function.");
         int batch = prompts.Count, vocab = _model.Config.VocabSize;
@@ -101,7 +113,7 @@ public sealed class Generator
             int rows = rowSequence.Length;
             var rowMap = rowSequence;
             Parallelism.For(rows, 4L * vocab, r =>
-                (next[r], sampledLogProb[r]) = _samplers[r].Sample(logits.AsSpan(r * vocab, vocab), options, rngs[rowMap[r]]));
+                (next[r], sampledLogProb[r]) = _samplers[r].Sample(logits.AsSpan(r * vocab, vocab), perSequence[rowMap[r]], rngs[rowMap[r]]));
             keep.Clear();
             for (int r = 0; r < rows; r++)
             {

@@ -1,3 +1,4 @@
+using Rlef.Engine.Kernels;
 using Rlef.Engine.Model;
 
 namespace Rlef.Engine.Sampling;
@@ -10,10 +11,39 @@ namespace Rlef.Engine.Sampling;
 public static class Scorer
 {
     /// <summary>result[i][t] = log p(sequences[i][t+1] | sequences[i][0..t]), t = 0 … length−2.</summary>
-    public static float[][] LogProbs(LlamaModel model, IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096)
+    public static float[][] LogProbs(LlamaModel model, IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096) =>
+        LogProbs(model, sequences, Batches(sequences, maxBatchTokens));
+
+    /// <summary>result[i][t] = V(sequences[i][0..t]) for every position t of a value model.</summary>
+    public static float[][] Values(LlamaModel valueModel, IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096) =>
+        Values(valueModel, sequences, Batches(sequences, maxBatchTokens));
+
+    /// <summary>
+    /// <see cref="LogProbs(LlamaModel, IReadOnlyList{IReadOnlyList{int}}, int)"/> of a language model and
+    /// <see cref="Values(LlamaModel, IReadOnlyList{IReadOnlyList{int}}, int)"/> of a value model on the same sequences
+    /// (PPO's reference policy and value network), with the same results bit for bit (the kernels give the same bits on
+    /// one thread as on several). The batches are grouped once, and the two models run side by side, one per engine
+    /// thread, instead of one after the other with every kernel split over the threads, so neither waits for a partner
+    /// thread inside a kernel. At the miniature's scoring shapes this measured 0.97-1.09× the time of one after the
+    /// other (docs/results.md, 2026-12-07 SGEMM/decoding/scoring entry): the passes are large enough that the split
+    /// kernels already keep both threads busy.
+    /// </summary>
+    public static (float[][] LogProbs, float[][] Values) LogProbsAndValues(LlamaModel model, LlamaModel valueModel,
+        IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096)
+    {
+        var batches = Batches(sequences, maxBatchTokens);
+        float[][]? logProbs = null, values = null;
+        EngineThreads.For(2, i =>
+        {
+            if (i == 0) logProbs = LogProbs(model, sequences, batches);
+            else values = Values(valueModel, sequences, batches);
+        });
+        return (logProbs!, values!);
+    }
+
+    private static float[][] LogProbs(LlamaModel model, IReadOnlyList<IReadOnlyList<int>> sequences, List<(List<int> Batch, int SeqLen)> batches)
     {
         var results = new float[sequences.Count][];
-        var batches = Batches(sequences, maxBatchTokens);
         model.ReserveInference(1, LargestPass(batches));
         foreach (var (batch, seqLen) in batches)
         {
@@ -34,11 +64,9 @@ public static class Scorer
         return results;
     }
 
-    /// <summary>result[i][t] = V(sequences[i][0..t]) for every position t of a value model.</summary>
-    public static float[][] Values(LlamaModel valueModel, IReadOnlyList<IReadOnlyList<int>> sequences, int maxBatchTokens = 4096)
+    private static float[][] Values(LlamaModel valueModel, IReadOnlyList<IReadOnlyList<int>> sequences, List<(List<int> Batch, int SeqLen)> batches)
     {
         var results = new float[sequences.Count][];
-        var batches = Batches(sequences, maxBatchTokens);
         valueModel.ReserveInference(1, LargestPass(batches));
         foreach (var (batch, seqLen) in batches)
         {

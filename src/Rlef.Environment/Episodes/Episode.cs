@@ -139,6 +139,7 @@ public sealed class Episode(ICodeExecutor executor, IPolicy policy, EpisodeOptio
                 Reward = !stop && outcome == TurnOutcome.InvalidCode ? options.InvalidCodeReward : 0,
                 PolicyMs = turnPolicyMs,
                 SandboxMs = turnSandboxMs,
+                Temperature = reply.Temperature,
             });
             if (stop)
                 break;

@@ -19,9 +19,10 @@ public sealed record PolicyContext(string TaskId, int RolloutIndex, int TurnInde
 /// <summary>
 /// A reply. <see cref="Text"/> is the full assistant message: when the conversation has an assistant prefix, it starts
 /// with that prefix (a model continues it; the environment extracts code from the whole message).
-/// <see cref="CompletionTokens"/> is what the backend reported, when it did.
+/// <see cref="CompletionTokens"/> is what the backend reported, when it did. <see cref="Temperature"/> is the sampling
+/// temperature of this reply when it was drawn per reply (<see cref="TemperatureRange"/>), so the rollout records it.
 /// </summary>
-public sealed record PolicyReply(string Text, int? CompletionTokens = null);
+public sealed record PolicyReply(string Text, int? CompletionTokens = null, double? Temperature = null);
 
 /// <summary>
 /// Anything that answers a conversation: an OpenAI-compatible endpoint, a replay of stored replies, and later the

@@ -36,6 +36,9 @@ public sealed record OpenAiOptions
     /// </summary>
     public bool Prefill { get; init; } = true;
     public int? Seed { get; init; }
+    /// <summary>Draw each request's temperature from this range instead of <see cref="Temperature"/> (the paper's SFT
+    /// data, App. A.3); the reply carries the value used.</summary>
+    public TemperatureRange? TemperatureRange { get; init; }
 }
 
 /// <summary>
@@ -91,7 +94,8 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
 
     public async Task<PolicyReply> ReplyAsync(Conversation conversation, PolicyContext context, CancellationToken cancellationToken)
     {
-        string body = RequestBody(conversation);
+        double? drawn = _options.TemperatureRange?.Draw(context);
+        string body = RequestBody(conversation, drawn ?? _options.Temperature);
         await _slots.WaitAsync(cancellationToken);
         try
         {
@@ -116,7 +120,7 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
                     if (response.IsSuccessStatusCode)
                     {
                         if (TryParseReply(text, conversation, out var reply, out string problem))
-                            return reply;
+                            return reply with { Temperature = drawn };
                         failure = $"HTTP {status}, not a chat completion ({problem}): {Truncate(text)}";
                     }
                     else
@@ -161,7 +165,7 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
         return TimeSpan.FromSeconds(seconds * (0.75 + 0.5 * Random.Shared.NextDouble()));
     }
 
-    private string RequestBody(Conversation conversation)
+    private string RequestBody(Conversation conversation, double temperature)
     {
         var messages = new JsonArray();
         foreach (var m in conversation.Messages)
@@ -173,7 +177,7 @@ public sealed class OpenAiChatPolicy : IPolicy, IDisposable
         {
             ["model"] = _options.Model,
             ["messages"] = messages,
-            ["temperature"] = _options.Temperature,
+            ["temperature"] = temperature,
             ["top_p"] = _options.TopP,
             ["max_tokens"] = _options.MaxTokens,
             ["n"] = 1,

@@ -40,6 +40,9 @@ public sealed record TurnRecord
     public required double Reward { get; init; }
     public double PolicyMs { get; init; }
     public double SandboxMs { get; init; }
+    /// <summary>The reply's sampling temperature when it was drawn per reply (the paper's SFT data, App. A.3); absent otherwise.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public double? Temperature { get; init; }
 }
 
 /// <summary>

@@ -19,6 +19,9 @@ public sealed record RunSettings
     public double? Temperature { get; init; }
     public double? TopP { get; init; }
     public int? MaxTokens { get; init; }
+    /// <summary>A temperature drawn per reply (<see cref="Policies.TemperatureRange"/>) instead of <see cref="Temperature"/>.</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull)]
+    public string? TemperatureRange { get; init; }
 }
 
 /// <summary>Progress of a run, reported after every rollout.</summary>

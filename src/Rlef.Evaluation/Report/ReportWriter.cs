@@ -114,6 +114,12 @@ public static class ReportWriter
             json.WriteString("dataset", o.Dataset);
             json.WriteString("policy", o.Policy);
             json.WriteString("feedback_mode", o.FeedbackMode);
+            if (o.RepairPolicy is not null)
+                json.WriteString("repair_policy", o.RepairPolicy);
+            if (o.FewShot is not null)
+                json.WriteString("few_shot", o.FewShot);
+            if (o.TemperatureRange is not null)
+                json.WriteString("temperature_per_reply", o.TemperatureRange);
             json.WriteNumber("turn_limit", o.TurnLimit);
             json.WriteStartArray("turn_limits");
             foreach (int l in report.ReportedTurnLimits)
@@ -284,7 +290,13 @@ public static class ReportWriter
         Line("|---|---|");
         Line($"| dataset | {Cell(o.Dataset ?? "-")} |");
         Line($"| policy | {Cell(o.Policy ?? "-")} |");
+        if (o.RepairPolicy is not null)
+            Line($"| repair policy (turns 2+) | {Cell(o.RepairPolicy)} |");
+        if (o.FewShot is not null)
+            Line($"| few-shot prompt | {Cell(o.FewShot)} |");
         Line($"| feedback | {Cell(o.FeedbackMode ?? "-")} |");
+        if (o.TemperatureRange is not null)
+            Line($"| temperature per reply | {Cell(o.TemperatureRange)} |");
         Line(Invariant($"| problems | {report.ProblemCount} |"));
         Line(Invariant($"| rollouts | {report.RolloutCount} ({report.RolloutsPerProblemText} per problem) |"));
         Line(Invariant($"| turn limit | {limit} |"));

@@ -26,7 +26,9 @@ public sealed class EngineSampler(LlamaModel model, string name = "embedded", Ge
 
     /// <summary>The synchronous form (the in-process trainer calls it on its own loop).</summary>
     public IReadOnlyList<Generation> Sample(IReadOnlyList<SampleRequest> requests, SamplingOptions options) =>
-        _generator.Generate(requests.Select(r => r.Prompt).ToList(), options, sequenceSeeds: requests.Select(r => r.Seed).ToList());
+        _generator.Generate(requests.Select(r => r.Prompt).ToList(), options, sequenceSeeds: requests.Select(r => r.Seed).ToList(),
+            sequenceTemperatures: requests.Any(r => r.Temperature is not null)
+                ? requests.Select(r => r.Temperature ?? options.Temperature).ToList() : null);
 
     public Task LoadWeightsAsync(string directory, long version, CancellationToken cancellationToken)
     {

@@ -2,8 +2,9 @@ using Rlef.Engine.Sampling;
 
 namespace Rlef.Training.Actors;
 
-/// <summary>One sequence to continue: the exact token ids so far and the seed of its own random stream.</summary>
-public sealed record SampleRequest(IReadOnlyList<int> Prompt, int Seed);
+/// <summary>One sequence to continue: the exact token ids so far, the seed of its own random stream and, when drawn per
+/// reply (the paper's SFT data), its own temperature (in-process sampler only).</summary>
+public sealed record SampleRequest(IReadOnlyList<int> Prompt, int Seed, float? Temperature = null);
 
 /// <summary>
 /// Token ids in, token ids and behaviour log-probs out: the one operation an actor needs from a model, whether the

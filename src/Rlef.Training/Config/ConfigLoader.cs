@@ -55,10 +55,29 @@ public static class ConfigLoader
             throw new ConfigException($"bad value for '{key}' ({Origin(key, origins, path)}): {e.Message}");
         }
 
+        CheckNoNulls(config, "", origins, path);
         IReadOnlyList<string> errors = config.Validate();
         if (errors.Count > 0)
             throw new ConfigException($"invalid config{(path is null ? "" : $" '{path}'")}:\n  " + string.Join("\n  ", errors));
         return config;
+    }
+
+    /// <summary>
+    /// A key given no value (`data.valid=` or `valid:` in YAML) reads as null, which a non-nullable setting cannot
+    /// hold: refused naming the key, rather than failing later where the setting is used.
+    /// </summary>
+    static void CheckNoNulls(object section, string prefix, Dictionary<string, string> origins, string? path)
+    {
+        var nullability = new NullabilityInfoContext();
+        foreach (PropertyInfo property in section.GetType().GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        {
+            string key = prefix + JsonNamingPolicy.SnakeCaseLower.ConvertName(property.Name);
+            object? value = property.GetValue(section);
+            if (value is null && !property.PropertyType.IsValueType && nullability.Create(property).WriteState != NullabilityState.Nullable)
+                throw new ConfigException($"'{key}' ({Origin(key, origins, path)}) has no value; give one (\"\" for empty text) or leave the key out");
+            if (value is not null && IsSection(property.PropertyType))
+                CheckNoNulls(value, key + ".", origins, path);
+        }
     }
 
     /// <summary>The config as indented JSON with the same keys the loader reads.</summary>

@@ -76,6 +76,10 @@ public sealed record RlefConfig
             "ablation.single_turn and ablation.no_execution_feedback exclude each other (a single turn gets no feedback)");
         Require(Sft.Epochs > 0, $"sft.epochs must be > 0 (got {Sft.Epochs})");
         Require(Sft.LearningRate > 0, $"sft.learning_rate must be > 0 (got {Sft.LearningRate})");
+        Require(Sft.BatchSize > 0, $"sft.batch_size must be > 0 (got {Sft.BatchSize})");
+        Require(Sft.WarmupSteps >= 0, $"sft.warmup_steps must be >= 0 (got {Sft.WarmupSteps})");
+        Require(Sft.FinalLearningRateFraction is >= 0 and <= 1, $"sft.final_learning_rate_fraction must be in [0, 1] (got {Sft.FinalLearningRateFraction})");
+        Require(Sft.EvalEvery >= 0, $"sft.eval_every must be >= 0 (got {Sft.EvalEvery})");
         Require(Schedule.TotalUpdates > 0, $"schedule.total_updates must be > 0 (got {Schedule.TotalUpdates})");
         Require(Schedule.EvalEvery > 0, $"schedule.eval_every must be > 0 (got {Schedule.EvalEvery})");
         Require(Schedule.CheckpointEvery > 0, $"schedule.checkpoint_every must be > 0 (got {Schedule.CheckpointEvery})");
@@ -304,16 +308,31 @@ public enum SftTarget
     AllReplies,
 }
 
-/// <summary>Supervised fine-tuning on trajectories (the paper's SFT baseline, or a warm start).</summary>
+/// <summary>
+/// Supervised fine-tuning on trajectories: the paper's SFT baseline (App. A.3, docs/protocol.md §3.12), or a warm start.
+/// The defaults are the paper's recipe; `configs/sft-paper.yaml` spells it out.
+/// </summary>
 public sealed record SftConfig
 {
     public SftTarget LossOn { get; init; } = SftTarget.LastSuccessfulReply;
     /// <summary>With <see cref="SftTarget.AllReplies"/>: keep only trajectories whose submission passed (unspecified).</summary>
     public bool OnlySuccessfulTrajectories { get; init; } = true;
-    /// <summary>Passes over the trajectories (unspecified).</summary>
-    public int Epochs { get; init; } = 1;
-    /// <summary>Peak learning rate for SFT (unspecified; the RL value).</summary>
-    public double LearningRate { get; init; } = 2e-7;
+    /// <summary>Passes over the trajectories (docs/protocol.md §3.12: the paper trained 2–3 epochs).</summary>
+    public int Epochs { get; init; } = 2;
+    /// <summary>Peak learning rate (docs/protocol.md §3.12: the paper swept 5e-6 and 2e-6; the default is the first).</summary>
+    public double LearningRate { get; init; } = 5e-6;
+    /// <summary>Sequences (trajectories) per update (docs/protocol.md §3.12: 64).</summary>
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Linear warm-up updates (docs/protocol.md §3.12: 10).</summary>
+    public int WarmupSteps { get; init; } = 10;
+    /// <summary>Decay after the warm-up, down to <see cref="FinalLearningRateFraction"/> at the last update
+    /// (docs/protocol.md §3.12: cosine).</summary>
+    public Rlef.Engine.Optim.LearningRateDecay Decay { get; init; } = Rlef.Engine.Optim.LearningRateDecay.Cosine;
+    /// <summary>The decay's floor as a fraction of the peak (unspecified: 0).</summary>
+    public double FinalLearningRateFraction { get; init; }
+    /// <summary>Validate on data.valid every this many updates and at the end, keeping the best weights
+    /// (docs/protocol.md §3.12: every 200 steps, the best kept); 0 = never (the final weights are kept).</summary>
+    public int EvalEvery { get; init; } = 200;
 }
 
 /// <summary>Length of the run, evaluation and checkpoints (docs/protocol.md §3).</summary>

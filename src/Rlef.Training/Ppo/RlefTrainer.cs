@@ -215,11 +215,11 @@ public sealed partial class RlefTrainer : IAsyncDisposable
 
         // Policy lag of each episode = the learner's version now − the version that sampled it.
         int maxLag = _config.Rollout.MaxPolicyLag;
-        var lags = c.Result.Episodes.Select(e => iteration - e.PolicyVersion).ToArray();
-        int[] kept = Enumerable.Range(0, lags.Length).Where(i => lags[i] <= maxLag).ToArray();
-        int dropped = lags.Length - kept.Length;
+        PolicyLags lags = PolicyLags.Of(c.Result.Episodes.Select(e => e.PolicyVersion).ToArray(), iteration, maxLag);
+        int[] kept = lags.Kept;
+        int dropped = lags.Dropped;
         if (kept.Length < _config.Rollout.UpdatesPerIteration)
-            throw new InvalidOperationException($"iteration {iteration}: only {kept.Length} of {lags.Length} rollouts are within the policy lag {maxLag}");
+            throw new InvalidOperationException($"iteration {iteration}: only {kept.Length} of {c.Result.Episodes.Count} rollouts are within the policy lag {maxLag}");
         Problem[] problems = kept.Select(i => c.Problems[i]).ToArray();
         var rollouts = kept.Select(i => c.Result.Episodes[i].Rollout).ToArray();
         var turns = kept.Select(i => c.Result.Episodes[i].Turns).ToArray();
@@ -265,13 +265,11 @@ public sealed partial class RlefTrainer : IAsyncDisposable
             (MetricNames.DroppedStale, dropped),
             (MetricNames.Reruns, c.Result.Reruns),
             (MetricNames.LiveActors, _pipeline.Actors.Count(a => a.Alive)),
-            (MetricNames.PolicyLagMean, lags.Average()),
+            (MetricNames.PolicyLagMean, lags.Mean),
             (MetricNames.ImportanceWeightMean, weightCount == 0 ? 1 : weightSum / weightCount),
             (MetricNames.ImportanceTruncatedFraction, weightCount == 0 ? 0 : truncated / (double)weightCount),
         };
-        for (int lag = 0; lag <= maxLag + 1; lag++)
-            metrics.Add((lag > maxLag ? MetricNames.PolicyLagOver : MetricNames.PolicyLag(lag),
-                lags.Count(l => lag > maxLag ? l > maxLag : l == lag) / (double)lags.Length));
+        metrics.AddRange(lags.Histogram);
         var counters = new Dictionary<string, double>(State.Counters);
         counters["dropped_stale_rollouts"] = counters.GetValueOrDefault("dropped_stale_rollouts") + dropped;
         counters["rerun_rollouts"] = counters.GetValueOrDefault("rerun_rollouts") + c.Result.Reruns;
@@ -353,26 +351,9 @@ public sealed partial class RlefTrainer : IAsyncDisposable
         return score;
     }
 
-    /// <summary>Solve rate of data.valid_rollouts rollouts per validation problem at the validation temperature and top-p
-    /// (docs/protocol.md §4, 1@3): the mean over all of them.</summary>
-    public async Task<double> ValidateAsync(CancellationToken cancellationToken = default)
-    {
-        if (_valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
-        var sampling = new SamplingOptions
-        {
-            Temperature = (float)_config.Data.ValidTemperature,
-            TopP = (float)_config.Data.ValidTopP,
-            Seed = RandomStreams.ValidationSampling(_config.Schedule.Seed),
-        };
-        // Each copy of a problem is its own rollout index, so its sampling seed differs.
-        var problems = _valid.SelectMany(p => Enumerable.Repeat(p, _config.Data.ValidRollouts)).ToList();
-        var rollouts = await _collector.SampleAsync(_policy, sampling, problems, cancellationToken);
-        // A validation is all or nothing: an episode that fails (a sandbox infrastructure error) fails the collection,
-        // so no score over part of the split is ever recorded as the policy's (docs/protocol.md §4).
-        if (rollouts.Count != problems.Count)
-            throw new InvalidOperationException($"validation: {rollouts.Count} of {problems.Count} rollouts finished; no score recorded");
-        return rollouts.Count(r => r.PassedAll) / (double)problems.Count;
-    }
+    /// <summary>The policy's validation score now (<see cref="RolloutCollector.ValidationSolveRateAsync"/>).</summary>
+    public Task<double> ValidateAsync(CancellationToken cancellationToken = default) =>
+        _collector.ValidationSolveRateAsync(_policy, _valid, cancellationToken);
 
     void SaveCheckpoint()
     {

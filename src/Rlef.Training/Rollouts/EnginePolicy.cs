@@ -26,7 +26,7 @@ public sealed record SampledTurn(int[] PromptTokens, int[] ReplyTokens, float[] 
 /// </summary>
 public sealed class EnginePolicy : IPolicy
 {
-    sealed record Request(int HistoryKey, int Seed, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
+    sealed record Request(int HistoryKey, int Seed, float? Temperature, int[] Prompt, int[] FullContext, string? Prefix, TaskCompletionSource<PolicyReply> Reply);
 
     readonly IChatFormat _format;
     readonly SamplingOptions _sampling;
@@ -35,6 +35,7 @@ public sealed class EnginePolicy : IPolicy
     readonly bool _lockStep;
     readonly ITokenSampler _sampler;
     readonly string _description;
+    readonly TemperatureRange? _temperatures;
     readonly Channel<Request> _requests = Channel.CreateUnbounded<Request>();
     readonly Dictionary<int, List<SampledTurn>> _turns = [];
     readonly Dictionary<int, List<int>> _context = [];
@@ -49,10 +50,14 @@ public sealed class EnginePolicy : IPolicy
     /// <param name="generator">A generator of <paramref name="model"/> to reuse (its KV cache stays allocated between
     /// policies: a trainer that made a new one per collection churned hundreds of MB through the large-object heap);
     /// null makes a new one. Not thread-safe: one policy at a time may use it.</param>
+    /// <param name="temperatures">Draw each reply's temperature from this range instead of the sampling options' (the
+    /// paper's SFT data, App. A.3); null: the options' temperature for every reply.</param>
     public EnginePolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int maxBatch, TimeSpan batchWindow, bool lockStep = false,
-        Generator? generator = null)
+        Generator? generator = null, TemperatureRange? temperatures = null)
         : this(new EngineSampler(model, generator: generator), $"engine ({model.Config.ModelType}, {model.ParameterCount:N0} parameters", format, sampling, maxBatch, batchWindow, lockStep)
     {
+        temperatures?.Validate();
+        _temperatures = temperatures;
     }
 
     /// <summary>A policy over any sampler (an actor: the embedded engine or an inference server), with a batch window.</summary>
@@ -81,7 +86,7 @@ public sealed class EnginePolicy : IPolicy
     public long SampledTokens { get; private set; }
     public int GenerationCalls => _calls;
 
-    public string Describe() => $"{_description}, T={_sampling.Temperature}, top-p={_sampling.TopP})";
+    public string Describe() => $"{_description}, T={(_temperatures?.ToString() ?? _sampling.Temperature.ToString(System.Globalization.CultureInfo.InvariantCulture))}, top-p={_sampling.TopP})";
 
     /// <summary>The turns sampled for <paramref name="rolloutIndex"/>, in order.</summary>
     public IReadOnlyList<SampledTurn> TurnsOf(int rolloutIndex)
@@ -107,8 +112,9 @@ public sealed class EnginePolicy : IPolicy
             int turn = previous?.Count ?? 0;
             if (turn != context.TurnIndex)
                 throw new InvalidOperationException($"{context.TaskId} rollout {context.RolloutIndex}: asked for turn {context.TurnIndex + 1} after {turn} sampled turns");
-            if (conversation.Messages.Count != 2 * turn + 1 || conversation.Messages[^1].Role != "user")
-                throw new InvalidOperationException($"{context.TaskId} rollout {context.RolloutIndex}: turn {turn + 1} expects {2 * turn + 1} messages ending with the user's, got {conversation.Messages.Count}");
+            // A few-shot prompt puts whole example conversations (user/assistant pairs) before the episode's own messages.
+            if (conversation.Messages.Count < 2 * turn + 1 || conversation.Messages.Count % 2 == 0 || conversation.Messages[^1].Role != "user")
+                throw new InvalidOperationException($"{context.TaskId} rollout {context.RolloutIndex}: turn {turn + 1} expects 2k + {2 * turn + 1} messages (k example pairs) ending with the user's, got {conversation.Messages.Count}");
             if (turn == 0)
             {
                 prompt = _format.EncodeChat(conversation.Messages.Select(m => new EngineMessage(m.Role, m.Content)).ToList(), addGenerationPrompt: true);
@@ -126,7 +132,8 @@ public sealed class EnginePolicy : IPolicy
             all.AddRange(prompt);
             full = all.ToArray();
         }
-        var request = new Request(historyKey, TurnSeed(_sampling.Seed, context), prompt, full, conversation.AssistantPrefix,
+        float? temperature = _temperatures is null ? null : (float)_temperatures.Draw(context);
+        var request = new Request(historyKey, TurnSeed(_sampling.Seed, context), temperature, prompt, full, conversation.AssistantPrefix,
             new TaskCompletionSource<PolicyReply>(TaskCreationOptions.RunContinuationsAsynchronously));
         cancellationToken.Register(() => request.Reply.TrySetCanceled(cancellationToken));
         _requests.Writer.TryWrite(request);
@@ -232,7 +239,7 @@ public sealed class EnginePolicy : IPolicy
         IReadOnlyList<Generation> generations;
         try
         {
-            generations = ((EngineSampler)_sampler).Sample(batch.Select(r => new SampleRequest(r.FullContext, r.Seed)).ToList(), _sampling);
+            generations = ((EngineSampler)_sampler).Sample(batch.Select(r => new SampleRequest(r.FullContext, r.Seed, r.Temperature)).ToList(), _sampling);
         }
         catch (Exception e)
         {
@@ -276,7 +283,7 @@ public sealed class EnginePolicy : IPolicy
                 SampledTokens += g.Tokens.Length;
             }
             string text = (r.Prefix ?? "") + _format.Tokenizer.Decode(g.Tokens, skipSpecialTokens: true);
-            r.Reply.TrySetResult(new PolicyReply(text, g.Tokens.Length));
+            r.Reply.TrySetResult(new PolicyReply(text, g.Tokens.Length, r.Temperature));
         }
     }
 }

@@ -31,13 +31,15 @@ public sealed class ModelPolicy : IPolicy, IDisposable
     /// <param name="label">What <see cref="Describe"/> starts with (e.g. the model directory).</param>
     /// <param name="concurrentEpisodes">Episodes the runner keeps in flight: a batch is sampled as soon as that many
     /// wait, else after a short window for episodes still in the sandbox. Also the largest batch.</param>
+    /// <param name="temperatures">Each reply's temperature drawn from this range (the paper's SFT data); null: the
+    /// sampling options' temperature.</param>
     public ModelPolicy(LlamaModel model, IChatFormat format, SamplingOptions sampling, int concurrentEpisodes, string label,
-        TimeSpan? batchWindow = null)
+        TimeSpan? batchWindow = null, TemperatureRange? temperatures = null)
     {
         if (concurrentEpisodes < 1) throw new ArgumentOutOfRangeException(nameof(concurrentEpisodes), concurrentEpisodes, "must be >= 1");
         sampling.Validate();
         _label = label;
-        _engine = new EnginePolicy(model, format, sampling, concurrentEpisodes, batchWindow ?? TimeSpan.FromMilliseconds(20));
+        _engine = new EnginePolicy(model, format, sampling, concurrentEpisodes, batchWindow ?? TimeSpan.FromMilliseconds(20), temperatures: temperatures);
         _serving = Task.Run(() => _engine.ServeAsync(() => concurrentEpisodes, _finished.Task, _stop.Token));
     }
 
@@ -46,10 +48,12 @@ public sealed class ModelPolicy : IPolicy, IDisposable
     /// with a chat template).
     /// </summary>
     /// <param name="label">Names the policy in <see cref="Describe"/> (default: model:DIRECTORY).</param>
-    public static ModelPolicy Load(string directory, SamplingOptions sampling, int concurrentEpisodes, string? label = null)
+    public static ModelPolicy Load(string directory, SamplingOptions sampling, int concurrentEpisodes, string? label = null,
+        TemperatureRange? temperatures = null)
     {
         (LlamaModel model, IChatFormat format) = ModelDirectory.Load(directory);
-        return new ModelPolicy(model, format, sampling, concurrentEpisodes, $"{label ?? "model:" + directory} seed {sampling.Seed}");
+        return new ModelPolicy(model, format, sampling, concurrentEpisodes, $"{label ?? "model:" + directory} seed {sampling.Seed}",
+            temperatures: temperatures);
     }
 
     /// <summary>Seconds inside batched generation, replies and their tokens so far.</summary>

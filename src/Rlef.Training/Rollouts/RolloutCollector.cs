@@ -60,6 +60,29 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
         return RunAsync(policy, sampling, problems, (reference, valueModel), cancellationToken);
     }
 
+    /// <summary>
+    /// The validation score of <paramref name="policy"/> (docs/protocol.md §3.9, §4, 1@3): the solve rate of
+    /// data.valid_rollouts rollouts per problem at the validation temperature and top-p, the mean over all of them. All
+    /// or nothing: an episode that fails (a sandbox infrastructure error) fails the validation, so no score over part
+    /// of the split is ever recorded as the policy's. RLEF's and SFT's best-on-valid selection both use it.
+    /// </summary>
+    public async Task<double> ValidationSolveRateAsync(LlamaModel policy, IReadOnlyList<Problem> valid, CancellationToken cancellationToken = default)
+    {
+        if (valid.Count == 0) throw new InvalidOperationException("no validation problems (data.valid)");
+        var sampling = new SamplingOptions
+        {
+            Temperature = (float)config.Data.ValidTemperature,
+            TopP = (float)config.Data.ValidTopP,
+            Seed = Runs.RandomStreams.ValidationSampling(config.Schedule.Seed),
+        };
+        // Each copy of a problem is its own rollout index, so its sampling seed differs.
+        var problems = valid.SelectMany(p => Enumerable.Repeat(p, config.Data.ValidRollouts)).ToList();
+        var rollouts = await SampleAsync(policy, sampling, problems, cancellationToken);
+        if (rollouts.Count != problems.Count)
+            throw new InvalidOperationException($"validation: {rollouts.Count} of {problems.Count} rollouts finished; no score recorded");
+        return rollouts.Count(r => r.PassedAll) / (double)problems.Count;
+    }
+
     /// <summary>Rollouts without scoring (validation): only the environment's verdicts are used.</summary>
     public async Task<IReadOnlyList<Rollout>> SampleAsync(LlamaModel policy, SamplingOptions sampling, IReadOnlyList<Problem> problems,
         CancellationToken cancellationToken = default) =>
@@ -139,8 +162,7 @@ public sealed class RolloutCollector(ICodeExecutor executor, IChatFormat format,
                 throw new InvalidOperationException($"{problems[i].Id} rollout {i}: the episode has {rollouts[i].Turns.Count} turns but {turns[i].Count} were sampled");
             sequences[i] = Sequence(turns[i]);
         }
-        float[][] referenceLogProbs = Scorer.LogProbs(reference, sequences, config.Engine.ScoringBatchTokens);
-        float[][] values = Scorer.Values(valueModel, sequences, config.Engine.ScoringBatchTokens);
+        var (referenceLogProbs, values) = Scorer.LogProbsAndValues(reference, valueModel, sequences, config.Engine.ScoringBatchTokens);
         return BuildTrainingEpisodes(problems, rollouts, turns, referenceLogProbs, values);
     }
 

@@ -10,18 +10,23 @@ namespace Rlef.Training.Sft;
 /// <summary>One SFT update: mean NLL over its target tokens, the gradient norm before clipping, the learning rate.</summary>
 public sealed record SftUpdateResult(double Loss, double GradNorm, double LearningRate, int TargetTokens, long Tokens);
 
+/// <summary>A validation during SFT: the update it followed, the score, and whether it is the best so far.</summary>
+public sealed record SftValidation(long Step, double Score, bool IsBest);
+
 /// <summary>
-/// Supervised fine-tuning on trajectories: the examples <see cref="SftTargets"/> selects (the last
-/// successful reply, or all replies), shuffled per epoch, in minibatches of <paramref name="batchSize"/> examples; the
-/// loss is the mean negative log-likelihood over all target tokens of the minibatch (a token mean, as in pre-training:
-/// long replies weigh more), computed by the engine's weighted cross-entropy with weight 1/N on each
-/// target (each target is predicted one position before it), then global-norm clipping and AdamW with warm-up.
+/// Supervised fine-tuning on trajectories with the paper's SFT recipe (App. A.3, docs/protocol.md §3.12): the examples
+/// <see cref="SftTargets"/> selects (the last successful reply, or all replies), shuffled per epoch, in minibatches of
+/// <see cref="SftConfig.BatchSize"/> sequences; linear warm-up then cosine decay over the whole run; a validation every
+/// <see cref="SftConfig.EvalEvery"/> updates and at the end, the best weights handed to the caller. The loss is the
+/// mean negative log-likelihood over all target tokens of the minibatch (a token mean, as in pre-training: long
+/// replies weigh more), computed by the engine's weighted cross-entropy with weight 1/N on each target (each target is
+/// predicted one position before it), then global-norm clipping and AdamW.
 /// </summary>
 public sealed class SftTrainer
 {
     readonly LlamaModel _model;
     readonly RlefConfig _config;
-    readonly LearningRateSchedule _schedule;
+    LearningRateSchedule _schedule;
 
     public SftTrainer(LlamaModel model, RlefConfig config)
     {
@@ -34,32 +39,77 @@ public sealed class SftTrainer
             Epsilon = config.Optimizer.Epsilon,
             WeightDecay = config.Optimizer.WeightDecay,
         });
-        _schedule = new LearningRateSchedule(config.Sft.LearningRate, config.Optimizer.WarmupSteps);
+        _schedule = new LearningRateSchedule(config.Sft.LearningRate, config.Sft.WarmupSteps);
     }
 
     public AdamW Optimizer { get; }
     public long Step { get; private set; }
+    /// <summary>The best validation so far (null before the first).</summary>
+    public SftValidation? Best { get; private set; }
 
     /// <summary>The examples of <paramref name="trajectories"/> the config keeps.</summary>
     public IReadOnlyList<SftExample> Examples(IEnumerable<SftTrajectory> trajectories) =>
         trajectories.Select(t => SftTargets.Build(t, _config.Sft)).OfType<SftExample>().ToList();
 
-    /// <summary>Runs <see cref="SftConfig.Epochs"/> epochs; <paramref name="onUpdate"/> sees every update.</summary>
-    public void Train(IReadOnlyList<SftExample> examples, int batchSize, Action<long, SftUpdateResult>? onUpdate = null)
+    /// <summary>Updates in a run over <paramref name="examples"/> examples: epochs × ⌈examples / batch⌉.</summary>
+    public static long TotalUpdates(SftConfig config, int examples, int batchSize) =>
+        config.Epochs * (long)((examples + batchSize - 1) / batchSize);
+
+    /// <summary>
+    /// The learning rate per update for a run of <paramref name="totalUpdates"/> updates: warm-up over
+    /// <see cref="SftConfig.WarmupSteps"/>, then the decay towards the floor, reached one update after the last. A run no longer than its
+    /// warm-up has nothing to decay over and stays at the peak after it.
+    /// </summary>
+    public static LearningRateSchedule Schedule(SftConfig config, long totalUpdates) =>
+        config.Decay == LearningRateDecay.Constant || totalUpdates <= config.WarmupSteps
+            ? new LearningRateSchedule(config.LearningRate, config.WarmupSteps)
+            // As the usual cosine-with-warm-up schedule: the floor is reached one update after the last.
+            : new LearningRateSchedule(config.LearningRate, config.WarmupSteps, config.Decay, totalUpdates, config.FinalLearningRateFraction);
+
+    /// <summary>Runs <see cref="SftConfig.Epochs"/> epochs without validation; <paramref name="onUpdate"/> sees every update.</summary>
+    public void Train(IReadOnlyList<SftExample> examples, int? batchSize = null, Action<long, SftUpdateResult>? onUpdate = null) =>
+        TrainAsync(examples, batchSize, onUpdate).GetAwaiter().GetResult();
+
+    /// <summary>
+    /// Runs <see cref="SftConfig.Epochs"/> epochs in minibatches of <paramref name="batchSize"/> (default
+    /// <see cref="SftConfig.BatchSize"/>). With <paramref name="validate"/> (the policy's score on the validation set,
+    /// higher is better), it validates every <see cref="SftConfig.EvalEvery"/> updates and after the last, and calls
+    /// <paramref name="onValidation"/> with each result: the caller keeps the weights of the best (the model is as
+    /// validated during the call).
+    /// </summary>
+    public async Task TrainAsync(IReadOnlyList<SftExample> examples, int? batchSize = null, Action<long, SftUpdateResult>? onUpdate = null,
+        Func<CancellationToken, Task<double>>? validate = null, Action<SftValidation>? onValidation = null,
+        CancellationToken cancellationToken = default)
     {
         if (examples.Count == 0) throw new ArgumentException("SFT has no examples (no trajectory was kept by sft.loss_on)", nameof(examples));
-        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "must be > 0");
+        int size = batchSize ?? _config.Sft.BatchSize;
+        if (size <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), size, "must be > 0");
+        long total = TotalUpdates(_config.Sft, examples.Count, size);
+        _schedule = Schedule(_config.Sft, Step + total);
+        int every = _config.Sft.EvalEvery;
         for (int epoch = 0; epoch < _config.Sft.Epochs; epoch++)
         {
             int[] order = Enumerable.Range(0, examples.Count).ToArray();
             RandomStreams.SftExampleOrder(_config.Schedule.Seed, epoch).Shuffle(order.AsSpan());
-            for (int start = 0; start < order.Length; start += batchSize)
+            for (int start = 0; start < order.Length; start += size)
             {
-                var batch = order.Skip(start).Take(batchSize).Select(i => examples[i]).ToList();
+                cancellationToken.ThrowIfCancellationRequested();
+                var batch = order.Skip(start).Take(size).Select(i => examples[i]).ToList();
                 SftUpdateResult result = Update(batch);
                 onUpdate?.Invoke(Step, result);
+                bool last = epoch == _config.Sft.Epochs - 1 && start + size >= order.Length;
+                if (validate is not null && every > 0 && (Step % every == 0 || last))
+                    onValidation?.Invoke(Record(Step, await validate(cancellationToken)));
             }
         }
+    }
+
+    /// <summary>Records a validation score; the best is the highest, the earliest on ties.</summary>
+    public SftValidation Record(long step, double score)
+    {
+        var validation = new SftValidation(step, score, Best is null || score > Best.Score);
+        if (validation.IsBest) Best = validation;
+        return validation;
     }
 
     /// <summary>One optimizer update on <paramref name="batch"/> (split into micro-batches by the engine's token budget).</summary>

@@ -11,7 +11,31 @@ public class GemmTests
         { 1, 1, 1 }, { 1, 7, 3 }, { 3, 1, 5 }, { 2, 17, 33 }, { 5, 50, 9 }, { 7, 13, 11 },
         { 8, 48, 16 }, { 9, 49, 17 }, { 13, 97, 31 }, { 31, 61, 67 }, { 64, 96, 64 }, { 37, 101, 300 },
         { 97, 53, 259 }, { 130, 200, 20 }, { 16, 3, 40 }, { 40, 5, 16 }, { 4, 300, 50 },
+        // Last 6-row panel full (the AVX2 packer's overhanging store at the end of the block), k not a multiple of 8.
+        { 48, 40, 27 }, { 36, 64, 70 },
     };
+
+    [Theory]
+    [InlineData(48, 40, 27)]
+    [InlineData(37, 101, 300)]
+    [InlineData(96, 130, 64)]
+    public void PackingWithout512BitPathsMatchesReference(int m, int n, int k)
+    {
+        // What an AVX2-only machine runs: 8×8 transposes and 256-bit copies when packing B.
+        var saved = GemmPacking.Use512;
+        try
+        {
+            GemmPacking.Use512 = false;
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+                foreach (var layout in Enum.GetValues<GemmLayout>())
+                    foreach (bool accumulate in new[] { false, true })
+                        CheckAgainstReference(isa, layout, m, n, k, accumulate, threads: 2);
+        }
+        finally
+        {
+            GemmPacking.Use512 = saved;
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Shapes))]

@@ -151,6 +151,27 @@ public class SamplingTests
     }
 
     [Fact]
+    public void Reference_and_value_scored_side_by_side_equal_scoring_them_one_after_the_other()
+    {
+        // Large enough that the kernels split work over threads when run alone; side by side each runs on one thread.
+        var config = LlamaConfig.Create(vocabSize: 300, hiddenSize: 64, layers: 2, heads: 4, kvHeads: 2, intermediateSize: 160,
+            maxPositions: 512, tieEmbeddings: true);
+        var reference = LlamaModel.CreateRandom(config, seed: 3);
+        var value = LlamaModel.CreateRandom(config, seed: 4).CreateValueModel(seed: 5);
+        var random = new Random(6);
+        var sequences = Enumerable.Range(0, 7)
+            .Select(i => (IReadOnlyList<int>)Enumerable.Range(0, 40 + 37 * i).Select(_ => random.Next(300)).ToArray()).ToArray();
+        var logProbs = Scorer.LogProbs(reference, sequences, maxBatchTokens: 512);
+        var values = Scorer.Values(value, sequences, maxBatchTokens: 512);
+        var (sideLogProbs, sideValues) = Scorer.LogProbsAndValues(reference, value, sequences, maxBatchTokens: 512);
+        for (int i = 0; i < sequences.Length; i++)
+        {
+            Assert.Equal(logProbs[i], sideLogProbs[i]);
+            Assert.Equal(values[i], sideValues[i]);
+        }
+    }
+
+    [Fact]
     public void Bad_options_are_rejected_with_the_field_name()
     {
         Assert.Contains("top_p", Assert.Throws<ArgumentException>(() => new SamplingOptions { TopP = 0 }.Validate()).Message);

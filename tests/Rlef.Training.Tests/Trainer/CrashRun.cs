@@ -15,7 +15,7 @@ public static class CrashRun
     public const string LogName = "iterations.log";
     public const int TrainProblems = 40;
 
-    /// <param name="maxPolicyLag">0: the synchronous trainer; 1: the pipelined learner with an embedded actor.</param>
+    /// <param name="maxPolicyLag">0: the synchronous trainer; k ≥ 1: the pipelined learner with an embedded actor.</param>
     public static RlefConfig Config(int totalUpdates, int maxPolicyLag = 0) => PrintTask.Config(rolloutsPerIteration: 6, updatesPerIteration: 2, totalUpdates, learningRate: 1e-3) with
     {
         Rollout = PrintTask.Config(6, 2, totalUpdates, 1e-3).Rollout with { MaxReplyTokens = 8, MaxPolicyLag = maxPolicyLag },

@@ -71,7 +71,8 @@ public static class PrintTask
         },
         Ablation = new AblationConfig { SingleTurn = true },
         Optimizer = new OptimizerConfig { LearningRate = learningRate, WarmupSteps = 2, WeightDecay = 0.0 },
-        Sft = new SftConfig { LearningRate = 1e-2, Epochs = 1 },
+        // The warm start these tests rely on: warm-up as the optimizer section, then a constant rate (not the paper's SFT recipe).
+        Sft = new SftConfig { LearningRate = 1e-2, Epochs = 1, WarmupSteps = 2, Decay = Rlef.Engine.Optim.LearningRateDecay.Constant },
         Schedule = new ScheduleConfig { TotalUpdates = totalUpdates, EvalEvery = 1000, CheckpointEvery = 1000, Seed = 3 },
         Engine = new EngineConfig { GenerationBatch = 64, BatchWindowMs = 2 },
     };

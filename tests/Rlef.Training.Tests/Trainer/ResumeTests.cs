@@ -11,7 +11,7 @@ namespace Rlef.Training.Tests.Trainer;
 /// <summary>
 /// The real trainer, killed mid-run in a child process and resumed: it continues from its last checkpoint with the
 /// checkpointed weights, optimizer step and data position, visits the problems in the same order an uninterrupted
-/// run does, and logs every update exactly once. With max_policy_lag 1 (the pipelined learner, an embedded actor
+/// run does, and logs every update exactly once. With max_policy_lag 1 or 2 (the pipelined learner, an embedded actor
 /// sampling ahead) the collections in flight at the kill are sampled again, but the data order and the step are exact.
 /// </summary>
 public sealed class ResumeTests(ITestOutputHelper output)
@@ -21,6 +21,7 @@ public sealed class ResumeTests(ITestOutputHelper output)
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
+    [InlineData(2)]
     public async Task KilledTrainerResumesFromItsCheckpointWithTheSameDataOrder(int maxPolicyLag)
     {
         string dir = Path.Combine(Path.GetTempPath(), $"rlef-crash-{Guid.NewGuid():N}");
