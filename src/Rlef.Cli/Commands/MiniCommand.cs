@@ -96,7 +96,7 @@ public static class MiniCommand
         var train = new Option<int>("--train") { Description = "Training problems.", DefaultValueFactory = _ => 2000 }.Within(0);
         var valid = new Option<int>("--valid") { Description = "Validation problems.", DefaultValueFactory = _ => 100 }.Within(0);
         var test = new Option<int>("--test") { Description = "Test problems.", DefaultValueFactory = _ => 200 }.Within(0);
-        var difficulty = new Option<string>("--difficulty") { Description = "easy, medium or hard, optionally with overrides of its shares: easy:multicase=0.5,edge=0.3,position=0.5 (position: share of list and string problems that print a position without saying whether it counts from 0 or 1).", DefaultValueFactory = _ => "medium" };
+        var difficulty = new Option<string>("--difficulty") { Description = "easy, medium or hard, optionally with overrides of its shares: easy:multicase=0.5,edge=0.3,position=0.5,open=1 (position: share of list and string problems that print a position without saying whether it counts from 0 or 1; open: share of those that also leave open which occurrence counts, settled only by a public test the statement does not show).", DefaultValueFactory = _ => "medium" };
 
         var command = new Command("generate", "Write generated CodeContests-style problems (statements, public and hidden tests, " +
             "reference and incorrect solutions) as train/valid/test splits that share no problem instance.")
