@@ -86,6 +86,35 @@ public static class ConfigLoader
     /// <summary>Writes the effective config of a run (the file a later run or `--resume` reads back).</summary>
     public static void WriteEffective(RlefConfig config, string path) => File.WriteAllText(path, ToJson(config) + "\n");
 
+    /// <summary>
+    /// The keys (`sft.learning_rate`) whose values differ between two configs, each with both values as JSON, in the
+    /// order of the config's sections: what a resumed run names when it is given a config other than its own.
+    /// </summary>
+    public static IReadOnlyList<(string Key, string Left, string Right)> Differences(RlefConfig left, RlefConfig right)
+    {
+        var a = Flatten(JsonNode.Parse(ToJson(left)), "");
+        var b = Flatten(JsonNode.Parse(ToJson(right)), "");
+        var differences = new List<(string, string, string)>();
+        foreach (string key in a.Keys.Concat(b.Keys.Where(k => !a.ContainsKey(k))))
+        {
+            string x = a.GetValueOrDefault(key, "(unset)"), y = b.GetValueOrDefault(key, "(unset)");
+            if (x != y) differences.Add((key, x, y));
+        }
+        return differences;
+    }
+
+    static Dictionary<string, string> Flatten(JsonNode? node, string prefix)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (node is JsonObject obj)
+            foreach (var (name, child) in obj)
+                foreach (var (key, value) in Flatten(child, prefix.Length == 0 ? name : $"{prefix}.{name}"))
+                    values[key] = value;
+        else
+            values[prefix] = node?.ToJsonString() ?? "null";
+        return values;
+    }
+
     // ---- reading files into one JSON tree ----
 
     static JsonObject ReadFile(string path, Dictionary<string, string> origins)

@@ -54,5 +54,20 @@ public sealed class RunDirectory : IDisposable
         return new RunDirectory(path, config, store.Latest(), resuming: true);
     }
 
+    /// <summary>
+    /// Refuses to resume the run in <paramref name="path"/> with <paramref name="given"/> when it differs from the
+    /// run's saved config: the error names the first key that differs, with both values (a resumed run keeps its config).
+    /// </summary>
+    public static void RequireSameConfig(string path, RlefConfig given)
+    {
+        string configPath = System.IO.Path.Combine(path, ConfigFileName);
+        if (!File.Exists(configPath)) throw new FileNotFoundException($"'{path}' is not a run directory: {ConfigFileName} is missing", configPath);
+        var differences = ConfigLoader.Differences(ConfigLoader.Load(configPath), given);
+        if (differences.Count == 0) return;
+        var (key, saved, now) = differences[0];
+        string more = differences.Count > 1 ? $" (and {differences.Count - 1} more: {string.Join(", ", differences.Skip(1).Select(d => d.Key))})" : "";
+        throw new ConfigException($"cannot resume '{path}' with another config: {key} is {now} here but {saved} in its {ConfigFileName}{more}; start a new run for another config");
+    }
+
     public void Dispose() => Metrics.Dispose();
 }

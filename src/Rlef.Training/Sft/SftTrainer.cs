@@ -21,17 +21,30 @@ public sealed record SftValidation(long Step, double Score, bool IsBest);
 /// mean negative log-likelihood over all target tokens of the minibatch (a token mean, as in pre-training: long
 /// replies weigh more), computed by the engine's weighted cross-entropy with weight 1/N on each target (each target is
 /// predicted one position before it), then global-norm clipping and AdamW.
+/// With a <see cref="RunDirectory"/> the run is resumable like an RLEF run (docs/protocol.md §3.12): every update goes
+/// to metrics.jsonl, and a checkpoint (weights, AdamW moments, step, data position, best validation) is saved every
+/// schedule.checkpoint_every updates, after each validation and after the last update; a trainer built on a resumed
+/// run directory continues from its newest checkpoint with the same result as a run that never stopped.
 /// </summary>
 public sealed class SftTrainer
 {
+    /// <summary>The checkpoint files of an SFT run (the same names as an RLEF run's policy files).</summary>
+    public const string PolicyFile = RlefTrainer.PolicyFile;
+    public const string PolicyOptimizerFile = RlefTrainer.PolicyOptimizerFile;
+
     readonly LlamaModel _model;
     readonly RlefConfig _config;
+    readonly RunDirectory? _run;
     LearningRateSchedule _schedule;
+    DataPosition _position;
 
-    public SftTrainer(LlamaModel model, RlefConfig config)
+    /// <param name="run">Where to log and checkpoint (null: neither); when it was resumed from a checkpoint, the model
+    /// and the optimizer start from that checkpoint.</param>
+    public SftTrainer(LlamaModel model, RlefConfig config, RunDirectory? run = null)
     {
         _model = model;
         _config = config;
+        _run = run;
         Optimizer = new AdamW(model.Parameters, new AdamWOptions
         {
             Beta1 = config.Optimizer.Beta1,
@@ -40,6 +53,14 @@ public sealed class SftTrainer
             WeightDecay = config.Optimizer.WeightDecay,
         });
         _schedule = new LearningRateSchedule(config.Sft.LearningRate, config.Sft.WarmupSteps);
+        if (run?.ResumedFrom is { } checkpoint)
+        {
+            ModelFiles.LoadWeights(ModelFiles.PathOf(checkpoint, PolicyFile), model);
+            Optimizer.LoadState(ModelFiles.PathOf(checkpoint, PolicyOptimizerFile));
+            Step = checkpoint.State.Step;
+            _position = checkpoint.State.Data;
+            if (checkpoint.State.Best is { } best) Best = new SftValidation(best.Step, best.Score, IsBest: true);
+        }
     }
 
     public AdamW Optimizer { get; }
@@ -85,23 +106,63 @@ public sealed class SftTrainer
         int size = batchSize ?? _config.Sft.BatchSize;
         if (size <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), size, "must be > 0");
         long total = TotalUpdates(_config.Sft, examples.Count, size);
-        _schedule = Schedule(_config.Sft, Step + total);
+        // Without a run directory a second call continues the step count; in a run, Step counts the run's updates.
+        long first = _run is null ? 0 : Step;
+        _schedule = Schedule(_config.Sft, (_run is null ? Step : 0) + total);
+        if (_run is not null && Step > 0) CheckResumePosition(examples.Count, size, total);
         int every = _config.Sft.EvalEvery;
+        long update = 0;
         for (int epoch = 0; epoch < _config.Sft.Epochs; epoch++)
         {
             int[] order = Enumerable.Range(0, examples.Count).ToArray();
             RandomStreams.SftExampleOrder(_config.Schedule.Seed, epoch).Shuffle(order.AsSpan());
             for (int start = 0; start < order.Length; start += size)
             {
+                if (update++ < first) continue; // done before the checkpoint this run resumed from
                 cancellationToken.ThrowIfCancellationRequested();
                 var batch = order.Skip(start).Take(size).Select(i => examples[i]).ToList();
+                long before = Step;
                 SftUpdateResult result = Update(batch);
+                _position = start + size < order.Length ? new DataPosition(epoch, start + size) : new DataPosition(epoch + 1, 0);
+                _run?.Metrics.Write(Step, [new(MetricNames.SftLoss, result.Loss), new(MetricNames.GradNorm, result.GradNorm), new(MetricNames.LearningRate, result.LearningRate)]);
                 onUpdate?.Invoke(Step, result);
                 bool last = epoch == _config.Sft.Epochs - 1 && start + size >= order.Length;
+                SftValidation? validation = null;
                 if (validate is not null && every > 0 && (Step % every == 0 || last))
-                    onValidation?.Invoke(Record(Step, await validate(cancellationToken)));
+                {
+                    validation = Record(Step, await validate(cancellationToken));
+                    _run?.Metrics.Write(Step, [new(MetricNames.ValidSolveRate, validation.Score), new(MetricNames.ValidBest, Best!.Score)]);
+                }
+                // The checkpoint comes before the caller hears of a validation: the best step always has one.
+                if (_run is not null && (validation is not null || last || Step / _config.Schedule.CheckpointEvery > before / _config.Schedule.CheckpointEvery))
+                    SaveCheckpoint();
+                if (validation is not null) onValidation?.Invoke(validation);
             }
         }
+    }
+
+    /// <summary>The run's state now: the step, the data position of the next minibatch and the best validation.</summary>
+    public TrainerState State => new()
+    {
+        Step = Step,
+        Data = _position,
+        Best = Best is { } best ? new BestValidation(best.Step, best.Score, MetricNames.ValidSolveRate) : null,
+    };
+
+    void SaveCheckpoint() =>
+        _run!.Checkpoints.Save(State, [ModelFiles.Weights(PolicyFile, _model), ModelFiles.Optimizer(PolicyOptimizerFile, Optimizer)]);
+
+    /// <summary>
+    /// A resumed run's saved data position must be where its step says the data order is: otherwise the examples or
+    /// the batch size changed under it, and continuing would silently train on another order.
+    /// </summary>
+    void CheckResumePosition(int examples, int size, long total)
+    {
+        long perEpoch = (examples + size - 1) / size;
+        var expected = new DataPosition(Step / perEpoch, (int)(Step % perEpoch * size));
+        if (Step > total || _position != expected)
+            throw new InvalidDataException($"'{_run!.Path}': its checkpoint at update {Step} is at data position (epoch {_position.Epoch}, offset {_position.Offset}), " +
+                $"but {examples} examples in batches of {size} put update {Step} at (epoch {expected.Epoch}, offset {expected.Offset}) of {total} updates: the examples or the batch size changed");
     }
 
     /// <summary>Records a validation score; the best is the highest, the earliest on ties.</summary>
