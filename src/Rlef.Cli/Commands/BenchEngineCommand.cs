@@ -517,6 +517,8 @@ public static class BenchEngineCommand
         for (int round = 0; round < 3; round++)
         {
             cache.Reset(new int[batch]);
+            // As Generator runs it: weights packed once per call, here during the prompt's pass (not timed, like it).
+            using var packedWeights = model.UsePackedWeights();
             model.Decode(cache, prompt, promptLength).CopyTo(logits);
             double forward = 0, sampling = 0;
             var cpuStart = System.Environment.CpuUsage.TotalTime;

@@ -27,7 +27,30 @@ public class PackedWeightsTests
             Assert.Equal(expected, first);
             Assert.Equal(expected, second);
         }
+        Assert.True(model.PackedWeightBytes > 0); // kept for the next scope
+        model.ReleasePackedWeights();
         Assert.Equal(0, model.PackedWeightBytes);
+    }
+
+    [Fact]
+    public void A_write_between_scopes_is_seen_without_marking_it()
+    {
+        var model = TinyModels.Random(TinyModels.Config(), seed: 9);
+        var tokens = TinyModels.Tokens(new Random(5), Batch * SeqLen, model.Config.VocabSize);
+        List<float[]> before;
+        using (model.UsePackedWeights()) before = [Logits(model, tokens)];
+        // Data written directly, Version not bumped: the next scope repacks every weight anyway.
+        foreach (var w in new[] { model.Layers[0].Q, model.Layers[1].Down, model.LmHead! })
+            for (int i = 0; i < w.Length; i += 3) w.Data[i] *= -1.5f;
+        var expected = Logits(model, tokens); // outside any scope: packs in every product
+        using (model.UsePackedWeights())
+        {
+            var after = Logits(model, tokens);
+            Assert.Equal(expected, after);
+            Assert.NotEqual(before[0], after);
+        }
+        using (model.UsePackedWeights())
+            Assert.Throws<InvalidOperationException>(model.ReleasePackedWeights);
     }
 
     [Fact]
@@ -68,7 +91,7 @@ public class PackedWeightsTests
             Assert.Equal(last.IndexOf(last.ToArray().Max()), token);
             sequence.Add(token);
         }
-        Assert.Equal(0, model.PackedWeightBytes);
+        Assert.True(model.PackedWeightBytes > 0); // the generator decoded with packed weights
     }
 
     private static float[] Logits(LlamaModel model, int[] tokens)
