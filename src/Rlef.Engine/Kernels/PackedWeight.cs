@@ -59,15 +59,22 @@ public sealed unsafe class PackedWeight
     public void Repack()
     {
         int nr = Isa == GemmIsa.Avx512 ? GemmMicroKernels.Nr512 : GemmMicroKernels.Nr256;
+        // As Gemm.NT sees W: logical B[k, n] = W[n, k], i.e. row stride 1, column stride Columns. One K block after
+        // another, each over the whole width (PrepackedB in Gemm.cs reads this layout). Split by panels over the engine
+        // threads, as the products that pack W themselves split it.
+        if ((long)Rows * Columns >= 1 << 16)
+            EngineThreads.ForRange(Rows, nr, (j0, j1) => Pack(j0, j1, nr));
+        else
+            Pack(0, Rows, nr);
+    }
+
+    private void Pack(int j0, int j1, int nr)
+    {
         fixed (float* w = Source)
-        {
-            // As Gemm.NT sees W: logical B[k, n] = W[n, k], i.e. row stride 1, column stride Columns. One K block after
-            // another, each over the whole width (PrepackedB in Gemm.cs reads this layout).
             for (int pc = 0; pc < Columns; pc += BlockK)
             {
                 int kc = Math.Min(BlockK, Columns - pc);
-                GemmPacking.PackB(Panels + (nint)pc * PaddedRows, w, 1, Columns, pc, kc, 0, Rows, nr);
+                GemmPacking.PackB(Panels + (nint)pc * PaddedRows + (nint)j0 * kc, w, 1, Columns, pc, kc, j0, j1 - j0, nr);
             }
-        }
     }
 }

@@ -132,6 +132,38 @@ public class GemmTests
     }
 
     [Fact]
+    public void PackedWeightPackedByTwoThreadsGivesTheSameBits()
+    {
+        // Large enough that packing splits the weight's panels over the engine threads; 701 rows end in a partial panel.
+        var random = new Random(11);
+        const int m = 64, n = 701, k = 300;
+        var a = Random(random, m * k);
+        var w = Random(random, n * k);
+        var savedIsa = Gemm.Isa;
+        try
+        {
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+            {
+                Gemm.Isa = isa;
+                PackedWeight packed = null!;
+                WithThreads(2, () => packed = PackedWeight.Pack(w, n, k));
+                var expected = new float[m * n];
+                var actual = new float[m * n];
+                WithThreads(2, () =>
+                {
+                    Gemm.NT(a, w, expected, m, n, k);
+                    Gemm.NT(a, packed, actual, m);
+                });
+                Assert.Equal(expected, actual);
+            }
+        }
+        finally
+        {
+            Gemm.Isa = savedIsa;
+        }
+    }
+
+    [Fact]
     public void PackedWeightCoversEveryBlockLoopAndFallsBackWhenTheBlockingChanged()
     {
         var random = new Random(3);
