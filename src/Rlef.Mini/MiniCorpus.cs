@@ -58,6 +58,10 @@ public static class MiniCorpus
     static Dictionary<string, IReadOnlyList<string>> ProgramsById(IEnumerable<SyntheticProblem> problems, Func<IncorrectSolution, bool> which) =>
         problems.ToDictionary(p => p.Name, p => (IReadOnlyList<string>)p.IncorrectSolutions.Where(which).Select(s => s.Code).ToList());
 
+    /// <summary>The ids of the problems whose answer is a position with open conventions (<see cref="OpSpec.OpenConventions"/>).</summary>
+    public static HashSet<string> OpenConventionProblems(IEnumerable<SyntheticProblem> problems) =>
+        problems.Where(p => p.Chain.Specs.Last().OpenConventions).Select(p => p.Name).ToHashSet();
+
     /// <summary>A program as the assistant replies it (the format <see cref="CodeExtractor"/> reads; as <see cref="CanonicalPolicy"/>).</summary>
     public static string Reply(string code) => "```python\n" + code.TrimEnd('\n') + "\n```";
 
@@ -69,7 +73,7 @@ public static class MiniCorpus
     /// <param name="formatMistakes">Maps a problem id to its wrong-format programs (a subset of <paramref name="incorrect"/>'s).</param>
     public static async Task<IReadOnlyList<Rollout>> BuildAsync(IReadOnlyList<Problem> problems, IReadOnlyDictionary<string, IReadOnlyList<string>> incorrect,
         ICodeExecutor executor, MiniCorpusOptions options, Action<int>? onDone = null, CancellationToken cancellationToken = default,
-        IReadOnlyDictionary<string, IReadOnlyList<string>>? formatMistakes = null)
+        IReadOnlyDictionary<string, IReadOnlyList<string>>? formatMistakes = null, IReadOnlySet<string>? openConventions = null)
     {
         if (options.ReferenceProbability is < 0 or > 1)
             throw new ArgumentOutOfRangeException(nameof(options), options.ReferenceProbability, "the reference probability q must lie in [0, 1]");
@@ -87,18 +91,29 @@ public static class MiniCorpus
             string reference = problem.CanonicalSolution ?? throw new InvalidDataException($"{problem.Id}: no reference solution");
             IReadOnlyList<string> mutants = incorrect.TryGetValue(problem.Id, out var m) ? m : [];
             IReadOnlyList<string> formats = formatMistakes is not null && formatMistakes.TryGetValue(problem.Id, out var f) ? f : [];
+            // Where the statement leaves the conventions open, the model is unsure of them: its draw is uniform over
+            // the reference and the wrong-format programs, not a fixed habit (docs/mini.md, "Open conventions").
+            bool open = openConventions?.Contains(problem.Id) == true;
             for (int c = 0; c < options.ConversationsPerProblem; c++)
             {
                 int index = p * options.ConversationsPerProblem + c;
                 var rng = RandomStreams.CorpusConversation(options.Seed, index);
                 var replies = new Func<Conversation, string>[options.TurnLimit];
                 bool previousWasFormatMistake = false;
+                string previousCode = "";
                 Func<Conversation, string> Fresh()
                 {
                     bool format = formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability;
+                    if (format && open && rng.Next(formats.Count + 1) == formats.Count)
+                    {
+                        previousWasFormatMistake = false;
+                        string right = Reply(reference);
+                        return _ => right;
+                    }
                     string code = format ? formats[rng.Next(formats.Count)]
                         : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)];
                     previousWasFormatMistake = format;
+                    previousCode = code;
                     string reply = Reply(code);
                     return _ => reply;
                 }
@@ -106,7 +121,8 @@ public static class MiniCorpus
                 {
                     if (t > 0 && previousWasFormatMistake && options.RepairProbability > 0 && rng.NextDouble() < options.RepairProbability)
                     {
-                        replies[t] = conversation => Repair(conversation, reference);
+                        string note = open ? ConventionNote(previousCode, reference) : "";
+                        replies[t] = conversation => Repair(conversation, reference, note);
                         previousWasFormatMistake = false;
                     }
                     else if (t > 0 && options.RepeatProbability > 0 && rng.NextDouble() < options.RepeatProbability)
@@ -135,7 +151,7 @@ public static class MiniCorpus
     /// A repair of a wrong-format reply: a comment quoting the mismatch of the last feedback's first wrong output (the
     /// line counts when they differ, else the first differing line), then <paramref name="reference"/>.
     /// </summary>
-    public static string Repair(Conversation conversation, string reference)
+    public static string Repair(Conversation conversation, string reference, string note = "")
     {
         string feedback = conversation.Messages.LastOrDefault(m => m.Role == "user")?.Content ?? "";
         var match = WrongOutput.Match(feedback);
@@ -148,10 +164,31 @@ public static class MiniCorpus
             else if (Enumerable.Range(0, expected.Length).FirstOrDefault(i => expected[i] != observed[i], -1) is int i and >= 0)
                 comment = $"# expected `{Clip(expected[i])}` but got `{Clip(observed[i])}`";
         }
-        return Reply(comment + "\n" + reference);
+        return Reply(comment + (note.Length > 0 ? ": " + note : "") + "\n" + reference);
 
         static string[] Lines(string text) => text.TrimEnd('\n').Split('\n');
         static string Clip(string line) => line.Length <= 40 ? line : line[..40];
+    }
+
+    /// <summary>
+    /// What a repair of a program with open conventions changes, named after the comment's mismatch ("count from 1",
+    /// "take the last one"): the repair's reasoning made explicit, as an instruct model writes it. Read from the two
+    /// programs' print lines (docs/mini.md, "Open conventions"); empty when they agree on both conventions.
+    /// </summary>
+    public static string ConventionNote(string wrong, string reference)
+    {
+        string w = LastLine(wrong), r = LastLine(reference);
+        var notes = new List<string>();
+        if (OneBased(w) != OneBased(r))
+            notes.Add(OneBased(r) ? "count from 1" : "count from 0");
+        if (Last(w) != Last(r))
+            notes.Add(Last(r) ? "take the last one" : "take the first one");
+        return string.Join(", ", notes);
+
+        static string LastLine(string code) => code.TrimEnd('\n').Split('\n')[^1];
+        // The print lines of OpCatalog's open positional terminals: from 1 adds 1 (or is len(a) - reversed index).
+        static bool OneBased(string line) => line.Contains(" + 1 if") || line.Contains("len(a) - a[::-1]");
+        static bool Last(string line) => line.Contains("rfind") || line.Contains("[::-1]");
     }
 
     /// <summary>The environment's wrong-output line (<see cref="Templates.StdioWrongOutput"/>): expected, then observed.</summary>

@@ -112,6 +112,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
         var train = MiniDataset.Load(dataDir, "train");
         var incorrect = MiniCorpus.IncorrectPrograms(splits.Train);
         var formatMistakes = MiniCorpus.FormatMistakes(splits.Train);
+        var openConventions = MiniCorpus.OpenConventionProblems(splits.Train);
         phases["data"] = clock.Elapsed.TotalSeconds;
         log($"data: {train.Count} train problems ({options.Difficulty}, seed {MiniDataset.Seed}) in {dataDir}");
 
@@ -127,7 +128,7 @@ public sealed class MiniPretraining(MiniPretrainOptions options, string outDirec
             corpus = await MiniCorpus.BuildAsync(train, incorrect, executor, options.Corpus with { Seed = options.Seed }, done =>
             {
                 if (done == total || progress.Elapsed.TotalSeconds >= 5) { progress.Restart(); log($"corpus: {done}/{total} conversations"); }
-            }, cancellationToken, formatMistakes);
+            }, cancellationToken, formatMistakes, openConventions);
             string temp = corpusPath + ".tmp";
             File.WriteAllLines(temp, corpus.Select(r => JsonSerializer.Serialize(r, RolloutStore.Json)));
             File.Move(temp, corpusPath, overwrite: true);

@@ -27,13 +27,13 @@ public sealed record MiniData(int Seed, string Difficulty, int Train, int Valid,
 /// <summary>A budget of `rlef mini`: the RLEF config and how much of the test split is evaluated.</summary>
 /// <param name="TestProblems">Test problems evaluated (the first N; 0 = the whole split).</param>
 /// <param name="EvalRollouts">Rollouts per test problem: 3 make single-turn 1@3 (three first replies) estimable.</param>
-/// <param name="RandomFeedbackRollouts">Rollouts per test problem of the random-feedback ablation: it is compared at
-/// multi-turn 1@3, which one rollout per problem estimates (at a third of the cost).</param>
+/// <param name="RandomFeedbackRollouts">Rollouts per test problem of the random-feedback ablation: as many as the real
+/// feedback's, so that true vs random feedback is paired rollout by rollout under the paper's bootstrap.</param>
 /// <param name="Concurrency">Episodes in flight per evaluation; their replies are sampled in one batch.</param>
 public sealed record MiniPreset(string Name, string ConfigFile, int TestProblems, int EvalRollouts, int RandomFeedbackRollouts, int Concurrency)
 {
-    public static MiniPreset Full { get; } = new("full", "configs/mini.yaml", TestProblems: 0, EvalRollouts: 3, RandomFeedbackRollouts: 1, Concurrency: 64);
-    public static MiniPreset Quick { get; } = new("quick", "configs/mini-quick.yaml", TestProblems: 60, EvalRollouts: 3, RandomFeedbackRollouts: 1, Concurrency: 64);
+    public static MiniPreset Full { get; } = new("full", "configs/mini.yaml", TestProblems: 0, EvalRollouts: 3, RandomFeedbackRollouts: 3, Concurrency: 64);
+    public static MiniPreset Quick { get; } = new("quick", "configs/mini-quick.yaml", TestProblems: 60, EvalRollouts: 3, RandomFeedbackRollouts: 3, Concurrency: 64);
 
     public static MiniPreset FromName(string name) => name switch
     {

@@ -223,6 +223,19 @@ public class EvaluationReportTests
     }
 
     [Fact]
+    public void After_a_failure_the_repair_rate_and_code_change_pool_every_failing_turn_with_a_next_turn()
+    {
+        AfterFailure after = HandWorked().Behaviour.AfterFailure;
+        // Failing turns followed by another: p1 1 (repaired) + 2; p2 2 + 2 (one repaired) + 2 + 2 = 11, 2 repaired.
+        Assert.Equal(11, after.Transitions);
+        Assert.Equal(2.0 / 11, after.RepairRate.Value, 12);
+        Assert.True(after.RepairRate.CiLow <= after.RepairRate.Value && after.RepairRate.Value <= after.RepairRate.CiHigh);
+        // The invalid first turn of p2's second rollout has no code, so its transition has no code change.
+        Assert.Equal(10, after.CodeTransitions);
+        Assert.InRange(after.CodeChange.Value, 0.0, 1.0);
+    }
+
+    [Fact]
     public void Code_change_is_zero_for_repeated_code_and_skips_turns_without_code()
     {
         BehaviourAnalysis b = HandWorked().Behaviour;

@@ -172,6 +172,46 @@ public sealed class MiniPretrainingTests
     }
 
     [Fact]
+    public async Task OnOpenConventionsTheDrawIsUnsureAndARepairNamesTheConventionItChanges()
+    {
+        string dir = TempDir();
+        try
+        {
+            var splits = SyntheticDataset.GenerateSplits(5, 60, 0, 0, Difficulty.FromName("easy:multicase=0,position=1,open=1"));
+            SyntheticDataset.WriteSplits(splits, dir);
+            var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
+            var open = MiniCorpus.OpenConventionProblems(splits.Train);
+            Assert.NotEmpty(open);
+            await using var executor = new SandboxPool();
+            var options = new MiniCorpusOptions { FormatMistakeProbability = 1, RepairProbability = 1, ReferenceProbability = 1, Seed = 2 };
+            var corpus = await MiniCorpus.BuildAsync(problems, MiniCorpus.IncorrectPrograms(splits.Train), executor, options,
+                formatMistakes: MiniCorpus.FormatMistakes(splits.Train), openConventions: open);
+            var byId = problems.ToDictionary(p => p.Id);
+            var openRollouts = corpus.Where(r => open.Contains(r.TaskId)).ToList();
+            // f = 1: the first reply is one of the four programs, the right one included (a quarter of the time).
+            int right = openRollouts.Count(r => (r.Turns[0].Code ?? "").TrimEnd('\n') == byId[r.TaskId].CanonicalSolution!.TrimEnd('\n'));
+            Assert.InRange(right, 1, openRollouts.Count / 2);
+            // p = 1: every wrong first reply is repaired on turn 2, naming the conventions that change, and passes.
+            foreach (Rollout r in openRollouts.Where(r => r.Turns.Count > 1))
+            {
+                string repair = r.Turns[1].Reply;
+                Assert.Matches(@"^```python\n# [^\n]*: (count from [01]|take the (first|last) one)", repair);
+                Assert.True(r.PassedAll, r.TaskId);
+            }
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void AConventionNoteNamesWhatDiffersBetweenTheTwoPrintLines()
+    {
+        Assert.Equal("count from 1", MiniCorpus.ConventionNote("print(s.find('a'))", "print(s.find('a') + 1 if 'a' in s else -1)"));
+        Assert.Equal("take the last one", MiniCorpus.ConventionNote("print(a.index(max(a)) if a else -1)", "print(len(a) - 1 - a[::-1].index(max(a)) if a else -1)"));
+        Assert.Equal("count from 0, take the first one", MiniCorpus.ConventionNote("print(len(a) - a[::-1].index(min(a)) if a else -1)", "print(a.index(min(a)) if a else -1)"));
+        Assert.Equal("", MiniCorpus.ConventionNote("print(s.rfind('b'))", "print(s.rfind('b'))"));
+    }
+
+    [Fact]
     public void RepairQuotesTheFirstWrongOutputOfTheLastFeedback()
     {
         static Conversation With(string feedback) => new([Rlef.Environment.Policies.ChatMessage.User("statement"), Rlef.Environment.Policies.ChatMessage.Assistant("code"), Rlef.Environment.Policies.ChatMessage.User(feedback)]);

@@ -50,8 +50,14 @@ public sealed class MiniRunTests : IDisposable
             Assert.StartsWith("<svg", File.ReadAllText(path));
             Assert.Contains($"mini-report-{chart}.svg", report);
         }
-        Assert.Equal(5, result.Targets.Count);
+        Assert.Equal(7, result.Targets.Count);   // two conditions and the paper's findings (a)-(e)
         Assert.Null(result.Targets[^1].Met); // the wall-time target is the full preset's
+        foreach (string finding in new[] { "(a)", "(b)", "(c)", "(d)", "(e)" })
+            Assert.Contains(result.Targets, t => t.Target.StartsWith(finding, StringComparison.Ordinal) && t.Paper.Length > 0);
+        // (e) is computed from the rollouts: failing turns with a next turn, and the share whose next turn passes.
+        var startRollouts = RolloutStore.Read(Path.Combine(_dir, "run", "eval", "start-real", EvaluationRun.RolloutsFile));
+        int failing = startRollouts.Sum(r => r.Turns.Take(r.Turns.Count - 1).Count(t => t.PublicOutcome != TurnOutcome.Passed));
+        Assert.Equal(failing, result.Evaluations["start-real"].Behaviour.AfterFailure.Transitions);
 
         // Paired differences with 95% CIs: start vs trained, multi- vs single-turn, true vs random feedback.
         Assert.Contains("## Paired differences", report);
@@ -65,7 +71,7 @@ public sealed class MiniRunTests : IDisposable
             Assert.Contains(c.Label, report);
         // One rollout per problem in the random-feedback evaluations: the bootstrap over rollouts cannot apply.
         Assert.Equal(BootstrapMethod.Problems, result.Comparisons.Single(c => c.Key == "trained-true-random").Paired.Method);
-        Assert.Contains("paired: ", result.Targets[2].Measured);
+        Assert.Contains("bootstrap over", result.Targets[3].Measured);
         // Random feedback as the paper: donors are other test problems' incorrect_solutions.
         var randomTurns = RolloutStore.Read(Path.Combine(_dir, "run", "eval", "start-random", EvaluationRun.RolloutsFile))
             .SelectMany(r => r.Turns.Select(t => (r.TaskId, t))).Where(x => x.t.Feedback is not null && x.t.PublicOutcome != TurnOutcome.InvalidCode).ToList();

@@ -26,10 +26,11 @@ public static class MiniCommand
         var config = new Option<string?>("--config") { Description = "RLEF config instead of the preset's" };
         var randomSource = new Option<string>("--random-feedback-source") { Description = "Donors of the random-feedback evaluations: dataset (another test problem's incorrect_solutions, the paper's) or own-failures (the evaluated policy's own failed turns)", DefaultValueFactory = _ => "dataset" };
         randomSource.AcceptOnlyFromAmong("dataset", "own-failures");
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the RLEF run (schedule.seed: data order, minibatches, sampling during training); the evaluations keep theirs, so two seeds are compared on the same test rollouts' random numbers", DefaultValueFactory = _ => 1 };
         var command = new Command("mini", "The paper in miniature on generated contest problems: RLEF from the shipped small policy, " +
             "then a report comparing the starting and the trained policy on the test split (resumable: rerun the same command).")
         {
-            preset, model, output, report, config, randomSource,
+            preset, model, output, report, config, randomSource, seed,
         };
         command.Subcommands.Add(CreateGenerate());
         command.Subcommands.Add(MiniPretrainCommand.Create());
@@ -45,6 +46,7 @@ public static class MiniCommand
                 ReportPath = parse.GetValue(report) ?? (p == MiniPreset.Full ? "docs/mini-report.md" : Path.Combine(outDir, "report.md")),
                 ConfigFile = parse.GetValue(config),
                 RandomFeedbackSource = parse.GetValue(randomSource)!,
+                ConfigOverrides = [$"schedule.seed={parse.GetValue(seed)}"],
                 Command = "rlef " + string.Join(' ', parse.Tokens.Select(t => t.Value)),
             };
             await using var executor = Executors.Create();
@@ -94,7 +96,7 @@ public static class MiniCommand
         var train = new Option<int>("--train") { Description = "Training problems.", DefaultValueFactory = _ => 2000 }.Within(0);
         var valid = new Option<int>("--valid") { Description = "Validation problems.", DefaultValueFactory = _ => 100 }.Within(0);
         var test = new Option<int>("--test") { Description = "Test problems.", DefaultValueFactory = _ => 200 }.Within(0);
-        var difficulty = new Option<string>("--difficulty") { Description = "easy, medium or hard, optionally with overrides of its shares: easy:multicase=0.5,edge=0.3,position=0.5 (position: share of list and string problems that print a position without saying whether it counts from 0 or 1).", DefaultValueFactory = _ => "medium" };
+        var difficulty = new Option<string>("--difficulty") { Description = "easy, medium or hard, optionally with overrides of its shares: easy:multicase=0.5,edge=0.3,position=0.5,open=1 (position: share of list and string problems that print a position without saying whether it counts from 0 or 1; open: share of those that also leave open which occurrence counts, settled only by a public test the statement does not show).", DefaultValueFactory = _ => "medium" };
 
         var command = new Command("generate", "Write generated CodeContests-style problems (statements, public and hidden tests, " +
             "reference and incorrect solutions) as train/valid/test splits that share no problem instance.")

@@ -23,12 +23,20 @@ public sealed record RecoveryRate(int? Turn, TurnOutcome From, int Rollouts, Est
 /// </summary>
 public sealed record CodeChange(TurnOutcome From, TurnOutcome? To, int Transitions, Estimate Mean);
 
+/// <summary>
+/// What follows a failing turn (any outcome but a public pass) that has a next turn: the repair rate, the share of
+/// such turns whose next turn passes the public tests, over <see cref="Transitions"/>; and the mean code change
+/// 1 − chrF into the next turn, over <see cref="CodeTransitions"/> (those where both turns have code).
+/// </summary>
+public sealed record AfterFailure(int Transitions, Estimate RepairRate, int CodeTransitions, Estimate CodeChange);
+
 /// <summary>How the policy behaves across turns (docs/protocol.md §4 "behaviour analysis").</summary>
 public sealed record BehaviourAnalysis(
     IReadOnlyList<OutcomeDistribution> OutcomesByTurn,
     IReadOnlyList<Transition> Transitions,
     IReadOnlyList<RecoveryRate> Recovery,
-    IReadOnlyList<CodeChange> CodeChanges)
+    IReadOnlyList<CodeChange> CodeChanges,
+    AfterFailure AfterFailure)
 {
     /// <summary>Outcome classes in display order.</summary>
     public static IReadOnlyList<TurnOutcome> Classes { get; } = Enum.GetValues<TurnOutcome>();
@@ -46,6 +54,11 @@ public sealed record BehaviourAnalysis(
         var recoveryDenominators = new Dictionary<(int Turn, TurnOutcome From), double[][]>();
         var changeSums = new Dictionary<(TurnOutcome From, int To), double[][]>();
         var changeCounts = new Dictionary<(TurnOutcome From, int To), double[][]>();
+        // After any failing turn (the key is unused: one entry each).
+        var repairs = new Dictionary<int, double[][]>();
+        var failures = new Dictionary<int, double[][]>();
+        var failureChangeSums = new Dictionary<int, double[][]>();
+        var failureChangeCounts = new Dictionary<int, double[][]>();
         void Add<TKey>(Dictionary<TKey, double[][]> sums, TKey key, int problem, int rollout, double value) where TKey : notnull
         {
             if (!sums.TryGetValue(key, out double[][]? perRollout))
@@ -91,6 +104,16 @@ public sealed record BehaviourAnalysis(
                     }
 
                     double change = rolloutChanges[t];
+                    if (outcome != TurnOutcome.Passed)
+                    {
+                        Add(repairs, 0, p, r, next == TurnOutcome.Passed ? 1 : 0);
+                        Add(failures, 0, p, r, 1);
+                        if (!double.IsNaN(change))
+                        {
+                            Add(failureChangeSums, 0, p, r, change);
+                            Add(failureChangeCounts, 0, p, r, 1);
+                        }
+                    }
                     if (!double.IsNaN(change))
                     {
                         foreach (int toKey in (int[])[(int)next, -1])
@@ -131,7 +154,13 @@ public sealed record BehaviourAnalysis(
                 bootstrap.Estimate(Statistic.PooledRatio(changeSums[key], changeCounts[key]))))
             .ToList();
 
-        return new BehaviourAnalysis(outcomesByTurn, transitionList, recovery, codeChanges);
+        Estimate Ratio(Dictionary<int, double[][]> sums, Dictionary<int, double[][]> counts) => counts.TryGetValue(0, out double[][]? c)
+            ? bootstrap.Estimate(Statistic.PooledRatio(sums[0], c)) : new Estimate(double.NaN, double.NaN, double.NaN);
+        int Total(Dictionary<int, double[][]> counts) => counts.TryGetValue(0, out double[][]? c) ? (int)c.Sum(p => p.Sum()) : 0;
+        var afterFailure = new AfterFailure(Total(failures), Ratio(repairs, failures),
+            Total(failureChangeCounts), Ratio(failureChangeSums, failureChangeCounts));
+
+        return new BehaviourAnalysis(outcomesByTurn, transitionList, recovery, codeChanges, afterFailure);
     }
 
     // Invalid replies carry no code (""); a change against nothing would measure the extraction, not the policy.

@@ -29,6 +29,14 @@ public sealed record Difficulty
     /// </summary>
     public double PositionProbability { get; init; }
 
+    /// <summary>
+    /// Share of those positional problems whose statement leaves open, besides the base, which occurrence counts when
+    /// several qualify (the first or the last largest number, the first or the last letter c); a public test that
+    /// settles it is kept out of the statement's examples, so only a failing program's feedback shows it. 0 (every
+    /// preset): none, and no random number is drawn for it.
+    /// </summary>
+    public double OpenConventionProbability { get; init; }
+
     public int MinPublicTests { get; init; } = 1;
     public int MaxPublicTests { get; init; } = 3;
 
@@ -54,8 +62,9 @@ public sealed record Difficulty
     };
 
     /// <summary>
-    /// "easy", "medium" or "hard", optionally followed by overrides of its shares: "easy:multicase=0.55,edge=0.3,position=0.5"
-    /// (<see cref="MultiCaseProbability"/>, <see cref="EdgeCaseProbability"/>, <see cref="PositionProbability"/>).
+    /// "easy", "medium" or "hard", optionally followed by overrides of its shares: "easy:multicase=0.55,edge=0.3,position=0.5,open=1"
+    /// (<see cref="MultiCaseProbability"/>, <see cref="EdgeCaseProbability"/>, <see cref="PositionProbability"/>,
+    /// <see cref="OpenConventionProbability"/>).
     /// </summary>
     public static Difficulty FromName(string name)
     {
@@ -80,7 +89,8 @@ public sealed record Difficulty
                 "multicase" => d with { MultiCaseProbability = v },
                 "edge" => d with { EdgeCaseProbability = v },
                 "position" => d with { PositionProbability = v },
-                _ => throw new ArgumentException($"difficulty '{name}': unknown override '{kv[0]}' (expected multicase, edge or position)", nameof(name)),
+                "open" => d with { OpenConventionProbability = v },
+                _ => throw new ArgumentException($"difficulty '{name}': unknown override '{kv[0]}' (expected multicase, edge, position or open)", nameof(name)),
             };
         }
         d.Validate();
@@ -95,7 +105,7 @@ public sealed record Difficulty
             throw new ArgumentException($"public tests must satisfy 1 <= min <= max (got {MinPublicTests}..{MaxPublicTests})");
         if (MinHiddenTests < 1 || MaxHiddenTests < MinHiddenTests)
             throw new ArgumentException($"hidden tests must satisfy 1 <= min <= max (got {MinHiddenTests}..{MaxHiddenTests})");
-        if (MultiCaseProbability is < 0 or > 1 || EdgeCaseProbability is < 0 or > 1 || PositionProbability is < 0 or > 1)
+        if (MultiCaseProbability is < 0 or > 1 || EdgeCaseProbability is < 0 or > 1 || PositionProbability is < 0 or > 1 || OpenConventionProbability is < 0 or > 1)
             throw new ArgumentException("probabilities must lie in [0, 1]");
         if (Families.Count == 0)
             throw new ArgumentException("at least one family is needed");

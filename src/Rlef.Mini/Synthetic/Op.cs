@@ -108,4 +108,13 @@ public sealed record OpSpec
     /// the examples show it. Drawn only with <see cref="Difficulty.PositionProbability"/>, never among the other terminals.
     /// </summary>
     public bool Positional { get; init; }
+
+    /// <summary>
+    /// A positional terminal whose statement states neither the base nor which occurrence counts when several
+    /// qualify (the first or the last largest number, the first or the last letter c). The shown examples settle the
+    /// base at most; a public test kept out of the statement settles the occurrence, so only the feedback of a
+    /// failing program reveals it (<c>docs/mini.md</c>, "Open conventions"). Drawn only with
+    /// <see cref="Difficulty.OpenConventionProbability"/>.
+    /// </summary>
+    public bool OpenConventions { get; init; }
 }

@@ -19,10 +19,21 @@ public static class OpCatalog
     /// <summary>The family's sampled terminals that print a position with an unstated base (empty for numbers).</summary>
     public static IReadOnlyList<OpSpec> Positional(Family family) => SampledByRole[(family, OpRole.Terminal, true)];
 
+    /// <summary>The family's sampled positional terminals with open conventions (<see cref="OpSpec.OpenConventions"/>).</summary>
+    public static IReadOnlyList<OpSpec> OpenPositional(Family family) => OpenByFamily[family];
+
+    private static readonly Dictionary<Family, IReadOnlyList<OpSpec>> OpenByFamily = Enum.GetValues<Family>().ToDictionary(
+        f => f, f => (IReadOnlyList<OpSpec>)Specs.Values.Where(s => s.Family == f && s.OpenConventions && s.Sample != null)
+            .OrderBy(s => s.Name, StringComparer.Ordinal).ToList());
+
+    /// <summary>For a terminal with open conventions, the same terminal counting the other occurrence (first for last).</summary>
+    public static string OtherOccurrence(string name) =>
+        name.Contains("_first") ? name.Replace("_first", "_last") : name.Replace("_last", "_first");
+
     private static readonly Dictionary<(Family, OpRole, bool), IReadOnlyList<OpSpec>> SampledByRole =
         (from f in Enum.GetValues<Family>() from r in Enum.GetValues<OpRole>() from p in new[] { false, true } select (f, r, p)).ToDictionary(
             key => key,
-            key => (IReadOnlyList<OpSpec>)Specs.Values.Where(s => s.Family == key.f && s.Role == key.r && s.Sample != null && s.Positional == key.p)
+            key => (IReadOnlyList<OpSpec>)Specs.Values.Where(s => s.Family == key.f && s.Role == key.r && s.Sample != null && s.Positional == key.p && !s.OpenConventions)
                 .OrderBy(s => s.Name, StringComparer.Ordinal).ToList());
 
     /// <summary>
@@ -70,6 +81,21 @@ public static class OpCatalog
     // The bugs of a positional terminal: the other base (a wrong format), and its rival op in the same base.
     private static Func<Op, Domain, IEnumerable<OpMutation>> PositionBugs(string name, string rival, int @base) =>
         (o, _) => [new(WrongFormat, o with { Name = BasedName(name, 1 - @base) }), new(WrongOperator, o with { Name = BasedName(rival, @base) })];
+
+    // A terminal with open conventions comes in four: "stem_first" and "stem_last", each with "0" appended when
+    // counting from 0. Only "stem_first" is sampled; it draws the occurrence (even odds) and the base.
+    private static string[] Occurrences => ["first", "last"];   // a property: Build() runs before static fields below it
+    private static string OpenName(string stem, string occurrence, int @base) => BasedName($"{stem}_{occurrence}", @base);
+    private static Func<Random, Domain, Op> OpenSample(string stem, Func<Random, Domain, Op> sample) =>
+        (r, d) => sample(r, d) with { Name = OpenName(stem, Occurrences[r.Next(2)], r.NextDouble() < OneBasedPositionShare ? 1 : 0) };
+
+    // The bugs of such a terminal: each of the three other conventions (wrong formats: the statement leaves them
+    // open), and, where given, the rival terminal with the same conventions.
+    private static Func<Op, Domain, IEnumerable<OpMutation>> ConventionBugs(string stem, string occurrence, int @base,
+        Func<Op, Domain, IEnumerable<OpMutation>>? rival = null) => (o, d) =>
+            (from occ in Occurrences from b in new[] { 1, 0 } where occ != occurrence || b != @base
+             select new OpMutation(WrongFormat, o with { Name = OpenName(stem, occ, b) }))
+            .Concat(rival?.Invoke(o, d) ?? []);
 
     // take(k) / skip(k) read as take(k + 1) or take(k - 1); skip(0) would just be the step left out.
     private static IEnumerable<OpMutation> OffByOneCount(Op o) =>
@@ -283,6 +309,41 @@ public static class OpCatalog
             yield return spec;
         foreach (var spec in Position("argmin", "min", "print the position of the smallest number left (the first one if there are several), or -1 if none are left", a => a.Min(), "argmax"))
             yield return spec;
+
+        // The same positions with open conventions: neither the base nor, among equal numbers, which one counts.
+        IEnumerable<OpSpec> OpenPosition(string stem, string pick, string[] english, Func<long[], long> best, string rival)
+        {
+            foreach (string occurrence in Occurrences)
+                foreach (int @base in new[] { 1, 0 })
+                {
+                    bool last = occurrence == "last";
+                    string index = (last, @base) switch
+                    {
+                        (false, 1) => $"a.index({pick}(a)) + 1",
+                        (false, _) => $"a.index({pick}(a))",
+                        (true, 1) => $"len(a) - a[::-1].index({pick}(a))",
+                        (true, _) => $"len(a) - 1 - a[::-1].index({pick}(a))",
+                    };
+                    string occ = occurrence;
+                    int b = @base;
+                    yield return new OpSpec
+                    {
+                        Name = OpenName(stem, occurrence, @base), Family = F, Role = OpRole.Terminal, Positional = true, OpenConventions = true,
+                        Sample = !last && @base == 1 ? OpenSample(stem, Plain(stem)) : null,
+                        Python = _ => $"print({index} if a else -1)", English = english.Select(e => (Func<Op, string>)(_ => e)).ToArray(),
+                        Apply = (_, v) => (long[])v is { Length: > 0 } a
+                            ? Str((last ? Array.LastIndexOf(a, best(a)) : Array.IndexOf(a, best(a))) + b) : "-1",
+                        ReadsOrder = true,
+                        Mutations = ConventionBugs(stem, occ, b, (o, _) => [new(WrongOperator, o with { Name = OpenName(rival, occ, b) })]),
+                    };
+                }
+        }
+        foreach (var spec in OpenPosition("maxpos", "max", ["print the position of the largest number left, or -1 if none are left",
+                     "print where the maximum of the remaining numbers stands (-1 if none are left)"], a => a.Max(), "minpos"))
+            yield return spec;
+        foreach (var spec in OpenPosition("minpos", "min", ["print the position of the smallest number left, or -1 if none are left",
+                     "print where the minimum of the remaining numbers stands (-1 if none are left)"], a => a.Min(), "maxpos"))
+            yield return spec;
     }
 
     // ---- a string ---------------------------------------------------------------------------------------------------
@@ -369,5 +430,25 @@ public static class OpCatalog
             yield return spec;
         foreach (var spec in Position("rpos", "rfind", "last", (s, c) => s.LastIndexOf(c), "pos"))
             yield return spec;
+
+        // The position of a letter with open conventions: neither the base nor, if it occurs more than once, which one.
+        foreach (string occurrence in Occurrences)
+            foreach (int @base in new[] { 1, 0 })
+            {
+                bool last = occurrence == "last";
+                string find = last ? "rfind" : "find";
+                string occ = occurrence;
+                int b = @base;
+                yield return new OpSpec
+                {
+                    Name = OpenName("letterpos", occurrence, @base), Family = F, Role = OpRole.Terminal, Positional = true, OpenConventions = true,
+                    Sample = !last && @base == 1 ? OpenSample("letterpos", Letter("letterpos")) : null,
+                    Python = o => @base == 1 ? $"print(s.{find}('{o.C}') + 1 if '{o.C}' in s else -1)" : $"print(s.{find}('{o.C}'))",
+                    English = [o => $"print the position of the letter {o.C} in s, or -1 if there is none", o => $"print where {o.C} occurs in s (-1 if it does not)"],
+                    Apply = (op, v) => (last ? ((string)v).LastIndexOf(op.C) : ((string)v).IndexOf(op.C)) is var i and >= 0 ? Str(i + b) : "-1",
+                    ReadsOrder = true,
+                    Mutations = ConventionBugs("letterpos", occ, b, (o, d) => [new(WrongConstant, o with { C = OtherLetter(d, o.C) })]),
+                };
+            }
     }
 }

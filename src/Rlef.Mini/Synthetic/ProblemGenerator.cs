@@ -59,7 +59,8 @@ public sealed class ProblemGenerator
         // Draw only when the knob is on, so that problems of difficulties without positions stay as they were.
         var positional = OpCatalog.Positional(family);
         if (_difficulty.PositionProbability > 0 && positional.Count > 0 && rng.NextDouble() < _difficulty.PositionProbability)
-            terminals = positional;
+            terminals = _difficulty.OpenConventionProbability > 0 && rng.NextDouble() < _difficulty.OpenConventionProbability
+                ? OpCatalog.OpenPositional(family) : positional;
         var terminalSpec = terminals[rng.Next(terminals.Count)];
         int steps = rng.Next(_difficulty.MinSteps, _difficulty.MaxSteps + 1);
 
@@ -154,6 +155,20 @@ public sealed class ProblemGenerator
         if (incorrect.Count == 0)
             return null;
         var publicTests = ChoosePublic(chain, domain, rng, hidden, incorrect.Select(m => m.Chain).ToList());
+        var shown = publicTests;
+        if (chain.Specs.Last().OpenConventions)
+        {
+            // The occurrence must matter, and only a public test that is not among the shown examples may settle it.
+            var occurrence = incorrect.FirstOrDefault(m => m.Chain.Ops[^1].Name == OpCatalog.OtherOccurrence(chain.Ops[^1].Name));
+            if (occurrence == null)
+                return null;
+            shown = publicTests.Where(t => !Fails(occurrence.Chain, t)).ToList();
+            var settling = SettlingTest(chain, domain, rng, occurrence.Chain, publicTests.Where(t => Fails(occurrence.Chain, t)).ToList(),
+                [.. hidden.Select(t => t.Input), .. publicTests.Select(t => t.Input)]);
+            if (shown.Count == 0 || settling == null)
+                return null;
+            publicTests = [.. shown, settling];
+        }
 
         // The policy's context is small: among a few wordings keep the first within the target length, else the shortest.
         var task = StatementWriter.Task(chain, domain, rng);
@@ -169,7 +184,7 @@ public sealed class ProblemGenerator
         return new SyntheticProblem
         {
             Name = name,
-            Description = StatementWriter.Description(task, publicPairs),
+            Description = StatementWriter.Description(task, shown.Select(t => t.Test).ToList()),
             PublicTests = publicPairs,
             HiddenTests = hidden.Select(t => t.Test).ToList(),
             Solution = chain.ToPython(),
@@ -216,8 +231,9 @@ public sealed class ProblemGenerator
         var kindRank = Enum.GetValues<MutationKind>().ToDictionary(k => k, _ => rng.Next());
         var ordered = candidates.GroupBy(m => m.Kind)
             .SelectMany(g => g.Select((m, i) => (m, i))).OrderBy(x => x.i).ThenBy(x => kindRank[x.m.Kind]).Select(x => x.m).ToList();
-        // A positional problem always keeps the program counting from the other base: the statement cannot rule
-        // that mistake out, only the examples (or the feedback) can. A stable sort, so nothing else moves.
+        // A positional problem always keeps the programs with the other conventions (the other base, and with open
+        // conventions the other occurrence and both): the statement cannot rule those mistakes out, only the
+        // examples (or the feedback) can. A stable sort, so nothing else moves.
         if (chain.Specs.Last().Positional)
             ordered = ordered.OrderBy(m => m.Kind == MutationKind.WrongFormat && m.Chain.Ops[^1].Name != chain.Ops[^1].Name ? 0 : 1).ToList();
 
@@ -272,6 +288,30 @@ public sealed class ProblemGenerator
     }
 
     private const int PublicDraws = 3;
+
+    /// <summary>
+    /// A public test on which <paramref name="mutant"/> (the other occurrence) fails: one of <paramref name="drawn"/>
+    /// or a new small one. Preferably one where the two occurrences lie at least 2 apart, so that its mismatch does not
+    /// read like the other base's ("expected `3` but got `2`"). Null if none turns up.
+    /// </summary>
+    private BuiltTest? SettlingTest(OpChain chain, Domain domain, Random rng, OpChain mutant, List<BuiltTest> drawn, HashSet<string> taken)
+    {
+        BuiltTest? fallback = null;
+        foreach (var test in drawn.Concat(Enumerable.Range(0, 200).Select(_ => Build(chain, SampleTest(chain, domain, rng, small: true)))))
+        {
+            if (!Fails(mutant, test))
+                continue;
+            if (!drawn.Contains(test) && taken.Contains(test.Input))
+                continue;
+            if (Gap(test.Test.Output, mutant.Run(test.Cases)) >= 2)
+                return test;
+            fallback ??= test;
+        }
+        return fallback;
+
+        static long Gap(string expected, string actual) =>
+            expected.Split('\n').Zip(actual.Split('\n'), (e, a) => long.TryParse(e, out long x) && long.TryParse(a, out long y) ? Math.Abs(x - y) : 0).Max();
+    }
 
     /// <summary>Whether the mutant answers this one case differently (or would raise).</summary>
     private static bool Differs(OpChain chain, OpChain mutant, object testCase)

@@ -7,7 +7,8 @@ public sealed record SyntheticTest(string Input, string Output);
 public sealed record IncorrectSolution(MutationKind Kind, string Change, string Code);
 
 /// <summary>
-/// A generated CodeContests-style problem. <see cref="PublicTests"/> are the examples shown in the statement;
+/// A generated CodeContests-style problem. <see cref="PublicTests"/> are the examples shown in the statement (with
+/// open conventions, the last public test is kept out of it: see <see cref="OpSpec.OpenConventions"/>);
 /// <see cref="HiddenTests"/> are the private tests. <see cref="Chain"/> is the task it was built from and
 /// <see cref="Domain"/> the input ranges stated in it.
 /// </summary>

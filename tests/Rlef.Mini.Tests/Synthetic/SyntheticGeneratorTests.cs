@@ -195,6 +195,53 @@ public sealed class SyntheticGeneratorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Open_conventions_leave_the_occurrence_to_a_public_test_the_statement_does_not_show()
+    {
+        var closed = SyntheticDataset.GenerateSplits(11, 0, 0, 60, Difficulty.FromName("easy:position=1")).Test;
+        var zero = SyntheticDataset.GenerateSplits(11, 0, 0, 60, Difficulty.FromName("easy:position=1,open=0")).Test;
+        Assert.Equal(closed.Select(p => p.Description), zero.Select(p => p.Description));   // the knob at 0 draws nothing
+
+        var on = SyntheticDataset.GenerateSplits(11, 0, 0, 120, Difficulty.FromName("easy:position=1,open=1")).Test;
+        var open = on.Where(p => p.Chain.Specs.Last().OpenConventions).ToList();
+        Assert.Equal(on.Count(p => p.Chain.Family != Family.Numbers), open.Count);
+        Assert.Contains(open, p => p.Chain.Ops[^1].Name.Contains("_last"));
+        Assert.Contains(open, p => p.Chain.Ops[^1].Name.Contains("_first"));
+        foreach (var p in open)
+        {
+            Assert.DoesNotContain("first one", p.Description);
+            Assert.DoesNotContain("last one", p.Description);
+            // The three other conventions are kept as wrong-format programs.
+            Assert.Equal(3, p.IncorrectSolutions.Count(s => s.Kind == MutationKind.WrongFormat && !s.Change.Contains("test case")));
+            // The last public test settles the occurrence and is not among the statement's examples; the others are.
+            var other = p.Chain with { Ops = [.. p.Chain.Ops.SkipLast(1), p.Chain.Ops[^1] with { Name = OpCatalog.OtherOccurrence(p.Chain.Ops[^1].Name) }] };
+            var settling = p.PublicTests[^1];
+            Assert.DoesNotContain("Input\n\n" + settling.Input + "\nOutput", p.Description);
+            Assert.NotEqual(settling.Output, RunOn(other, settling.Input));
+            Assert.True(p.PublicTests.Count >= 2);
+            foreach (var shown in p.PublicTests.SkipLast(1))
+            {
+                Assert.Contains("Input\n\n" + shown.Input + "\nOutput\n\n" + shown.Output.TrimEnd('\n'), p.Description);
+                Assert.Equal(shown.Output, RunOn(other, shown.Input));
+            }
+        }
+
+        // The chain evaluated in C# on a rendered input (list or text family: the only ones with positions).
+        static string RunOn(OpChain chain, string input)
+        {
+            var lines = new Queue<string>(input.Split('\n'));
+            int t = chain.MultiCase ? int.Parse(lines.Dequeue()) : 1;
+            var cases = new List<object>();
+            for (int i = 0; i < t; i++)
+            {
+                if (chain.Family == Family.Text) { cases.Add(lines.Dequeue()); continue; }
+                lines.Dequeue();
+                cases.Add(lines.Dequeue().Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray());
+            }
+            return chain.Run(cases);
+        }
+    }
+
+    [Fact]
     public void Report_diversity_and_samples()
     {
         var all = Medium.Value.All.SelectMany(x => x.Problems).ToList();

@@ -13,6 +13,7 @@ public sealed class SyntheticPythonTests(ITestOutputHelper output)
     [InlineData("medium", 40)]
     [InlineData("hard", 20)]
     [InlineData("easy:position=1", 40)]   // positions counted from 1 or 0, and their mutants
+    [InlineData("easy:position=1,open=1", 40)]   // positions with open base and occurrence, and their mutants
     public async Task References_pass_and_incorrect_solutions_fail_in_the_sandbox(string difficulty, int count)
     {
         SandboxPool pool;
