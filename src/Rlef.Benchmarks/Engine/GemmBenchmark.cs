@@ -67,7 +67,10 @@ public static class GemmBenchmark
     /// </summary>
     /// <param name="vectorBits">Which micro-kernel runs: 512 (the AVX-512 kernel, where supported), 256 (the AVX2
     /// kernel, which also covers the 256-bit path on an AVX-512 machine), or null for the engine's own choice.</param>
-    public static GemmMeasurement Measure(GemmShape shape, GemmLayout layout, int threads, double minSeconds = 0.5, int? vectorBits = null)
+    /// <param name="prepacked">NT only: B (the weight) packed once before timing (<see cref="PackedWeight"/>), as the
+    /// engine's decoding and scoring passes run their linear layers; otherwise every call packs B.</param>
+    public static GemmMeasurement Measure(GemmShape shape, GemmLayout layout, int threads, double minSeconds = 0.5, int? vectorBits = null,
+        bool prepacked = false)
     {
         var random = new Random(1);
         float[] a = RandomArray(random, (long)shape.M * shape.K);
@@ -85,6 +88,13 @@ public static class GemmBenchmark
         };
         try
         {
+            if (prepacked && layout != GemmLayout.NT) throw new ArgumentException("Only NT products (A·Wᵀ) take a pre-packed weight.", nameof(prepacked));
+            var packed = prepacked ? PackedWeight.Pack(b, shape.N, shape.K) : null;
+            void Run(GemmLayout layout, float[] a, float[] b, float[] c, GemmShape shape)
+            {
+                if (packed is null) GemmBenchmark.Run(layout, a, b, c, shape);
+                else Gemm.NT(a, packed, c, shape.M);
+            }
             Run(layout, a, b, c, shape);
             var times = new List<double>();
             double cpuBest = double.MaxValue;

@@ -172,7 +172,14 @@ public static class BenchEngineCommand
         [property: JsonPropertyName("square_1024_gflops")] double SquareGflops,
         [property: JsonPropertyName("square_1024_gflops_cpu")] double SquareGflopsCpu,
         [property: JsonPropertyName("square_1024_fraction_of_peak")] double SquareFractionOfPeak,
-        [property: JsonPropertyName("square_1024_cpu_fraction_of_peak")] double SquareCpuFractionOfPeak);
+        [property: JsonPropertyName("square_1024_cpu_fraction_of_peak")] double SquareCpuFractionOfPeak,
+        // NT only (the linear layers' forward), packing the weight in every call vs packed once beforehand as the
+        // engine's decoding and scoring passes do (PackedWeight), measured alternately shape by shape.
+        [property: JsonPropertyName("layers_nt_cpu_fraction_of_peak")] double LayersNtCpuFractionOfPeak,
+        [property: JsonPropertyName("layers_nt_prepacked_cpu_fraction_of_peak")] double LayersNtPrepackedCpuFractionOfPeak,
+        [property: JsonPropertyName("layers_nt_prepacked_fraction_of_peak")] double LayersNtPrepackedFractionOfPeak,
+        [property: JsonPropertyName("square_1024_prepacked_cpu_fraction_of_peak")] double SquarePrepackedCpuFractionOfPeak,
+        [property: JsonPropertyName("square_1024_prepacked_fraction_of_peak")] double SquarePrepackedFractionOfPeak);
 
     /// <summary>The miniature's training step (models/mini's architecture, B 8, T 512, every position scored, AdamW).</summary>
     public sealed record MiniStep(
@@ -209,6 +216,7 @@ public static class BenchEngineCommand
             var widths = GemmKernels.Widths;
             var widthPeaks = widths.ToDictionary(w => w, w => GemmBenchmark.MeasurePeak(o.Threads, vectorBits: w));
             var totals = widths.ToDictionary(w => w, _ => (Flops: 0.0, Seconds: 0.0, Cpu: 0.0, Square: 0.0, SquareCpu: 0.0));
+            var nt = widths.ToDictionary(w => w, _ => (Flops: 0.0, Cpu: 0.0, PackedSeconds: 0.0, PackedCpu: 0.0, Square: 0.0, SquareCpu: 0.0));
             foreach (var shape in GemmBenchmark.Shapes)
                 foreach (var layout in new[] { GemmLayout.NT, GemmLayout.NN, GemmLayout.TN })
                     foreach (int width in widths)
@@ -222,14 +230,25 @@ public static class BenchEngineCommand
                         totals[width] = isSquare
                             ? t with { Square = m.GFlops, SquareCpu = m.CpuGFlops }
                             : t with { Flops = t.Flops + shape.Flops, Seconds = t.Seconds + m.Seconds, Cpu = t.Cpu + m.CpuSeconds };
+                        if (layout != GemmLayout.NT) continue;
+                        progress?.WriteLine("sgemm {0} NT with the weight pre-packed, {1}…", shape.Name, GemmKernels.Name(width));
+                        var pre = GemmBenchmark.Measure(shape, layout, o.Threads, minSeconds: 0.3, vectorBits: width, prepacked: true);
+                        rows.Add(new GemmRow(width, shape.Name, "NT pre-packed", pre.GFlops, pre.BestGFlops, pre.CpuGFlops));
+                        var n = nt[width];
+                        nt[width] = isSquare
+                            ? n with { Square = pre.GFlops, SquareCpu = pre.CpuGFlops }
+                            : n with { Flops = n.Flops + shape.Flops, Cpu = n.Cpu + m.CpuSeconds, PackedSeconds = n.PackedSeconds + pre.Seconds, PackedCpu = n.PackedCpu + pre.CpuSeconds };
                     }
             foreach (int width in widths)
             {
                 var (wPeak, wPeakCpu) = widthPeaks[width];
                 var t = totals[width];
                 double wall = t.Flops / t.Seconds / 1e9, cpu = t.Flops / t.Cpu * o.Threads / 1e9;
+                var n = nt[width];
+                double ByCpu(double cpuSeconds) => n.Flops / cpuSeconds * o.Threads / 1e9 / wPeakCpu;
                 paths.Add(new GemmPath(width, GemmKernels.Name(width), GemmKernels.Packs512, wPeak, wPeakCpu, wall, cpu, wall / wPeak,
-                    cpu / wPeakCpu, t.Square, t.SquareCpu, t.Square / wPeak, t.SquareCpu / wPeakCpu));
+                    cpu / wPeakCpu, t.Square, t.SquareCpu, t.Square / wPeak, t.SquareCpu / wPeakCpu,
+                    ByCpu(n.Cpu), ByCpu(n.PackedCpu), n.Flops / n.PackedSeconds / 1e9 / wPeak, n.SquareCpu / wPeakCpu, n.Square / wPeak));
             }
             // The engine's own kernel (the widest) keeps the top-level fields.
             var own = totals[widths[0]];
@@ -498,6 +517,8 @@ public static class BenchEngineCommand
         for (int round = 0; round < 3; round++)
         {
             cache.Reset(new int[batch]);
+            // As Generator runs it: weights packed once per call, here during the prompt's pass (not timed, like it).
+            using var packedWeights = model.UsePackedWeights();
             model.Decode(cache, prompt, promptLength).CopyTo(logits);
             double forward = 0, sampling = 0;
             var cpuStart = System.Environment.CpuUsage.TotalTime;
@@ -543,6 +564,9 @@ public static class BenchEngineCommand
                 $"{100 * p.LayersFractionOfPeak:F0}% of the {p.VectorBits}-bit peak; by CPU time {p.LayersGflopsCpu:F0} ({100 * p.LayersCpuFractionOfPeak:F0}%); {p.Kernel}{packing}");
             table.AddRow($"SGEMM, 1024³, {p.VectorBits}-bit", $"{p.SquareGflops:F0} GFLOP/s",
                 $"{100 * p.SquareFractionOfPeak:F0}% of peak; by CPU time {p.SquareGflopsCpu:F0} ({100 * p.SquareCpuFractionOfPeak:F0}%)");
+            table.AddRow($"SGEMM NT, weight pre-packed, {p.VectorBits}-bit", $"{100 * p.LayersNtPrepackedCpuFractionOfPeak:F0}%",
+                $"of peak by CPU time on the layer shapes ({100 * p.LayersNtPrepackedFractionOfPeak:F0}% wall) vs {100 * p.LayersNtCpuFractionOfPeak:F0}% packing it each call; " +
+                $"1024³ {100 * p.SquarePrepackedCpuFractionOfPeak:F0}% by CPU ({100 * p.SquarePrepackedFractionOfPeak:F0}% wall); decoding and scoring run it this way");
         }
         if (r.TrainStepMs > 0)
             table.AddRow($"train step ({r.TrainParameters / 1e6:F1}M params, B={r.TrainBatch}, T={r.TrainSeq})", $"{r.TrainStepMs:F0} ms",

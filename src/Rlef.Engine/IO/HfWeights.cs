@@ -69,6 +69,7 @@ public static partial class HfWeights
                     throw new InvalidDataException($"{file.Path}: tensor '{source}' has shape [{string.Join(", ", info.Shape)}], " +
                         $"the model's '{parameter.Name}' is [{string.Join(", ", parameter.Shape)}] (does config.json match the weights?).");
                 file.ReadInto(source, parameter.Data);
+                parameter.MarkChanged();
                 used.Add(source);
             }
             var unused = weightMap.Keys.Where(name => !used.Contains(name)).Order(StringComparer.Ordinal).ToList();

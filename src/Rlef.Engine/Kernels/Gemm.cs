@@ -30,6 +30,21 @@ public static unsafe class Gemm
             Multiply(new Operand(pa, k, 1), new Operand(pb, 1, k), pc, m, n, k, accumulate);
     }
 
+    /// <summary>
+    /// C[m,n] (+)= A[m,k] · Wᵀ with W[n,k] packed beforehand by <see cref="PackedWeight.Pack"/>: the same products
+    /// in the same order as <see cref="NT(ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, bool)"/>
+    /// on W (so the same bits), without packing W again. Thin products and a weight packed for another kernel or
+    /// K block read W itself.
+    /// </summary>
+    public static void NT(ReadOnlySpan<float> a, PackedWeight w, Span<float> c, int m, bool accumulate = false)
+    {
+        ArgumentNullException.ThrowIfNull(w);
+        int n = w.Rows, k = w.Columns;
+        Validate(a.Length, w.Source.Length, c.Length, m, n, k);
+        fixed (float* pa = a, pb = w.Source, pc = c)
+            Multiply(new Operand(pa, k, 1), new Operand(pb, 1, k), pc, m, n, k, accumulate, w.Fits(Isa, KC) ? w : null);
+    }
+
     /// <summary>C[m,n] (+)= A[k,m]ᵀ · B[k,n]  (weight gradient: dW = dYᵀ · X).</summary>
     public static void TN(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> c, int m, int n, int k, bool accumulate = false)
     {
@@ -77,7 +92,7 @@ public static unsafe class Gemm
         if (cLength < (long)m * n) throw new ArgumentException($"Gemm: C has {cLength} elements, needs m·n = {(long)m * n} (m={m}, n={n}).");
     }
 
-    private static void Multiply(Operand a, Operand b, float* c, int m, int n, int k, bool accumulate)
+    private static void Multiply(Operand a, Operand b, float* c, int m, int n, int k, bool accumulate, PackedWeight? packedB = null)
     {
         if (m == 0 || n == 0) return;
         if (k == 0)
@@ -102,7 +117,9 @@ public static unsafe class Gemm
             return;
         }
 
-        if (!parallel) { Blocked(a, b, c, ldc, m, n, k, accumulate); return; }
+        // A packed weight is read in place; the pinned array keeps its address fixed while threads use it.
+        var pre = packedB is null ? default : new PrepackedB(packedB.Panels, packedB.PaddedRows, 0);
+        if (!parallel) { Blocked(a, b, pre, c, ldc, m, n, k, accumulate); return; }
 
         // Split C into column blocks when A is the smaller operand (each thread re-packs all of A), else row blocks.
         {
@@ -112,28 +129,29 @@ public static unsafe class Gemm
             bool byColumns = (long)m <= n && n >= 2 * nr;
             if (byColumns)
                 EngineThreads.ForRange(n, nr, (j0, j1) =>
-                    Blocked(new Operand((float*)pa, ars, acs), new Operand((float*)pb + j0 * bcs, brs, bcs),
+                    Blocked(new Operand((float*)pa, ars, acs), new Operand((float*)pb + j0 * bcs, brs, bcs), pre.FromColumn(j0),
                         (float*)pc + j0, ldc, m, j1 - j0, k, accumulate));
             else
                 EngineThreads.ForRange(m, mr, (i0, i1) =>
-                    Blocked(new Operand((float*)pa + i0 * ars, ars, acs), new Operand((float*)pb, brs, bcs),
+                    Blocked(new Operand((float*)pa + i0 * ars, ars, acs), new Operand((float*)pb, brs, bcs), pre,
                         (float*)pc + i0 * ldc, ldc, i1 - i0, n, k, accumulate));
         }
     }
 
-    // One thread's share: the blocked algorithm over an m×n block of C with leading dimension ldc.
+    // One thread's share: the blocked algorithm over an m×n block of C with leading dimension ldc. With a prepacked
+    // B its panels are read where PackedWeight put them instead of being packed into the thread's buffer.
     // Kernels are compiled fully optimised at once: tiered compilation would run the first products (often a
     // whole benchmark or the first training steps) through unoptimised loops.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Blocked(Operand a, Operand b, float* c, nint ldc, int m, int n, int k, bool accumulate)
+    private static void Blocked(Operand a, Operand b, PrepackedB pre, float* c, nint ldc, int m, int n, int k, bool accumulate)
     {
         bool wide = Isa == GemmIsa.Avx512;
         int mr = wide ? GemmMicroKernels.Mr512 : GemmMicroKernels.Mr256;
         int nr = wide ? GemmMicroKernels.Nr512 : GemmMicroKernels.Nr256;
         int kcMax = KC, mcMax = RoundUp(MC, mr), ncMax = RoundUp(NC, nr);
-        var buffers = PackBuffers.ForThisThread(RoundUp(Math.Min(ncMax, RoundUp(n, nr)), nr) * kcMax,
+        var buffers = PackBuffers.ForThisThread(pre.Panels == null ? RoundUp(Math.Min(ncMax, RoundUp(n, nr)), nr) * kcMax : 0,
             RoundUp(Math.Min(mcMax, RoundUp(m, mr)), mr) * kcMax, mr * nr);
-        float* packedB = buffers.B, packedA = buffers.A, edge = buffers.Edge;
+        float* packedA = buffers.A, edge = buffers.Edge;
 
         for (int jc = 0; jc < n; jc += ncMax)
         {
@@ -142,7 +160,13 @@ public static unsafe class Gemm
             {
                 int kc = Math.Min(kcMax, k - pc);
                 bool addToC = accumulate || pc > 0;
-                GemmPacking.PackB(packedB, b.Ptr, b.RowStride, b.ColStride, pc, kc, jc, nc, nr);
+                float* packedB;
+                if (pre.Panels == null)
+                {
+                    packedB = buffers.B;
+                    GemmPacking.PackB(packedB, b.Ptr, b.RowStride, b.ColStride, pc, kc, jc, nc, nr);
+                }
+                else packedB = pre.Panels + (nint)pc * pre.PaddedRows + (nint)(pre.Column + jc) * kc;
                 for (int ic = 0; ic < m; ic += mcMax)
                 {
                     int mc = Math.Min(mcMax, m - ic);
@@ -220,6 +244,16 @@ public static unsafe class Gemm
             (_bLength, _aLength, _edgeLength) = (bLength, aLength, edgeLength);
         }
     }
+}
+
+// A weight's panels packed by PackedWeight: K block pc starts at pc·paddedRows floats, and within it the panel of
+// output columns [j, j+nr) at j·kc (PackB's layout for the whole width). Column: where this thread's share starts.
+internal readonly unsafe struct PrepackedB(float* panels, int paddedRows, int column)
+{
+    public float* Panels { get; } = panels;
+    public int PaddedRows { get; } = paddedRows;
+    public int Column { get; } = column;
+    public PrepackedB FromColumn(int j0) => Panels == null ? this : new PrepackedB(Panels, PaddedRows, Column + j0);
 }
 
 /// <summary>The three entry points by operand layout: C = A·B (NN), A·Bᵀ (NT), Aᵀ·B (TN).</summary>

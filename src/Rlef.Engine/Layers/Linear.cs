@@ -12,6 +12,18 @@ public static class Linear
         int rows, int inFeatures, int outFeatures)
     {
         Gemm.NT(input, weight, output, rows, outFeatures, inFeatures);
+        AddBias(output, bias, rows, outFeatures);
+    }
+
+    // The same with W packed beforehand (same bits; see PackedWeight).
+    public static void Forward(Span<float> output, ReadOnlySpan<float> input, PackedWeight weight, ReadOnlySpan<float> bias, int rows)
+    {
+        Gemm.NT(input, weight, output, rows);
+        AddBias(output, bias, rows, weight.Rows);
+    }
+
+    private static void AddBias(Span<float> output, ReadOnlySpan<float> bias, int rows, int outFeatures)
+    {
         if (bias.IsEmpty) return;
         for (int n = 0; n < rows; n++) Simd.Add(bias, output.Slice(n * outFeatures, outFeatures));
     }

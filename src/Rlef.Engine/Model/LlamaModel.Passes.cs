@@ -166,7 +166,7 @@ public sealed partial class LlamaModel
         tokens.CopyTo(ws.Tokens);
         SetTrainingPositions(ws, batch, seqLen);
         RunTrunk(ws, batch, seqLen, past: 0, cache: null, start: null);
-        Linear.Forward(logits, ws.LnF.AsSpan(0, n * c), LmHead!.Data, default, n, c, v);
+        Project(logits, ws.LnF.AsSpan(0, n * c), LmHead!, default, n, c, v);
     }
 
     /// <summary>Values [B,T] without keeping activations.</summary>
@@ -212,7 +212,7 @@ public sealed partial class LlamaModel
         }
         for (int b = 0; b < batch; b++) ws.LnF.AsSpan((b * tq + tq - 1) * c, c).CopyTo(ws.HeadIn.AsSpan(b * c, c));
         var logits = ws.Logits.AsSpan(0, batch * v);
-        Linear.Forward(logits, ws.HeadIn.AsSpan(0, batch * c), LmHead!.Data, default, batch, c, v);
+        Project(logits, ws.HeadIn.AsSpan(0, batch * c), LmHead!, default, batch, c, v);
         return logits;
     }
 
@@ -251,17 +251,17 @@ public sealed partial class LlamaModel
             if (cfg.QkNorm)
             {
                 // Qwen3: RMSNorm over each head of q and k (rows of head_dim) before RoPE.
-                Linear.Forward(a.QRaw.AsSpan(0, n * qd), ln1, w.Q.Data, Bias(w.QBias), n, c, qd);
-                Linear.Forward(a.KRaw.AsSpan(0, n * kvd), ln1, w.K.Data, Bias(w.KBias), n, c, kvd);
+                Project(a.QRaw.AsSpan(0, n * qd), ln1, w.Q, Bias(w.QBias), n, c, qd);
+                Project(a.KRaw.AsSpan(0, n * kvd), ln1, w.K, Bias(w.KBias), n, c, kvd);
                 RmsNorm.Forward(a.Q, a.QRstd, a.QRaw, w.QNorm!.Data, n * cfg.NumAttentionHeads, cfg.HeadDim, eps);
                 RmsNorm.Forward(a.K, a.KRstd, a.KRaw, w.KNorm!.Data, n * cfg.NumKeyValueHeads, cfg.HeadDim, eps);
             }
             else
             {
-                Linear.Forward(a.Q.AsSpan(0, n * qd), ln1, w.Q.Data, Bias(w.QBias), n, c, qd);
-                Linear.Forward(a.K.AsSpan(0, n * kvd), ln1, w.K.Data, Bias(w.KBias), n, c, kvd);
+                Project(a.Q.AsSpan(0, n * qd), ln1, w.Q, Bias(w.QBias), n, c, qd);
+                Project(a.K.AsSpan(0, n * kvd), ln1, w.K, Bias(w.KBias), n, c, kvd);
             }
-            Linear.Forward(a.V.AsSpan(0, n * kvd), ln1, w.V.Data, Bias(w.VBias), n, c, kvd);
+            Project(a.V.AsSpan(0, n * kvd), ln1, w.V, Bias(w.VBias), n, c, kvd);
             _rope.Apply(a.Q, ws.Positions, n, cfg.NumAttentionHeads);
             _rope.Apply(a.K, ws.Positions, n, cfg.NumKeyValueHeads);
             float[] keys = a.K, values = a.V;
@@ -277,17 +277,17 @@ public sealed partial class LlamaModel
             }
             Attention.Forward(a.Att, a.Lse, a.Q, keys, values, batch, tq, past, capacity, cfg.NumAttentionHeads, cfg.NumKeyValueHeads,
                 cfg.HeadDim, start, ws.AttentionScratch(batch, tq, capacity), end);
-            Linear.Forward(ws.Proj.AsSpan(0, n * c), a.Att.AsSpan(0, n * qd), w.O.Data, Bias(w.OBias), n, qd, c);
+            Project(ws.Proj.AsSpan(0, n * c), a.Att.AsSpan(0, n * qd), w.O, Bias(w.OBias), n, qd, c);
             if (a.Mid != a.Input) a.Input.AsSpan(0, n * c).CopyTo(a.Mid);
             Residual.AddInPlace(a.Mid.AsSpan(0, n * c), ws.Proj.AsSpan(0, n * c));
 
             // MLP block: Out = Mid + down(silu(gate(x)) ⊙ up(x)), x = RMSNorm(Mid).
             RmsNorm.Forward(a.Ln2, a.Ln2Rstd, a.Mid, w.PostNorm.Data, n, c, eps);
             var ln2 = a.Ln2.AsSpan(0, n * c);
-            Linear.Forward(a.Gate.AsSpan(0, n * inter), ln2, w.Gate.Data, default, n, c, inter);
-            Linear.Forward(a.Up.AsSpan(0, n * inter), ln2, w.Up.Data, default, n, c, inter);
+            Project(a.Gate.AsSpan(0, n * inter), ln2, w.Gate, default, n, c, inter);
+            Project(a.Up.AsSpan(0, n * inter), ln2, w.Up, default, n, c, inter);
             SwiGlu.Forward(a.H, a.Gate, a.Up, n * inter);
-            Linear.Forward(ws.Proj.AsSpan(0, n * c), a.H.AsSpan(0, n * inter), w.Down.Data, default, n, inter, c);
+            Project(ws.Proj.AsSpan(0, n * c), a.H.AsSpan(0, n * inter), w.Down, default, n, inter, c);
             var next = l + 1 < Layers.Count ? ws.Layers[l + 1].Input : ws.Final;
             if (next != a.Mid) a.Mid.AsSpan(0, n * c).CopyTo(next);
             Residual.AddInPlace(next.AsSpan(0, n * c), ws.Proj.AsSpan(0, n * c));
@@ -375,7 +375,7 @@ public sealed partial class LlamaModel
         for (int r0 = 0; r0 < m; r0 += ws.HeadRows)
         {
             int rows = Math.Min(ws.HeadRows, m - r0);
-            Linear.Forward(ws.Logits.AsSpan(0, rows * v), HeadInput(ws, r0, rows), LmHead!.Data, default, rows, c, v);
+            Project(ws.Logits.AsSpan(0, rows * v), HeadInput(ws, r0, rows), LmHead!, default, rows, c, v);
             TokenLogProbs.Forward(ws.Logits, ws.HeadTargets.AsSpan(r0, rows), ws.HeadLogProbs.AsSpan(r0, rows), ws.HeadLse.AsMemory(r0, rows), rows, v);
             if (!entropy.IsEmpty)
             {
@@ -400,6 +400,16 @@ public sealed partial class LlamaModel
     }
 
     // ───────────────────────────── helpers ─────────────────────────────
+
+    // A linear layer's forward, with W packed once per scope inside UsePackedWeights (same bits either way).
+    private void Project(Span<float> output, ReadOnlySpan<float> input, Parameter weight, ReadOnlySpan<float> bias,
+        int rows, int inFeatures, int outFeatures)
+    {
+        if (_packedWeights is { } cache)
+            Linear.Forward(output, input, cache.For(weight, outFeatures, inFeatures), bias, rows);
+        else
+            Linear.Forward(output, input, weight.Data, bias, rows, inFeatures, outFeatures);
+    }
 
     private static ReadOnlySpan<float> Bias(Parameter? p) => p is null ? default : p.Data;
     private static Span<float> Grad(Parameter? p) => p is null || p.Frozen ? default : p.Grad;

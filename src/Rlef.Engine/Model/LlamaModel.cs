@@ -158,6 +158,7 @@ public sealed partial class LlamaModel
         var value = new LlamaModel(Config, ModelHead.Value);
         value.CopyWeightsFrom(this);
         FillNormal(value.ValueWeight!.Data, new Random(seed), 0.02f);
+        value.ValueWeight.MarkChanged();
         return value;
     }
 
@@ -174,6 +175,59 @@ public sealed partial class LlamaModel
             if (!p.Shape.AsSpan().SequenceEqual(s.Shape))
                 throw new ArgumentException($"Cannot copy {p.Name}: shape [{string.Join(",", s.Shape)}] into [{string.Join(",", p.Shape)}].");
             s.Data.CopyTo(p.Data, 0);
+            p.MarkChanged();
+        }
+    }
+
+    private PackedWeightCache? _packedWeights;      // the store while a scope is open, else null (what passes read)
+    private PackedWeightCache? _packedWeightsStore; // kept between scopes so the copies are allocated once
+    private int _packedWeightsDepth;
+    private readonly Lock _packedWeightsLock = new();
+
+    /// <summary>
+    /// Until the returned scope is disposed, the forward passes read each linear weight from a packed copy made on
+    /// first use (repacked after its <see cref="Parameter.Version"/> changes) instead of packing it in every product:
+    /// the same results bit for bit, faster when the same weights run many times (decoding steps, scoring passes).
+    /// Opening the outermost scope repacks every weight on its next use, so writes between scopes need no marking;
+    /// weights written inside a scope must be marked with <see cref="Parameter.MarkChanged"/> (the optimizer and
+    /// loaders do). The copies take as much memory as the linear weights and are kept between scopes (allocated once)
+    /// until <see cref="ReleasePackedWeights"/>.
+    /// </summary>
+    public IDisposable UsePackedWeights()
+    {
+        lock (_packedWeightsLock)
+            if (_packedWeightsDepth++ == 0)
+            {
+                _packedWeightsStore ??= new PackedWeightCache();
+                _packedWeightsStore.Invalidate();
+                _packedWeights = _packedWeightsStore;
+            }
+        return new PackedWeightsScope(this);
+    }
+
+    /// <summary>Bytes held by packed weight copies (kept between scopes).</summary>
+    public long PackedWeightBytes => _packedWeightsStore?.Bytes ?? 0;
+
+    /// <summary>Frees the packed weight copies (outside any scope; the next scope packs again).</summary>
+    public void ReleasePackedWeights()
+    {
+        lock (_packedWeightsLock)
+        {
+            if (_packedWeightsDepth > 0) throw new InvalidOperationException("Packed weights are in use: release them after the scope ends.");
+            _packedWeightsStore = null;
+        }
+    }
+
+    private sealed class PackedWeightsScope(LlamaModel model) : IDisposable
+    {
+        private bool _disposed;
+
+        public void Dispose()
+        {
+            if (_disposed) return;
+            _disposed = true;
+            lock (model._packedWeightsLock)
+                if (--model._packedWeightsDepth == 0) model._packedWeights = null;
         }
     }
 

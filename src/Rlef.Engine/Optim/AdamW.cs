@@ -118,6 +118,7 @@ public sealed class AdamW
             UpdateRange(p.Data.AsSpan(range), p.Grad.AsSpan(range), _m[c.Parameter].AsSpan(range), _v[c.Parameter].AsSpan(range),
                 decays[c.Parameter] ? decayRate : 0f, coefficients);
         });
+        foreach (var p in _parameters) if (!p.Frozen) p.MarkChanged();
     }
 
     private struct Coefficients

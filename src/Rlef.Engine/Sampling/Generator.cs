@@ -107,6 +107,8 @@ public sealed class Generator
         var keep = new List<int>(batch);
 
         var logits = Grown(ref _logits, batch * vocab);
+        // Every step multiplies by the same weights: pack them once for this call, not once per step.
+        using var packedWeights = _model.UsePackedWeights();
         _model.Decode(_cache, grid.AsSpan(0, batch * maxPrompt), maxPrompt).CopyTo(logits);
         for (int step = 0; step < options.MaxTokens; step++)
         {

@@ -45,6 +45,7 @@ public static class Scorer
     {
         var results = new float[sequences.Count][];
         model.ReserveInference(1, LargestPass(batches));
+        using var packedWeights = model.UsePackedWeights(); // the same weights for every pass
         foreach (var (batch, seqLen) in batches)
         {
             int b = batch.Count;
@@ -68,6 +69,7 @@ public static class Scorer
     {
         var results = new float[sequences.Count][];
         valueModel.ReserveInference(1, LargestPass(batches));
+        using var packedWeights = valueModel.UsePackedWeights();
         foreach (var (batch, seqLen) in batches)
         {
             int b = batch.Count;

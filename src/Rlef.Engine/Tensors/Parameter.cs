@@ -26,4 +26,15 @@ public sealed class Parameter
     public int Length => Data.Length;
 
     public void ZeroGrad() => Array.Clear(Grad);
+
+    /// <summary>
+    /// Counts writes to <see cref="Data"/> that copies derived from it must notice (the packed weights of
+    /// <see cref="PackedWeightCache"/>): the optimizer and the loaders call <see cref="MarkChanged"/> after writing.
+    /// </summary>
+    public int Version => _version;
+
+    /// <summary>Call after writing <see cref="Data"/>.</summary>
+    public void MarkChanged() => Interlocked.Increment(ref _version);
+
+    private int _version;
 }

@@ -61,6 +61,11 @@ public sealed class PpoUpdater
         int largest = groups.Max(g => g.Count * sequences.Skip(g.First).Take(g.Count).Max(s => s.Tokens.Length));
         _policy.Reserve(1, largest);
         _value.Reserve(1, largest);
+        // Every micro-batch's forward multiplies by the same weights until the optimizer step: with more than one,
+        // pack them once (same bits; with one there is nothing to reuse and packing inside each product keeps the
+        // packed blocks in cache).
+        using var policyPacked = groups.Count > 1 ? _policy.UsePackedWeights() : null;
+        using var valuePacked = groups.Count > 1 ? _value.UsePackedWeights() : null;
         foreach (var (first, count) in groups)
         {
             PpoMinibatch slice = count == minibatch.Episodes.Count ? minibatch : minibatch.Slice(first, count);

@@ -33,6 +33,7 @@ public static class ModelFiles
             if (info.ElementCount != p.Length)
                 throw new InvalidDataException($"{path}: tensor '{p.Name}' has {info.ElementCount} elements, the model's has {p.Length}");
             file.ReadInto(p.Name, p.Data);
+            p.MarkChanged();
         }
     }
 

@@ -97,6 +97,110 @@ public class GemmTests
             }
     }
 
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void PackedWeightGivesTheSameBitsAsPackingEachCall(int m, int n, int k)
+    {
+        var random = new Random(m * 31 + n * 7 + k);
+        var a = Random(random, m * k);
+        var w = Random(random, n * k);
+        var savedIsa = Gemm.Isa;
+        try
+        {
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+            {
+                Gemm.Isa = isa;
+                var packed = PackedWeight.Pack(w, n, k);
+                foreach (int threads in new[] { 1, 2 })
+                    foreach (bool accumulate in new[] { false, true })
+                    {
+                        var expected = Random(new Random(5), m * n);
+                        var actual = (float[])expected.Clone();
+                        WithThreads(threads, () =>
+                        {
+                            Gemm.NT(a, w, expected, m, n, k, accumulate);
+                            Gemm.NT(a, packed, actual, m, accumulate);
+                        });
+                        Assert.Equal(expected, actual);
+                    }
+            }
+        }
+        finally
+        {
+            Gemm.Isa = savedIsa;
+        }
+    }
+
+    [Fact]
+    public void PackedWeightPackedByTwoThreadsGivesTheSameBits()
+    {
+        // Large enough that packing splits the weight's panels over the engine threads; 701 rows end in a partial panel.
+        var random = new Random(11);
+        const int m = 64, n = 701, k = 300;
+        var a = Random(random, m * k);
+        var w = Random(random, n * k);
+        var savedIsa = Gemm.Isa;
+        try
+        {
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+            {
+                Gemm.Isa = isa;
+                PackedWeight packed = null!;
+                WithThreads(2, () => packed = PackedWeight.Pack(w, n, k));
+                var expected = new float[m * n];
+                var actual = new float[m * n];
+                WithThreads(2, () =>
+                {
+                    Gemm.NT(a, w, expected, m, n, k);
+                    Gemm.NT(a, packed, actual, m);
+                });
+                Assert.Equal(expected, actual);
+            }
+        }
+        finally
+        {
+            Gemm.Isa = savedIsa;
+        }
+    }
+
+    [Fact]
+    public void PackedWeightCoversEveryBlockLoopAndFallsBackWhenTheBlockingChanged()
+    {
+        var random = new Random(3);
+        const int m = 45, n = 211, k = 67;
+        var a = Random(random, m * k);
+        var w = Random(random, n * k);
+        var saved = (Gemm.KC, Gemm.MC, Gemm.NC, Gemm.Isa);
+        try
+        {
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+            {
+                (Gemm.KC, Gemm.MC, Gemm.NC, Gemm.Isa) = (20, 16, 96, isa);
+                var packed = PackedWeight.Pack(w, n, k);
+                var expected = new float[m * n];
+                var actual = new float[m * n];
+                WithThreads(2, () =>
+                {
+                    Gemm.NT(a, w, expected, m, n, k);
+                    Gemm.NT(a, packed, actual, m);
+                });
+                Assert.Equal(expected, actual);
+                // Packed for KC = 20; with another K block the product reads W itself and still gives its bits.
+                Gemm.KC = 32;
+                WithThreads(2, () =>
+                {
+                    Gemm.NT(a, w, expected, m, n, k);
+                    Gemm.NT(a, packed, actual, m);
+                });
+                Assert.Equal(expected, actual);
+            }
+        }
+        finally
+        {
+            (Gemm.KC, Gemm.MC, Gemm.NC, Gemm.Isa) = saved;
+        }
+    }
+
     [Fact]
     public void ShortBuffersAreRejectedWithTheDimension()
     {
