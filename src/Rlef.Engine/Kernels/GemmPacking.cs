@@ -174,16 +174,7 @@ internal static unsafe class GemmPacking
                     for (; p < kc; p++)
                         for (int x = 0; x < 16; x++) panel[(nint)p * nr + c + x] = src[(c + x) * colStride + p];
                 }
-                for (; c < nr; c++)
-                {
-                    if (c < cols)
-                    {
-                        float* s = src + c * colStride;
-                        for (int p = 0; p < kc; p++) panel[(nint)p * nr + c] = s[p];
-                    }
-                    else
-                        for (int p = 0; p < kc; p++) panel[(nint)p * nr + c] = 0;
-                }
+                PackColumnsOneByOne(src, colStride, panel, nr, kc, c, cols);
             }
             else if (rowStride == 1 && Avx.IsSupported && nr % 8 == 0)
             {
@@ -197,16 +188,7 @@ internal static unsafe class GemmPacking
                     for (; p < kc; p++)
                         for (int x = 0; x < 8; x++) panel[(nint)p * nr + c + x] = src[(c + x) * colStride + p];
                 }
-                for (; c < nr; c++)
-                {
-                    if (c < cols)
-                    {
-                        float* s = src + c * colStride;
-                        for (int p = 0; p < kc; p++) panel[(nint)p * nr + c] = s[p];
-                    }
-                    else
-                        for (int p = 0; p < kc; p++) panel[(nint)p * nr + c] = 0;
-                }
+                PackColumnsOneByOne(src, colStride, panel, nr, kc, c, cols);
             }
             else
             {
@@ -230,6 +212,21 @@ internal static unsafe class GemmPacking
     /// store's extra values are overwritten by the next one and only the last spills 8 − dstStride floats past the block.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // The columns a transposed panel's register tiles leave over (and its zero padding up to nr), one at a time.
+    private static void PackColumnsOneByOne(float* src, nint colStride, float* panel, int nr, int kc, int from, int cols)
+    {
+        for (int c = from; c < nr; c++)
+        {
+            if (c < cols)
+            {
+                float* s = src + c * colStride;
+                for (int p = 0; p < kc; p++) panel[(nint)p * nr + c] = s[p];
+            }
+            else
+                for (int p = 0; p < kc; p++) panel[(nint)p * nr + c] = 0;
+        }
+    }
+
     private static void Transpose8x8(float* src, nint srcStride, int rows, float* dst, nint dstStride)
     {
         var r0 = Vector256.Load(src);
