@@ -33,6 +33,14 @@ public sealed class MiniPretrainingTests
             Task.FromResult(new PolicyReply(replies[context.TurnIndex]));
     }
 
+    /// <summary>Generated train problems (seed 5) written to <paramref name="dir"/> and read back as the environment sees them.</summary>
+    static (SyntheticSplits Splits, IReadOnlyList<Problem> Problems) TrainProblems(string dir, int count, Difficulty difficulty)
+    {
+        var splits = SyntheticDataset.GenerateSplits(5, count, 0, 0, difficulty);
+        SyntheticDataset.WriteSplits(splits, dir);
+        return (splits, CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl")));
+    }
+
     static string TempDir()
     {
         string dir = Path.Combine(Path.GetTempPath(), "rlef-mini-" + Guid.NewGuid().ToString("N"));
@@ -102,9 +110,7 @@ public sealed class MiniPretrainingTests
         string dir = TempDir();
         try
         {
-            var splits = SyntheticDataset.GenerateSplits(5, 24, 0, 0, Difficulty.Easy);
-            SyntheticDataset.WriteSplits(splits, dir);
-            var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
+            var (splits, problems) = TrainProblems(dir, 24, Difficulty.Easy);
             var incorrect = MiniCorpus.IncorrectPrograms(splits.Train);
             var formats = MiniCorpus.FormatMistakes(splits.Train);
             // The format mistakes are the wrong-format mutants, so a subset of the incorrect programs.
@@ -140,9 +146,7 @@ public sealed class MiniPretrainingTests
         string dir = TempDir();
         try
         {
-            var splits = SyntheticDataset.GenerateSplits(5, 24, 0, 0, Difficulty.FromName("easy:multicase=0.6"));
-            SyntheticDataset.WriteSplits(splits, dir);
-            var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
+            var (splits, problems) = TrainProblems(dir, 24, Difficulty.FromName("easy:multicase=0.6"));
             var incorrect = MiniCorpus.IncorrectPrograms(splits.Train);
             var formats = MiniCorpus.FormatMistakes(splits.Train);
             await using var executor = new SandboxPool();
@@ -177,9 +181,7 @@ public sealed class MiniPretrainingTests
         string dir = TempDir();
         try
         {
-            var splits = SyntheticDataset.GenerateSplits(5, 60, 0, 0, Difficulty.FromName("easy:multicase=0,position=1,open=1"));
-            SyntheticDataset.WriteSplits(splits, dir);
-            var problems = CodeContestsLoader.Load(Path.Combine(dir, "train.jsonl"));
+            var (splits, problems) = TrainProblems(dir, 60, Difficulty.FromName("easy:multicase=0,position=1,open=1"));
             var open = MiniCorpus.OpenConventionProblems(splits.Train);
             Assert.NotEmpty(open);
             await using var executor = new SandboxPool();
