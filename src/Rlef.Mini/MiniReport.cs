@@ -191,7 +191,10 @@ public static class MiniReport
         L("Random feedback (docs/protocol.md §4): " + (settings.RandomFeedbackSource == "dataset"
             ? "each feedback message is what an incorrect solution of another test problem (the generated problems' `incorrect_solutions`, the paper's donors) gets on this problem's public tests."
             : "each feedback message is what one of the evaluated policy's own failed programs for another test problem (from its real-feedback evaluation) gets on this problem's public tests; the paper takes the dataset's incorrect solutions instead.") +
-          I($" The random-feedback evaluations have {evaluations["trained-random"].RolloutsPerProblemText} rollout(s) per problem, so their comparisons use the bootstrap over problems."));
+          I($" The random-feedback evaluations have {evaluations["trained-random"].RolloutsPerProblemText} rollout(s) per problem, ") +
+          (Compared("trained-true-random").Paired.Method == BootstrapMethod.Rollouts
+              ? "as many as the real-feedback ones, so true vs random feedback is paired rollout by rollout under the paper's bootstrap."
+              : "so their comparisons use the bootstrap over problems."));
         L();
 
         L("## Start vs after RLEF (test split)");
