@@ -104,31 +104,22 @@ public class GemmTests
         var random = new Random(m * 31 + n * 7 + k);
         var a = Random(random, m * k);
         var w = Random(random, n * k);
-        var savedIsa = Gemm.Isa;
-        try
+        ForEachIsa(() =>
         {
-            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
-            {
-                Gemm.Isa = isa;
-                var packed = PackedWeight.Pack(w, n, k);
-                foreach (int threads in new[] { 1, 2 })
-                    foreach (bool accumulate in new[] { false, true })
+            var packed = PackedWeight.Pack(w, n, k);
+            foreach (int threads in new[] { 1, 2 })
+                foreach (bool accumulate in new[] { false, true })
+                {
+                    var expected = Random(new Random(5), m * n);
+                    var actual = (float[])expected.Clone();
+                    WithThreads(threads, () =>
                     {
-                        var expected = Random(new Random(5), m * n);
-                        var actual = (float[])expected.Clone();
-                        WithThreads(threads, () =>
-                        {
-                            Gemm.NT(a, w, expected, m, n, k, accumulate);
-                            Gemm.NT(a, packed, actual, m, accumulate);
-                        });
-                        Assert.Equal(expected, actual);
-                    }
-            }
-        }
-        finally
-        {
-            Gemm.Isa = savedIsa;
-        }
+                        Gemm.NT(a, w, expected, m, n, k, accumulate);
+                        Gemm.NT(a, packed, actual, m, accumulate);
+                    });
+                    Assert.Equal(expected, actual);
+                }
+        });
     }
 
     [Fact]
@@ -139,28 +130,19 @@ public class GemmTests
         const int m = 64, n = 701, k = 300;
         var a = Random(random, m * k);
         var w = Random(random, n * k);
-        var savedIsa = Gemm.Isa;
-        try
+        ForEachIsa(() =>
         {
-            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+            PackedWeight packed = null!;
+            WithThreads(2, () => packed = PackedWeight.Pack(w, n, k));
+            var expected = new float[m * n];
+            var actual = new float[m * n];
+            WithThreads(2, () =>
             {
-                Gemm.Isa = isa;
-                PackedWeight packed = null!;
-                WithThreads(2, () => packed = PackedWeight.Pack(w, n, k));
-                var expected = new float[m * n];
-                var actual = new float[m * n];
-                WithThreads(2, () =>
-                {
-                    Gemm.NT(a, w, expected, m, n, k);
-                    Gemm.NT(a, packed, actual, m);
-                });
-                Assert.Equal(expected, actual);
-            }
-        }
-        finally
-        {
-            Gemm.Isa = savedIsa;
-        }
+                Gemm.NT(a, w, expected, m, n, k);
+                Gemm.NT(a, packed, actual, m);
+            });
+            Assert.Equal(expected, actual);
+        });
     }
 
     [Fact]
@@ -242,6 +224,21 @@ public class GemmTests
             case GemmLayout.NT: Gemm.NT(a, b, c, m, n, k, accumulate); break;
             default: Gemm.TN(a, b, c, m, n, k, accumulate); break;
         }
+    }
+
+    // Runs the action once on each kernel path (the 512-bit one runs wherever AVX-512 exists), restoring the path after.
+    private static void ForEachIsa(Action action)
+    {
+        var saved = Gemm.Isa;
+        try
+        {
+            foreach (var isa in new[] { GemmIsa.Avx512, GemmIsa.Avx2 })
+            {
+                Gemm.Isa = isa;
+                action();
+            }
+        }
+        finally { Gemm.Isa = saved; }
     }
 
     private static void WithThreads(int threads, Action action)
