@@ -45,7 +45,7 @@ public sealed class SandboxPool : ICodeExecutor
         try
         {
             for (int i = 0; i < _options.Workers; i++)
-                leases.Add(await AcquireAsync(cancellationToken));
+                leases.Add(await AcquireRetryingStartsAsync(cancellationToken));
         }
         finally
         {
@@ -94,6 +94,22 @@ public sealed class SandboxPool : ICodeExecutor
             }
         }
         return new ExecutionReport(results);
+    }
+
+    // A worker can die while it starts (bubblewrap or the kernel refusing under a burst of sandboxes): start another,
+    // up to InfraRetries times, as a job does when its worker fails.
+    private async Task<WorkerProcess> AcquireRetryingStartsAsync(CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await AcquireAsync(cancellationToken);
+            }
+            catch (WorkerFailedException) when (attempt < _options.InfraRetries)
+            {
+            }
+        }
     }
 
     private async Task<WorkerProcess> AcquireAsync(CancellationToken cancellationToken)
