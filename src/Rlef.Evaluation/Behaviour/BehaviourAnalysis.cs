@@ -54,11 +54,9 @@ public sealed record BehaviourAnalysis(
         var recoveryDenominators = new Dictionary<(int Turn, TurnOutcome From), double[][]>();
         var changeSums = new Dictionary<(TurnOutcome From, int To), double[][]>();
         var changeCounts = new Dictionary<(TurnOutcome From, int To), double[][]>();
-        // After any failing turn (the key is unused: one entry each).
-        var repairs = new Dictionary<int, double[][]>();
-        var failures = new Dictionary<int, double[][]>();
-        var failureChangeSums = new Dictionary<int, double[][]>();
-        var failureChangeCounts = new Dictionary<int, double[][]>();
+        // After any failing turn that has a next turn, pooled over the failing classes: the same per-rollout sums.
+        double[][] PerRollout() => problems.Select(p => new double[p.Count]).ToArray();
+        double[][] repairs = PerRollout(), failures = PerRollout(), failureChangeSums = PerRollout(), failureChangeCounts = PerRollout();
         void Add<TKey>(Dictionary<TKey, double[][]> sums, TKey key, int problem, int rollout, double value) where TKey : notnull
         {
             if (!sums.TryGetValue(key, out double[][]? perRollout))
@@ -106,12 +104,12 @@ public sealed record BehaviourAnalysis(
                     double change = rolloutChanges[t];
                     if (outcome != TurnOutcome.Passed)
                     {
-                        Add(repairs, 0, p, r, next == TurnOutcome.Passed ? 1 : 0);
-                        Add(failures, 0, p, r, 1);
+                        repairs[p][r] += next == TurnOutcome.Passed ? 1 : 0;
+                        failures[p][r] += 1;
                         if (!double.IsNaN(change))
                         {
-                            Add(failureChangeSums, 0, p, r, change);
-                            Add(failureChangeCounts, 0, p, r, 1);
+                            failureChangeSums[p][r] += change;
+                            failureChangeCounts[p][r] += 1;
                         }
                     }
                     if (!double.IsNaN(change))
@@ -154,9 +152,9 @@ public sealed record BehaviourAnalysis(
                 bootstrap.Estimate(Statistic.PooledRatio(changeSums[key], changeCounts[key]))))
             .ToList();
 
-        Estimate Ratio(Dictionary<int, double[][]> sums, Dictionary<int, double[][]> counts) => counts.TryGetValue(0, out double[][]? c)
-            ? bootstrap.Estimate(Statistic.PooledRatio(sums[0], c)) : new Estimate(double.NaN, double.NaN, double.NaN);
-        int Total(Dictionary<int, double[][]> counts) => counts.TryGetValue(0, out double[][]? c) ? (int)c.Sum(p => p.Sum()) : 0;
+        int Total(double[][] counts) => (int)counts.Sum(p => p.Sum());
+        Estimate Ratio(double[][] sums, double[][] counts) => Total(counts) > 0
+            ? bootstrap.Estimate(Statistic.PooledRatio(sums, counts)) : new Estimate(double.NaN, double.NaN, double.NaN);
         var afterFailure = new AfterFailure(Total(failures), Ratio(repairs, failures),
             Total(failureChangeCounts), Ratio(failureChangeSums, failureChangeCounts));
 
