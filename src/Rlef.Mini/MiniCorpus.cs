@@ -164,7 +164,9 @@ public static class MiniCorpus
             else if (Enumerable.Range(0, expected.Length).FirstOrDefault(i => expected[i] != observed[i], -1) is int i and >= 0)
                 comment = $"# expected `{Clip(expected[i])}` but got `{Clip(observed[i])}`";
         }
-        return Reply(comment + (note.Length > 0 ? ": " + note : "") + "\n" + reference);
+        // With open conventions the comment is only the change to make: the small policy does not copy the quoted
+        // numbers reliably, and a misquote misleads the note after it (docs/mini.md, "A start with the repair skill latent").
+        return Reply((note.Length > 0 ? "# " + note : comment) + "\n" + reference);
 
         static string[] Lines(string text) => text.TrimEnd('\n').Split('\n');
         static string Clip(string line) => line.Length <= 40 ? line : line[..40];
@@ -177,7 +179,7 @@ public static class MiniCorpus
     /// </summary>
     public static string ConventionNote(string wrong, string reference)
     {
-        string w = LastLine(wrong), r = LastLine(reference);
+        string w = TerminalLines(wrong), r = TerminalLines(reference);
         var notes = new List<string>();
         if (OneBased(w) != OneBased(r))
             notes.Add(OneBased(r) ? "count from 1" : "count from 0");
@@ -185,10 +187,11 @@ public static class MiniCorpus
             notes.Add(Last(r) ? "take the last one" : "take the first one");
         return string.Join(", ", notes);
 
-        static string LastLine(string code) => code.TrimEnd('\n').Split('\n')[^1];
-        // The print lines of OpCatalog's open positional terminals: from 1 adds 1 (or is len(a) - reversed index).
-        static bool OneBased(string line) => line.Contains(" + 1 if") || line.Contains("len(a) - a[::-1]");
-        static bool Last(string line) => line.Contains("rfind") || line.Contains("[::-1]");
+        // OpCatalog's open positional terminals end in two lines: i = the chosen occurrence's 0-based position (found
+        // from the right for the last one), then its print, which adds 1 when counting from 1.
+        static string TerminalLines(string code) => string.Join("\n", code.TrimEnd('\n').Split('\n').TakeLast(2));
+        static bool OneBased(string lines) => lines.Contains("i + 1 if");
+        static bool Last(string lines) => lines.Contains("rfind") || lines.Contains("[::-1]");
     }
 
     /// <summary>The environment's wrong-output line (<see cref="Templates.StdioWrongOutput"/>): expected, then observed.</summary>

@@ -89,6 +89,9 @@ public static class OpCatalog
     private static Func<Random, Domain, Op> OpenSample(string stem, Func<Random, Domain, Op> sample) =>
         (r, d) => sample(r, d) with { Name = OpenName(stem, Occurrences[r.Next(2)], r.NextDouble() < OneBasedPositionShare ? 1 : 0) };
 
+    // The print line of such a terminal: i is the 0-based position of the chosen occurrence, -1 if there is none.
+    private static string OpenPrint(int @base) => @base == 1 ? "print(i + 1 if i >= 0 else -1)" : "print(i)";
+
     // The bugs of such a terminal: each of the three other conventions (wrong formats: the statement leaves them
     // open), and, where given, the rival terminal with the same conventions.
     private static Func<Op, Domain, IEnumerable<OpMutation>> ConventionBugs(string stem, string occurrence, int @base,
@@ -317,20 +320,15 @@ public static class OpCatalog
                 foreach (int @base in new[] { 1, 0 })
                 {
                     bool last = occurrence == "last";
-                    string index = (last, @base) switch
-                    {
-                        (false, 1) => $"a.index({pick}(a)) + 1",
-                        (false, _) => $"a.index({pick}(a))",
-                        (true, 1) => $"len(a) - a[::-1].index({pick}(a))",
-                        (true, _) => $"len(a) - 1 - a[::-1].index({pick}(a))",
-                    };
+                    // Two lines, one per convention, so that a repair changes one line (docs/mini.md, "Open conventions").
+                    string index = last ? $"i = len(a) - 1 - a[::-1].index({pick}(a)) if a else -1" : $"i = a.index({pick}(a)) if a else -1";
                     string occ = occurrence;
                     int b = @base;
                     yield return new OpSpec
                     {
                         Name = OpenName(stem, occurrence, @base), Family = F, Role = OpRole.Terminal, Positional = true, OpenConventions = true,
                         Sample = !last && @base == 1 ? OpenSample(stem, Plain(stem)) : null,
-                        Python = _ => $"print({index} if a else -1)", English = english.Select(e => (Func<Op, string>)(_ => e)).ToArray(),
+                        Python = _ => index + "\n" + OpenPrint(b), English = english.Select(e => (Func<Op, string>)(_ => e)).ToArray(),
                         Apply = (_, v) => (long[])v is { Length: > 0 } a
                             ? Str((last ? Array.LastIndexOf(a, best(a)) : Array.IndexOf(a, best(a))) + b) : "-1",
                         ReadsOrder = true,
@@ -443,7 +441,7 @@ public static class OpCatalog
                 {
                     Name = OpenName("letterpos", occurrence, @base), Family = F, Role = OpRole.Terminal, Positional = true, OpenConventions = true,
                     Sample = !last && @base == 1 ? OpenSample("letterpos", Letter("letterpos")) : null,
-                    Python = o => @base == 1 ? $"print(s.{find}('{o.C}') + 1 if '{o.C}' in s else -1)" : $"print(s.{find}('{o.C}'))",
+                    Python = o => $"i = s.{find}('{o.C}')\n" + OpenPrint(b),
                     English = [o => $"print the position of the letter {o.C} in s, or -1 if there is none", o => $"print where {o.C} occurs in s (-1 if it does not)"],
                     Apply = (op, v) => (last ? ((string)v).LastIndexOf(op.C) : ((string)v).IndexOf(op.C)) is var i and >= 0 ? Str(i + b) : "-1",
                     ReadsOrder = true,

@@ -57,7 +57,8 @@ public sealed record OpChain(Family Family, bool MultiCase, IReadOnlyList<Op> Op
             Family.Text => ["s = input()"],
             _ => throw new ArgumentOutOfRangeException(nameof(Family)),
         };
-        var body = read.Concat(Specs.Zip(Ops, (spec, op) => spec.Python(op))).ToList();
+        // A spec may render several lines (the open positional terminals); each is indented alike under the loop.
+        var body = read.Concat(Specs.Zip(Ops, (spec, op) => spec.Python(op)).SelectMany(code => code.Split('\n'))).ToList();
         var code = new StringBuilder();
         if (!MultiCase)
             body.ForEach(line => code.Append(line).Append('\n'));

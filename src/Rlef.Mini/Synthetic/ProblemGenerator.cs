@@ -165,7 +165,9 @@ public sealed class ProblemGenerator
             shown = publicTests.Where(t => !Fails(occurrence.Chain, t)).ToList();
             var settling = SettlingTest(chain, domain, rng, occurrence.Chain, publicTests.Where(t => Fails(occurrence.Chain, t)).ToList(),
                 [.. hidden.Select(t => t.Input), .. publicTests.Select(t => t.Input)]);
-            if (shown.Count == 0 || settling == null)
+            // A wrong base must also fail a shown example (one whose answer is a position, not -1), so that its
+            // feedback lists at least two failures where a wrong occurrence's lists one (docs/mini.md, "Open conventions").
+            if (shown.Count == 0 || settling == null || !shown.Any(t => t.Test.Output.Split('\n').Any(line => line.Trim() is { Length: > 0 } and not "-1")))
                 return null;
             publicTests = [.. shown, settling];
         }

@@ -218,6 +218,8 @@ public sealed class SyntheticGeneratorTests(ITestOutputHelper output)
             Assert.DoesNotContain("Input\n\n" + settling.Input + "\nOutput", p.Description);
             Assert.NotEqual(settling.Output, RunOn(other, settling.Input));
             Assert.True(p.PublicTests.Count >= 2);
+            // A shown example answers with a position, so a wrong base fails it as well as the settling test.
+            Assert.Contains(p.PublicTests.SkipLast(1), t => t.Output.Split('\n').Any(line => line.Trim() is { Length: > 0 } and not "-1"));
             foreach (var shown in p.PublicTests.SkipLast(1))
             {
                 Assert.Contains("Input\n\n" + shown.Input + "\nOutput\n\n" + shown.Output.TrimEnd('\n'), p.Description);
