@@ -121,9 +121,13 @@ public static class MiniCorpus
                 {
                     if (t > 0 && previousWasFormatMistake && options.RepairProbability > 0 && rng.NextDouble() < options.RepairProbability)
                     {
+                        // With open conventions a repair fixes one convention, the one the failure count names
+                        // (docs/mini.md, "Open conventions"); a second wrong one is left for the next turn.
                         string note = open ? ConventionNote(previousCode, reference) : "";
-                        replies[t] = conversation => Repair(conversation, reference, note);
-                        previousWasFormatMistake = false;
+                        string target = note.Length > 0 ? OneConventionFixed(previousCode, reference, formats) : reference;
+                        replies[t] = conversation => Repair(conversation, target, note);
+                        previousWasFormatMistake = target != reference;
+                        previousCode = target;
                     }
                     else if (t > 0 && options.RepeatProbability > 0 && rng.NextDouble() < options.RepeatProbability)
                         replies[t] = replies[t - 1];
@@ -173,25 +177,41 @@ public static class MiniCorpus
     }
 
     /// <summary>
-    /// What a repair of a program with open conventions changes, named after the comment's mismatch ("count from 1",
-    /// "take the last one"): the repair's reasoning made explicit, as an instruct model writes it. Read from the two
-    /// programs' print lines (docs/mini.md, "Open conventions"); empty when they agree on both conventions.
+    /// What a repair of a program with open conventions fixes: the base when it is wrong ("fix the base"; the feedback
+    /// then lists two failures or more), else the occurrence ("fix the occurrence"; one failure, the test the statement
+    /// does not show); empty when the two programs agree on both (docs/mini.md, "Open conventions"). Read from their
+    /// last two lines.
     /// </summary>
     public static string ConventionNote(string wrong, string reference)
     {
-        string w = TerminalLines(wrong), r = TerminalLines(reference);
-        var notes = new List<string>();
-        if (OneBased(w) != OneBased(r))
-            notes.Add(OneBased(r) ? "count from 1" : "count from 0");
-        if (Last(w) != Last(r))
-            notes.Add(Last(r) ? "take the last one" : "take the first one");
-        return string.Join(", ", notes);
+        var (wrongOneBased, wrongLast) = Conventions(wrong);
+        var (oneBased, last) = Conventions(reference);
+        return wrongOneBased != oneBased ? "fix the base" : wrongLast != last ? "fix the occurrence" : "";
+    }
 
-        // OpCatalog's open positional terminals end in two lines: i = the chosen occurrence's 0-based position (found
-        // from the right for the last one), then its print, which adds 1 when counting from 1.
-        static string TerminalLines(string code) => string.Join("\n", code.TrimEnd('\n').Split('\n').TakeLast(2));
-        static bool OneBased(string lines) => lines.Contains("i + 1 if");
-        static bool Last(string lines) => lines.Contains("rfind") || lines.Contains("[::-1]");
+    /// <summary>
+    /// The program a one-convention repair of <paramref name="wrong"/> writes: among <paramref name="reference"/> and
+    /// <paramref name="formats"/> with the reference's body, the one with the reference's base and, if the base was
+    /// wrong, <paramref name="wrong"/>'s occurrence (else the reference's).
+    /// </summary>
+    public static string OneConventionFixed(string wrong, string reference, IReadOnlyList<string> formats)
+    {
+        var (wrongOneBased, wrongLast) = Conventions(wrong);
+        var (oneBased, last) = Conventions(reference);
+        var want = (oneBased, wrongOneBased != oneBased ? wrongLast : last);
+        string body = Body(reference);
+        return formats.Prepend(reference).FirstOrDefault(code => Body(code) == body && Conventions(code) == want)
+            ?? throw new InvalidDataException($"no program with the conventions {want} among the reference and its wrong-format programs");
+
+        static string Body(string code) => string.Join("\n", code.TrimEnd('\n').Split('\n').SkipLast(2));
+    }
+
+    // OpCatalog's open positional terminals end in two lines: i = the chosen occurrence's 0-based position (found from
+    // the right for the last one), then its print, which adds 1 when counting from 1.
+    static (bool OneBased, bool Last) Conventions(string code)
+    {
+        string lines = string.Join("\n", code.TrimEnd('\n').Split('\n').TakeLast(2));
+        return (lines.Contains("i + 1 if"), lines.Contains("rfind") || lines.Contains("[::-1]"));
     }
 
     /// <summary>The environment's wrong-output line (<see cref="Templates.StdioWrongOutput"/>): expected, then observed.</summary>

@@ -193,28 +193,41 @@ public sealed class MiniPretrainingTests
             // f = 1: the first reply is one of the four programs, the right one included (a quarter of the time).
             int right = openRollouts.Count(r => (r.Turns[0].Code ?? "").TrimEnd('\n') == byId[r.TaskId].CanonicalSolution!.TrimEnd('\n'));
             Assert.InRange(right, 1, openRollouts.Count / 2);
-            // p = 1: every wrong first reply is repaired on turn 2, naming the conventions that change, and passes.
+            // p = 1: every wrong reply is repaired on the next turn, one convention at a time: the base when the
+            // feedback lists several failures, the occurrence when it lists one; so every rollout passes by turn 3.
+            int bases = 0, occurrences = 0;
             foreach (Rollout r in openRollouts.Where(r => r.Turns.Count > 1))
             {
                 string repair = r.Turns[1].Reply;
-                Assert.Matches(@"^```python\n# (count from [01]|take the (first|last) one)", repair);
+                Assert.Matches(@"^```python\n# fix the (base|occurrence)\n", repair);
+                int failures = r.Turns[0].PublicResults.Count(t => t.Verdict != "passed");
+                if (repair.Contains("fix the base")) { bases++; Assert.True(failures >= 2, r.TaskId); }
+                else { occurrences++; Assert.Equal(1, failures); }
                 Assert.True(r.PassedAll, r.TaskId);
             }
+            Assert.True(bases > 0 && occurrences > 0, $"{bases} base and {occurrences} occurrence repairs");
         }
         finally { Directory.Delete(dir, recursive: true); }
     }
 
     [Fact]
-    public void AConventionNoteNamesWhatDiffersBetweenTheTwoTerminalLines()
+    public void ARepairFixesTheBaseFirstThenTheOccurrence()
     {
-        const string first0 = "i = s.find('a')\nprint(i)\n", first1 = "i = s.find('a')\nprint(i + 1 if i >= 0 else -1)\n";
-        const string listFirst1 = "a = [x for x in a if x > 2]\ni = a.index(min(a)) if a else -1\nprint(i + 1 if i >= 0 else -1)\n";
-        const string listLast0 = "a = [x for x in a if x > 2]\ni = len(a) - 1 - a[::-1].index(min(a)) if a else -1\nprint(i)\n";
-        Assert.Equal("count from 1", MiniCorpus.ConventionNote(first0, first1));
-        Assert.Equal("take the last one", MiniCorpus.ConventionNote("i = s.find('b')\nprint(i)\n", "i = s.rfind('b')\nprint(i)\n"));
-        Assert.Equal("count from 0, take the last one", MiniCorpus.ConventionNote(listFirst1, listLast0));
-        Assert.Equal("count from 1, take the first one", MiniCorpus.ConventionNote(listLast0, listFirst1));
-        Assert.Equal("", MiniCorpus.ConventionNote(first1, first1));
+        const string body = "a = [x for x in a if x > 2]\n";
+        string Program(string occurrence, string print) => body + occurrence + "\n" + print + "\n";
+        string first = "i = a.index(min(a)) if a else -1", last = "i = len(a) - 1 - a[::-1].index(min(a)) if a else -1";
+        string from1 = "print(i + 1 if i >= 0 else -1)", from0 = "print(i)";
+        string reference = Program(last, from1);
+        string[] formats = [Program(first, from1), Program(first, from0), Program(last, from0), "t = int(input())\n" + reference];
+
+        Assert.Equal("fix the base", MiniCorpus.ConventionNote(Program(first, from0), reference));
+        Assert.Equal(Program(first, from1), MiniCorpus.OneConventionFixed(Program(first, from0), reference, formats));
+        Assert.Equal("fix the base", MiniCorpus.ConventionNote(Program(last, from0), reference));
+        Assert.Equal(reference, MiniCorpus.OneConventionFixed(Program(last, from0), reference, formats));
+        Assert.Equal("fix the occurrence", MiniCorpus.ConventionNote(Program(first, from1), reference));
+        Assert.Equal(reference, MiniCorpus.OneConventionFixed(Program(first, from1), reference, formats));
+        Assert.Equal("", MiniCorpus.ConventionNote(reference, reference));
+        Assert.Equal("fix the occurrence", MiniCorpus.ConventionNote("i = s.find('b')\nprint(i)\n", "i = s.rfind('b')\nprint(i)\n"));
     }
 
     [Fact]

@@ -293,12 +293,12 @@ public sealed class ProblemGenerator
 
     /// <summary>
     /// A public test on which <paramref name="mutant"/> (the other occurrence) fails: one of <paramref name="drawn"/>
-    /// or a new small one. Preferably one where the two occurrences lie at least 2 apart, so that its mismatch does not
-    /// read like the other base's ("expected `3` but got `2`"). Null if none turns up.
+    /// or a new small one, where the two occurrences lie at least 2 apart: its mismatch then does not read like the
+    /// other base's ("expected `3` but got `2`"), and a program with both conventions wrong fails it too (so it fails
+    /// two public tests or more, as a wrong base does). Null if none turns up.
     /// </summary>
     private BuiltTest? SettlingTest(OpChain chain, Domain domain, Random rng, OpChain mutant, List<BuiltTest> drawn, HashSet<string> taken)
     {
-        BuiltTest? fallback = null;
         foreach (var test in drawn.Concat(Enumerable.Range(0, 200).Select(_ => Build(chain, SampleTest(chain, domain, rng, small: true)))))
         {
             if (!Fails(mutant, test))
@@ -307,9 +307,8 @@ public sealed class ProblemGenerator
                 continue;
             if (Gap(test.Test.Output, mutant.Run(test.Cases)) >= 2)
                 return test;
-            fallback ??= test;
         }
-        return fallback;
+        return null;
 
         static long Gap(string expected, string actual) =>
             expected.Split('\n').Zip(actual.Split('\n'), (e, a) => long.TryParse(e, out long x) && long.TryParse(a, out long y) ? Math.Abs(x - y) : 0).Max();
