@@ -24,6 +24,7 @@ public static class MiniPretrainCommand
         var repair = new Option<double>("--repair-probability") { Description = "p: after a wrong-format reply, the next corpus reply repairs it with this probability (a comment quoting the feedback's mismatch, then the reference).", DefaultValueFactory = _ => defaults.Corpus.RepairProbability }.Within(0, 1, minInclusive: true);
         var r = new Option<double>("--repeat-probability") { Description = "r: a later corpus reply repeats the previous one verbatim with this probability, else it is drawn afresh.", DefaultValueFactory = _ => defaults.Corpus.RepeatProbability }.Within(0, 1, minInclusive: true);
         var q = new Option<double>("--reference-probability") { Description = "q: a corpus reply is the reference with this probability, else a one-bug mutant.", DefaultValueFactory = _ => defaults.Corpus.ReferenceProbability }.Within(0, 1, minInclusive: true);
+        var conversations = new Option<int>("--conversations-per-problem") { Description = "Corpus conversations per train problem, each with its own draw of replies.", DefaultValueFactory = _ => defaults.Corpus.ConversationsPerProblem }.Within(1);
         var init = new Option<string?>("--init") { Description = "Continue from this model directory (its weights and tokenizer) instead of random weights and a new tokenizer." };
         var difficulty = new Option<string>("--difficulty") { Description = "Generator difficulty of the problems (default: the miniature's).", DefaultValueFactory = _ => defaults.Difficulty };
         var learningRate = new Option<double>("--learning-rate") { Description = "Peak learning rate (cosine decay to 5% of it).", DefaultValueFactory = _ => defaults.LearningRate }.Within(0, 1);
@@ -33,7 +34,7 @@ public static class MiniPretrainCommand
         var measureOnly = new Option<bool>("--measure-only") { Description = "Only measure the model already in --out on the test split (no training)." };
         var command = new Command("pretrain", "Pretrain the miniature's small starting policy by SFT on generated train problems (two runs reproduce models/mini: see src/Rlef.Mini/README.md).")
         {
-            output, work, seed, steps, q, f, r, repair, init, difficulty, learningRate, tokenizer, evalProblems, noEval, measureOnly,
+            output, work, seed, steps, q, f, r, repair, conversations, init, difficulty, learningRate, tokenizer, evalProblems, noEval, measureOnly,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,7 +53,8 @@ public static class MiniPretrainCommand
                 Difficulty = parse.GetValue(difficulty)!,
                 InitModel = initModel,
                 LearningRate = parse.GetValue(learningRate),
-                Corpus = defaults.Corpus with { ReferenceProbability = parse.GetValue(q), FormatMistakeProbability = parse.GetValue(f), RepeatProbability = parse.GetValue(r), RepairProbability = parse.GetValue(repair) },
+                Corpus = defaults.Corpus with { ReferenceProbability = parse.GetValue(q), FormatMistakeProbability = parse.GetValue(f), RepeatProbability = parse.GetValue(r), RepairProbability = parse.GetValue(repair),
+                    ConversationsPerProblem = parse.GetValue(conversations) },
             };
             string commandLine = "rlef " + string.Join(" ", parse.Tokens.Select(t => t.Value));
             var pretraining = new MiniPretraining(options, parse.GetValue(output)!, parse.GetValue(work)!,
