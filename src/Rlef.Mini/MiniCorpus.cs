@@ -19,7 +19,8 @@ public sealed record MiniCorpusOptions
     public double ReferenceProbability { get; init; } = 0.8;
     /// <summary>f: for a problem with wrong-format mutants (True/False for YES/NO, a list's repr for its elements, only
     /// the first of several test cases), a reply is one of them with this probability, before q applies. The policy
-    /// is then unsure how to print such answers, a mistake whose feedback shows the symptom ("got `True`"). Default 0:
+    /// is then unsure how to print such answers, a mistake whose feedback shows the symptom ("got `True`"). On a
+    /// problem with open conventions the mistake is Python's habit: the first occurrence, counted from 0. Default 0:
     /// off, and then no random number is drawn for it, so the shipped policy's corpus is unchanged.</summary>
     public double FormatMistakeProbability { get; init; }
     /// <summary>r: a later reply repeats the previous one verbatim with this probability, else it is drawn afresh.
@@ -91,9 +92,10 @@ public static class MiniCorpus
             string reference = problem.CanonicalSolution ?? throw new InvalidDataException($"{problem.Id}: no reference solution");
             IReadOnlyList<string> mutants = incorrect.TryGetValue(problem.Id, out var m) ? m : [];
             IReadOnlyList<string> formats = formatMistakes is not null && formatMistakes.TryGetValue(problem.Id, out var f) ? f : [];
-            // Where the statement leaves the conventions open, the model is unsure of them: its draw is uniform over
-            // the reference and the wrong-format programs, not a fixed habit (docs/mini.md, "Open conventions").
+            // Where the statement leaves the conventions open, the model's habit is Python's: the first occurrence,
+            // counted from 0 (docs/mini.md, "A start with the repair skill latent").
             bool open = openConventions?.Contains(problem.Id) == true;
+            string? habit = open ? ProgramWithConventions(reference, formats, (false, false)) : null;
             for (int c = 0; c < options.ConversationsPerProblem; c++)
             {
                 int index = p * options.ConversationsPerProblem + c;
@@ -104,15 +106,9 @@ public static class MiniCorpus
                 Func<Conversation, string> Fresh()
                 {
                     bool format = formats.Count > 0 && options.FormatMistakeProbability > 0 && rng.NextDouble() < options.FormatMistakeProbability;
-                    if (format && open && rng.Next(formats.Count + 1) == formats.Count)
-                    {
-                        previousWasFormatMistake = false;
-                        string right = Reply(reference);
-                        return _ => right;
-                    }
-                    string code = format ? formats[rng.Next(formats.Count)]
+                    string code = format ? habit ?? formats[rng.Next(formats.Count)]
                         : mutants.Count == 0 || rng.NextDouble() < options.ReferenceProbability ? reference : mutants[rng.Next(mutants.Count)];
-                    previousWasFormatMistake = format;
+                    previousWasFormatMistake = format && code != reference;
                     previousCode = code;
                     string reply = Reply(code);
                     return _ => reply;
@@ -198,7 +194,12 @@ public static class MiniCorpus
     {
         var (wrongOneBased, wrongLast) = Conventions(wrong);
         var (oneBased, last) = Conventions(reference);
-        var want = (oneBased, wrongOneBased != oneBased ? wrongLast : last);
+        return ProgramWithConventions(reference, formats, (oneBased, wrongOneBased != oneBased ? wrongLast : last));
+    }
+
+    /// <summary>Among <paramref name="reference"/> and <paramref name="formats"/>, the program with the reference's body and these conventions.</summary>
+    static string ProgramWithConventions(string reference, IReadOnlyList<string> formats, (bool OneBased, bool Last) want)
+    {
         string body = Body(reference);
         return formats.Prepend(reference).FirstOrDefault(code => Body(code) == body && Conventions(code) == want)
             ?? throw new InvalidDataException($"no program with the conventions {want} among the reference and its wrong-format programs");
