@@ -12,7 +12,7 @@ namespace Rlef.Mini;
 public static class MiniDataset
 {
     public const int Seed = 20261130;
-    public const string DifficultyName = "easy:multicase=0.5,position=0.5";
+    public const string DifficultyName = "easy:multicase=0.3,position=0.8,open=1";
     public static Difficulty Difficulty => Difficulty.FromName(DifficultyName);
 
     /// <summary>Train problems of the RLEF run (the first ones of the pretraining's train split).</summary>
