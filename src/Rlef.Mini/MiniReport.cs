@@ -170,6 +170,16 @@ public static class MiniReport
           "treats the test problems as fixed); \"problems\" also redraws the problems, so it asks whether the difference would " +
           "hold on other generated problems. A difference is significant at the 5% level when its interval excludes 0.");
         L();
+        // Whether the split resolves effects of the size the findings need: the widest interval's half-width.
+        var widths = comparisons.SelectMany(c => new[] { c.Paired.Difference, c.ByProblems.Difference })
+            .Where(e => e.IsDefined).Select(e => 100 * (e.CiHigh - e.CiLow) / 2).ToList();
+        if (widths.Count > 0)
+        {
+            L(I($"Size of the test split: {comparisons[0].ByProblems.Problems} problems with {evaluations["start-real"].RolloutsPerProblemText} rollouts each. ") +
+              I($"The paired intervals below are ±{widths.Min():0.0} to ±{widths.Max():0.0} points wide, so on every row a difference larger than about {widths.Max():0} points excludes 0") +
+              (full ? "; the findings' differences are judged at that resolution." : "; too coarse for the findings, which the quick preset judges by point estimates."));
+            L();
+        }
         L("| comparison | first | second | difference (points) | 95% CI, rollouts (paper) | 95% CI, problems | excludes 0 |");
         L("|---|---|---|---|---|---|---|");
         foreach (MiniComparison c in comparisons)

@@ -69,6 +69,10 @@ public sealed class MiniRunTests : IDisposable
         Assert.Equal(BootstrapMethod.Problems, mtSt.ByProblems.Method);
         foreach (MiniComparison c in result.Comparisons)
             Assert.Contains(c.Label, report);
+        // The report says how wide the paired intervals of this test split are, from the widest row.
+        double widest = result.Comparisons.SelectMany(c => new[] { c.Paired.Difference, c.ByProblems.Difference })
+            .Where(e => e.IsDefined).Max(e => 100 * (e.CiHigh - e.CiLow) / 2);
+        Assert.Contains(FormattableString.Invariant($"to ±{widest:0.0} points wide"), report);
         // One rollout per problem in the random-feedback evaluations: the bootstrap over rollouts cannot apply.
         Assert.Equal(BootstrapMethod.Problems, result.Comparisons.Single(c => c.Key == "trained-true-random").Paired.Method);
         Assert.Contains("bootstrap over", result.Targets[3].Measured);
