@@ -218,6 +218,17 @@ public sealed class MiniPretrainingTests
     }
 
     [Fact]
+    public void TheShippedStartWasPretrainedOnTheMiniaturesOwnData()
+    {
+        // rlef mini evaluates and trains models/mini on MiniDataset's data; a start pretrained on another difficulty
+        // would meet problems it was not built for (src/Rlef.Mini/README.md, "Data").
+        string path = Path.Combine(RepoPaths.Root, "models", "mini", "pretrain.json");
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(path));
+        Assert.Equal(MiniDataset.DifficultyName, json.RootElement.GetProperty("options").GetProperty("difficulty").GetString());
+        Assert.Equal(MiniDataset.Seed, json.RootElement.GetProperty("data").GetProperty("seed").GetInt32());
+    }
+
+    [Fact]
     public void ARepairFixesTheBaseFirstThenTheOccurrence()
     {
         const string body = "a = [x for x in a if x > 2]\n";
