@@ -30,6 +30,9 @@ public static class OpCatalog
     public static string OtherOccurrence(string name) =>
         name.Contains("_first") ? name.Replace("_first", "_last") : name.Replace("_last", "_first");
 
+    /// <summary>For a positional terminal, the same terminal counting from the other base (a "0" suffix counts from 0).</summary>
+    public static string OtherBase(string name) => name.EndsWith('0') ? name[..^1] : name + "0";
+
     private static readonly Dictionary<(Family, OpRole, bool), IReadOnlyList<OpSpec>> SampledByRole =
         (from f in Enum.GetValues<Family>() from r in Enum.GetValues<OpRole>() from p in new[] { false, true } select (f, r, p)).ToDictionary(
             key => key,

@@ -165,9 +165,10 @@ public sealed class ProblemGenerator
             shown = publicTests.Where(t => !Fails(occurrence.Chain, t)).ToList();
             var settling = SettlingTest(chain, domain, rng, occurrence.Chain, publicTests.Where(t => Fails(occurrence.Chain, t)).ToList(),
                 [.. hidden.Select(t => t.Input), .. publicTests.Select(t => t.Input)]);
-            // A wrong base must also fail a shown example (one whose answer is a position, not -1), so that its
-            // feedback lists at least two failures where a wrong occurrence's lists one (docs/mini.md, "Open conventions").
-            if (shown.Count == 0 || settling == null || !shown.Any(t => t.Test.Output.Split('\n').Any(line => line.Trim() is { Length: > 0 } and not "-1")))
+            // A wrong base must also fail a shown example, so that its feedback lists at least two failures where a
+            // wrong occurrence's lists one (docs/mini.md, "Open conventions").
+            var otherBase = chain with { Ops = [.. chain.Ops.SkipLast(1), chain.Ops[^1] with { Name = OpCatalog.OtherBase(chain.Ops[^1].Name) }] };
+            if (shown.Count == 0 || settling == null || !shown.Any(t => Fails(otherBase, t)))
                 return null;
             publicTests = [.. shown, settling];
         }
