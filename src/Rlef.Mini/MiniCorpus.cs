@@ -117,13 +117,23 @@ public static class MiniCorpus
                 {
                     if (t > 0 && previousWasFormatMistake && options.RepairProbability > 0 && rng.NextDouble() < options.RepairProbability)
                     {
-                        // With open conventions a repair fixes one convention, the one the failure count names
-                        // (docs/mini.md, "Open conventions"); a second wrong one is left for the next turn.
+                        // With open conventions a repair fixes one convention, the one the failure count names, and
+                        // says only which: the small policy does not copy quoted numbers reliably (docs/mini.md, "A
+                        // start with the repair skill latent"); a second wrong one is left for the next turn.
                         string note = open ? ConventionNote(previousCode, reference) : "";
-                        string target = note.Length > 0 ? OneConventionFixed(previousCode, reference, formats) : reference;
-                        replies[t] = conversation => Repair(conversation, target, note);
-                        previousWasFormatMistake = target != reference;
-                        previousCode = target;
+                        if (note.Length > 0)
+                        {
+                            string fixedProgram = OneConventionFixed(previousCode, reference, formats);
+                            string reply = Reply("# " + note + "\n" + fixedProgram);
+                            replies[t] = _ => reply;
+                            previousWasFormatMistake = fixedProgram != reference;
+                            previousCode = fixedProgram;
+                        }
+                        else
+                        {
+                            replies[t] = conversation => Repair(conversation, reference);
+                            previousWasFormatMistake = false;
+                        }
                     }
                     else if (t > 0 && options.RepeatProbability > 0 && rng.NextDouble() < options.RepeatProbability)
                         replies[t] = replies[t - 1];
@@ -151,7 +161,7 @@ public static class MiniCorpus
     /// A repair of a wrong-format reply: a comment quoting the mismatch of the last feedback's first wrong output (the
     /// line counts when they differ, else the first differing line), then <paramref name="reference"/>.
     /// </summary>
-    public static string Repair(Conversation conversation, string reference, string note = "")
+    public static string Repair(Conversation conversation, string reference)
     {
         string feedback = conversation.Messages.LastOrDefault(m => m.Role == "user")?.Content ?? "";
         var match = WrongOutput.Match(feedback);
@@ -164,9 +174,7 @@ public static class MiniCorpus
             else if (Enumerable.Range(0, expected.Length).FirstOrDefault(i => expected[i] != observed[i], -1) is int i and >= 0)
                 comment = $"# expected `{Clip(expected[i])}` but got `{Clip(observed[i])}`";
         }
-        // With open conventions the comment is only the change to make: the small policy does not copy the quoted
-        // numbers reliably, and a misquote misleads the note after it (docs/mini.md, "A start with the repair skill latent").
-        return Reply((note.Length > 0 ? "# " + note : comment) + "\n" + reference);
+        return Reply(comment + "\n" + reference);
 
         static string[] Lines(string text) => text.TrimEnd('\n').Split('\n');
         static string Clip(string line) => line.Length <= 40 ? line : line[..40];
